@@ -1,0 +1,149 @@
+//! Password hashing (argon2id) and session tokens (HS256 JWTs that name a database session).
+
+use std::sync::LazyLock;
+
+use argon2::{
+    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+
+/// Hashes a password with argon2id off the async runtime (it costs tens of milliseconds).
+pub async fn hash_password(password: String) -> Result<String, DomainError> {
+    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
+}
+
+fn hash_password_blocking(password: &str) -> Result<String, DomainError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DomainError::Internal(format!("hashing failed: {e}")))
+}
+
+/// A hash of no real password: checking against it when the email is unknown makes a failed
+/// login cost the same whether or not the account exists.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password_blocking("no-such-account").expect("argon2 works"));
+
+/// Checks a password against a stored hash (or the dummy when there is none).
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let stored = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        PasswordHash::new(&stored)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// What a session token says: whose it is, which session, when it was issued and expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    /// The session id; the session row decides whether the token is still good.
+    pub sid: Uuid,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+}
+
+/// Signs and checks session tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue(&self, claims: &Claims) -> Result<String, DomainError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| DomainError::Internal(format!("token signing failed: {e}")))
+    }
+
+    /// The claims of a well-signed, unexpired HS256 token; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+}
+
+/// A fresh random secret for signing tokens, hex encoded.
+pub fn generate_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp_in: i64) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims { sub: Uuid::now_v7(), sid: Uuid::now_v7(), iat: now, exp: now + exp_in }
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_own_key_only() {
+        let keys = TokenKeys::new(b"one");
+        let c = claims(60);
+        let token = keys.issue(&c).unwrap();
+        assert_eq!(keys.verify(&token), Some(c));
+        assert_eq!(TokenKeys::new(b"two").verify(&token), None);
+    }
+
+    #[test]
+    fn expired_and_unsigned_tokens_are_refused() {
+        let keys = TokenKeys::new(b"one");
+        assert_eq!(keys.verify(&keys.issue(&claims(-5)).unwrap()), None);
+        // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
+        let c = claims(60);
+        let body = serde_json::to_vec(&c).unwrap();
+        let b64 = |b: &[u8]| {
+            use std::fmt::Write;
+            // base64url without padding, enough for the test
+            const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in b.chunks(3) {
+                let n = chunk.iter().enumerate().fold(0u32, |acc, (i, v)| acc | (*v as u32) << (16 - 8 * i));
+                for i in 0..=chunk.len() {
+                    let _ = write!(out, "{}", T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                }
+            }
+            out
+        };
+        let forged = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(&body));
+        assert_eq!(keys.verify(&forged), None);
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_against_their_hash_only() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), Some(hash.clone())).await);
+        assert!(!verify_password("wrong horse".into(), Some(hash)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+}

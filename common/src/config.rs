@@ -1,0 +1,111 @@
+//! Typed settings, read from the environment (and the command line) by clap.
+
+use std::{fmt, net::SocketAddr, str::FromStr};
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Settings shared by `cgs-api` and `cgs-worker`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Database: `sqlite://path?mode=rwc` (embedded) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://cgs.db?mode=rwc")]
+    pub database_url: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "CGS_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "CGS_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Email of the first SuperAdmin, created at start-up when no SuperAdmin exists.
+    #[arg(long, env = "CGS_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Password of the first SuperAdmin (at least 8 characters).
+    #[arg(long, env = "CGS_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+
+    /// Secret that signs session tokens (HS256). When unset, one is generated and kept in the
+    /// database so that restarts and replicas keep accepting the same tokens.
+    #[arg(long, env = "CGS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// How long a login session lasts, in hours.
+    #[arg(long, env = "CGS_SESSION_TTL_HOURS", default_value_t = 168)]
+    pub session_ttl_hours: i64,
+
+    /// Failed logins for one email before it is locked for a while.
+    #[arg(long, env = "CGS_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: i64,
+
+    /// How long, in seconds, an email stays locked after too many failed logins.
+    #[arg(long, env = "CGS_LOGIN_LOCKOUT_SECONDS", default_value_t = 300)]
+    pub login_lockout_seconds: i64,
+
+    /// Mark the session cookie `Secure` (set this when the API is served over HTTPS).
+    #[arg(long, env = "CGS_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl Settings {
+    /// Defaults for everything but the database; used by tests and tools.
+    pub fn with_database(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            db_max_connections: 10,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_email: None,
+            admin_password: None,
+            jwt_secret: None,
+            session_ttl_hours: 168,
+            login_max_failures: 5,
+            login_lockout_seconds: 300,
+            cookie_secure: false,
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut s = Settings::with_database("sqlite::memory:");
+        s.admin_password = Some(Secret::new("hunter2hunter2"));
+        s.jwt_secret = Some(Secret::new("topsecret"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("topsecret"), "{shown}");
+    }
+}

@@ -1,0 +1,248 @@
+//! Persistence on SQLite (embedded default) and PostgreSQL (production) from one code path.
+//!
+//! Every query function takes `&mut Tx` so that a handler or job composes several of them in
+//! one transaction. [`db_run!`] expands a query body once per backend: the SQL text is shared
+//! (sqlx takes `$n` placeholders on both), the types are each backend's own.
+
+pub mod areas;
+pub mod clients;
+pub mod indications;
+pub mod isps;
+pub mod sessions;
+pub mod settings;
+pub mod splitters;
+pub mod users;
+
+use std::{str::FromStr, time::Duration};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::{
+    PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+    error::ErrorKind,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::error::DomainError;
+
+/// A pool on one of the two backends.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on one of the two backends.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to the backend's connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`). The body is compiled once per backend.
+#[macro_export]
+macro_rules! db_run {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+
+/// Which backend a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:` or `postgres:`), with durable SQLite settings.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("parsing DATABASE_URL")?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("opening the SQLite database")?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Db::Postgres(pool))
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:")
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Brings the schema up to date. The app keeps its history in `cgs_migrations`, apart from
+    /// the tables of the job queue.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        use anyhow::Context;
+        match self {
+            Db::Sqlite(pool) => {
+                let mut m = sqlx::migrate!("../migrations/sqlite");
+                m.dangerous_set_table_name("cgs_migrations");
+                m.run(pool).await.context("migrating SQLite")?;
+            }
+            Db::Postgres(pool) => {
+                let mut m = sqlx::migrate!("../migrations/postgres");
+                m.dangerous_set_table_name("cgs_migrations");
+                m.run(pool).await.context("migrating PostgreSQL")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx, DomainError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        match self {
+            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), DomainError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The current time at the precision both backends store (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A page of a list: `limit` (1..=100, default 20) rows after `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self { limit: 20, offset: 0 }
+    }
+}
+
+/// Rows of one page and how many rows match in all.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: PageRequest,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page }
+    }
+}
+
+/// Unique constraints and the field a client should change, by PostgreSQL constraint name and
+/// by SQLite's `table.column` message.
+const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
+    ("users_email_key", "users.email", "email"),
+    ("users_nik_key", "users.nik", "nik"),
+    ("areas_region_name_key", "areas.region, areas.name", "name"),
+    ("isps_initial_key", "isps.initial", "initial"),
+    ("clients_cid_key", "clients.cid", "cid"),
+];
+
+/// Turns a database error into a domain error: constraint violations are the client's
+/// business (409), everything else is ours.
+pub fn classify(err: sqlx::Error) -> DomainError {
+    if let sqlx::Error::Database(db) = &err {
+        match db.kind() {
+            ErrorKind::UniqueViolation => {
+                let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+                let field = UNIQUE_FIELDS
+                    .iter()
+                    .find(|(pg, lite, _)| text.contains(pg) || text.contains(lite))
+                    .map(|(_, _, f)| *f)
+                    .unwrap_or("value");
+                return DomainError::conflict("duplicate", format!("a row with this {field} already exists"));
+            }
+            // SQLite reports an `ON DELETE RESTRICT` refusal as a trigger constraint.
+            _ if db.kind() == ErrorKind::ForeignKeyViolation
+                || db.message().contains("FOREIGN KEY constraint failed") =>
+            {
+                return DomainError::conflict(
+                    "in_use",
+                    "the row is referenced by other rows, or references a row that does not exist",
+                );
+            }
+            _ => {}
+        }
+    }
+    DomainError::Database(err)
+}
+
+/// A case-insensitive substring pattern for `LOWER(col) LIKE $n`.
+pub(crate) fn like_pattern(q: Option<&str>) -> Option<String> {
+    q.map(str::trim).filter(|q| !q.is_empty()).map(|q| {
+        let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+/// Deletes one row of a table by id; a row still referenced answers 409 `in_use`.
+pub(crate) async fn delete_by_id(
+    tx: &mut Tx,
+    table: &'static str,
+    id: uuid::Uuid,
+) -> Result<bool, DomainError> {
+    let sql = format!("DELETE FROM {table} WHERE id = $1");
+    let affected = db_run!(tx, |c| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(affected == 1)
+}

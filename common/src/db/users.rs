@@ -1,0 +1,248 @@
+//! Queries on `users`.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Page, PageRequest, Tx};
+use crate::{
+    db_run,
+    domain::{Region, Role, access::UserScope},
+    error::DomainError,
+};
+
+/// A user with its area, as the API shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub nik: String,
+    pub name: String,
+    pub role: Role,
+    pub region: Region,
+    pub area_id: Option<Uuid>,
+    pub area_name: Option<String>,
+    pub area_region: Option<Region>,
+    pub area_initial: Option<String>,
+    pub profile_photo: Option<String>,
+    pub phone_number: Option<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The fields of a user that create and update write.
+#[derive(Debug, Clone)]
+pub struct UserFields {
+    pub email: String,
+    pub nik: String,
+    pub name: String,
+    pub role: Role,
+    pub region: Region,
+    pub area_id: Option<Uuid>,
+    pub profile_photo: Option<String>,
+    pub phone_number: Option<String>,
+}
+
+/// Columns a user list may be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserOrder {
+    Name,
+    Email,
+    Nik,
+    Role,
+    Region,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl UserOrder {
+    /// Parses the `orderBy` query value (the API's field names).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "name" => Self::Name,
+            "email" => Self::Email,
+            "nik" => Self::Nik,
+            "role" => Self::Role,
+            "region" => Self::Region,
+            "createdAt" => Self::CreatedAt,
+            "updatedAt" => Self::UpdatedAt,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Name => "LOWER(u.name)",
+            Self::Email => "u.email",
+            Self::Nik => "LOWER(u.nik)",
+            Self::Role => "u.role",
+            Self::Region => "u.region",
+            Self::CreatedAt => "u.created_at",
+            Self::UpdatedAt => "u.updated_at",
+        }
+    }
+}
+
+/// Filters of the user list.
+#[derive(Debug, Clone)]
+pub struct UserFilter {
+    pub scope: UserScope,
+    pub role: Option<Role>,
+    pub region: Option<Region>,
+    pub q: Option<String>,
+    pub order: UserOrder,
+    pub descending: bool,
+}
+
+const SELECT: &str = "SELECT u.id, u.email, u.nik, u.name, u.role, u.region, u.area_id, \
+     a.name AS area_name, a.region AS area_region, a.initial AS area_initial, \
+     u.profile_photo, u.phone_number, u.active, u.created_at, u.updated_at \
+     FROM users u LEFT JOIN areas a ON a.id = u.area_id";
+
+/// `$1` region scope, `$2` only-self id, `$3` role, `$4` region filter, `$5` lowercase pattern.
+const LIST_WHERE: &str = " WHERE u.active \
+     AND ($1 IS NULL OR u.region = $1) AND ($2 IS NULL OR u.id = $2) \
+     AND ($3 IS NULL OR u.role = $3) AND ($4 IS NULL OR u.region = $4) \
+     AND ($5 IS NULL OR LOWER(u.name) LIKE $5 ESCAPE '\\' OR LOWER(u.email) LIKE $5 ESCAPE '\\' OR LOWER(u.nik) LIKE $5 ESCAPE '\\')";
+
+pub async fn insert(
+    tx: &mut Tx,
+    f: &UserFields,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<UserRow, DomainError> {
+    let id = Uuid::now_v7();
+    db_run!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO users (id, email, nik, name, role, region, area_id, profile_photo, \
+             phone_number, password_hash, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, TRUE, $11, $11)",
+        )
+        .bind(id)
+        .bind(&f.email)
+        .bind(&f.nik)
+        .bind(&f.name)
+        .bind(f.role)
+        .bind(f.region)
+        .bind(f.area_id)
+        .bind(&f.profile_photo)
+        .bind(&f.phone_number)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    });
+    get(tx, id).await?.ok_or(DomainError::NotFound("user"))
+}
+
+/// An active user by id.
+pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<UserRow>, DomainError> {
+    let sql = format!("{SELECT} WHERE u.id = $1 AND u.active");
+    Ok(db_run!(tx, |c| sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+pub async fn list(tx: &mut Tx, f: &UserFilter, page: PageRequest) -> Result<Page<UserRow>, DomainError> {
+    let (scope_region, scope_id) = match f.scope {
+        UserScope::All => (None, None),
+        UserScope::Region(r) => (Some(r), None),
+        UserScope::OnlySelf(id) => (None, Some(id)),
+    };
+    let pattern = super::like_pattern(f.q.as_deref());
+    let dir = if f.descending { "DESC" } else { "ASC" };
+    let sql =
+        format!("{SELECT}{LIST_WHERE} ORDER BY {} {dir}, u.id {dir} LIMIT $6 OFFSET $7", f.order.column());
+    let count_sql = format!("SELECT COUNT(*) FROM users u{LIST_WHERE}");
+    db_run!(tx, |c| {
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
+            .bind(scope_region)
+            .bind(scope_id)
+            .bind(f.role)
+            .bind(f.region)
+            .bind(&pattern)
+            .fetch_one(&mut *c)
+            .await?;
+        let items = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(scope_region)
+            .bind(scope_id)
+            .bind(f.role)
+            .bind(f.region)
+            .bind(&pattern)
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(&mut *c)
+            .await?;
+        Ok(Page { items, total, page })
+    })
+}
+
+/// Rewrites an active user; a new password hash replaces the old one when given.
+pub async fn update(
+    tx: &mut Tx,
+    id: Uuid,
+    f: &UserFields,
+    password_hash: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<UserRow>, DomainError> {
+    let affected = db_run!(tx, |c| {
+        sqlx::query(
+            "UPDATE users SET email = $2, nik = $3, name = $4, role = $5, region = $6, \
+             area_id = $7, profile_photo = $8, phone_number = $9, \
+             password_hash = COALESCE($10, password_hash), updated_at = $11 \
+             WHERE id = $1 AND active",
+        )
+        .bind(id)
+        .bind(&f.email)
+        .bind(&f.nik)
+        .bind(&f.name)
+        .bind(f.role)
+        .bind(f.region)
+        .bind(f.area_id)
+        .bind(&f.profile_photo)
+        .bind(&f.phone_number)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    if affected == 0 {
+        return Ok(None);
+    }
+    get(tx, id).await
+}
+
+/// Deactivates an active user; `false` when there was none.
+pub async fn deactivate(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<bool, DomainError> {
+    let affected = db_run!(tx, |c| {
+        sqlx::query("UPDATE users SET active = FALSE, updated_at = $2 WHERE id = $1 AND active")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(affected == 1)
+}
+
+/// The id and password hash of the active user with this (normalized) email.
+pub async fn credentials(tx: &mut Tx, email: &str) -> Result<Option<(Uuid, String)>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_as::<_, (Uuid, String)>("SELECT id, password_hash FROM users WHERE email = $1 AND active")
+            .bind(email)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
+/// How many active users hold a role.
+pub async fn count_with_role(tx: &mut Tx, role: Role) -> Result<i64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE role = $1 AND active")
+            .bind(role)
+            .fetch_one(&mut *c)
+            .await?
+    }))
+}

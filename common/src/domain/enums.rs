@@ -1,0 +1,136 @@
+//! The contract's enums. Each is stored as its name (TEXT) and travels as its name in JSON.
+
+/// Declares a fieldless enum whose wire and storage form is the variant name.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used on the wire and in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => stringify!($variant)),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $(stringify!($variant) => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown {} `{}`",
+                        stringify!($name),
+                        other
+                    )),
+                }
+            }
+        }
+
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'static str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'static str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let s = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                s.parse().map_err(Into::into)
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// A user's role; decides what the user may see and do.
+    Role { SuperAdmin, NOC, FOC, FOCSupervisor }
+);
+
+string_enum!(
+    /// The operating regions.
+    Region { West, Central, East }
+);
+
+string_enum!(
+    /// What kind of fault an indication describes.
+    IndicationCategory { FiberCut, Bending, Device, Electricity }
+);
+
+string_enum!(
+    /// Lifecycle of a client's service.
+    ClientStatus { Active, Deactive, Dismantle }
+);
+
+string_enum!(
+    /// The customer type; it sets the SLA hours of the client's tickets.
+    CustomerType { Dedicated, Broadband }
+);
+
+string_enum!(
+    /// Which part of the network a ticket concerns.
+    NetworkSegment { Access, Fishbone, Backbone }
+);
+
+string_enum!(
+    /// The service a client buys.
+    ServiceType { Interconnection, FTTX }
+);
+
+string_enum!(
+    /// Unit of a client's bandwidth.
+    BandwidthUnit { Gbps, Mbps }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_from_str() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), *role);
+        }
+        assert!("noc".parse::<Role>().is_err(), "names are case sensitive");
+    }
+
+    #[test]
+    fn serde_uses_the_contract_names() {
+        assert_eq!(serde_json::to_string(&Role::FOCSupervisor).unwrap(), "\"FOCSupervisor\"");
+        assert_eq!(serde_json::from_str::<Region>("\"East\"").unwrap(), Region::East);
+    }
+}

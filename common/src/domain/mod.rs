@@ -1,0 +1,7 @@
+//! The pure domain: enums of the contract, validation rules and the access rule. No I/O here.
+
+pub mod access;
+pub mod enums;
+pub mod validate;
+
+pub use enums::*;

@@ -1,0 +1,10 @@
+//! Shared core of CGS Ticketing: the pure domain, persistence on SQLite and PostgreSQL,
+//! authentication primitives and typed configuration. Used by `cgs-api` and `cgs-worker`.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+
+pub use error::DomainError;
