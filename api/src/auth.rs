@@ -1,0 +1,239 @@
+//! Login, logout, and the security scheme every other operation requires: a session token as
+//! `Authorization: Bearer` or as the `session_id` cookie. The token is a JWT naming a database
+//! session, so logging out ends it at once.
+
+use chrono::Duration;
+use common::{
+    DomainError,
+    auth::{Claims, hash_password, verify_password},
+    db::{self, sessions, users},
+    domain::{Role, access::Actor, validate::normalize_email},
+};
+use poem::{Request, web::cookie::Cookie};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, SecurityScheme,
+    auth::{ApiKey, Bearer},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use crate::{
+    ApiTags,
+    envelope::{Done, done},
+    error::{ApiError, ApiResult},
+    state::AppState,
+    text::Text,
+};
+
+/// The caller of an operation and the session it came with.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub actor: Actor,
+    pub session_id: Uuid,
+}
+
+/// A session token in the `Authorization: Bearer` header.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_bearer")]
+pub struct BearerAuth(Session);
+
+/// The same session token in the `session_id` cookie set at login.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "session_id", key_in = "cookie", checker = "check_cookie")]
+pub struct CookieAuth(Session);
+
+/// Either way of presenting a session.
+#[derive(SecurityScheme)]
+pub enum Auth {
+    Bearer(BearerAuth),
+    Cookie(CookieAuth),
+}
+
+impl Auth {
+    pub fn session(&self) -> &Session {
+        match self {
+            Auth::Bearer(b) => &b.0,
+            Auth::Cookie(c) => &c.0,
+        }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.session().actor
+    }
+}
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Session> {
+    check_token(req, &bearer.token).await
+}
+
+async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Session> {
+    check_token(req, &key.key).await
+}
+
+async fn check_token(req: &Request, token: &str) -> poem::Result<Session> {
+    let state = req.data::<AppState>().expect("AppState is attached to the app");
+    let invalid = || ApiError::unauthorized("the token is invalid, expired or logged out");
+    let claims = state.keys.verify(token).ok_or_else(invalid)?;
+    let mut tx = state.db.begin().await.map_err(ApiError::from)?;
+    let actor = sessions::actor(&mut tx, claims.sid, claims.sub, db::now()).await.map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
+    let actor = actor.ok_or_else(invalid)?;
+    Ok(Session { actor, session_id: claims.sid })
+}
+
+/// Credentials.
+#[derive(Debug, Object)]
+pub struct LoginRequest {
+    #[oai(validator(max_length = 200))]
+    pub email: Text,
+    #[oai(validator(max_length = 200))]
+    pub password: Text,
+}
+
+/// A new session.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LoginData {
+    /// The session token; send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds.
+    pub exp: i64,
+    /// The user the session belongs to.
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LoginBody {
+    pub status_code: u16,
+    pub data: LoginData,
+}
+
+#[derive(ApiResponse)]
+pub enum LoginResponse {
+    /// Logged in; the session is also set as the `session_id` cookie.
+    #[oai(status = 200)]
+    Ok(Json<LoginBody>, #[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum LogoutResponse {
+    /// Logged out; the token and cookie no longer work.
+    #[oai(status = 200)]
+    Ok(Json<crate::envelope::Empty>, #[oai(header = "Set-Cookie")] String),
+}
+
+pub struct AuthApi;
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Log in with email and password.
+    ///
+    /// Repeated failures for one email lock it for a while (429 with `Retry-After`).
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        state: poem::web::Data<&AppState>,
+        body: Json<LoginRequest>,
+    ) -> Result<LoginResponse, ApiError> {
+        let email = normalize_email(&body.email);
+        let now = db::now();
+        let lockout = Duration::seconds(state.settings.login_lockout_seconds);
+        let mut tx = state.db.begin().await?;
+        if let Some((failures, last)) = sessions::recent_failures(&mut tx, &email, now - lockout).await?
+            && failures >= state.settings.login_max_failures
+        {
+            let retry_after = (last + lockout - now).num_seconds().max(1);
+            return Err(DomainError::TooManyAttempts { retry_after }.into());
+        }
+        let creds = users::credentials(&mut tx, &email).await?;
+        let ok = verify_password(body.password.to_string(), creds.as_ref().map(|(_, h)| h.clone())).await;
+        let user_id = match creds {
+            Some((id, _)) if ok => id,
+            _ => {
+                sessions::record_failure(&mut tx, &email, now, lockout).await?;
+                tx.commit().await?;
+                tracing::info!(email = %email, "failed login");
+                return Err(ApiError::unauthorized("wrong email or password"));
+            }
+        };
+        sessions::clear_failures(&mut tx, &email).await?;
+        let exp = now + Duration::hours(state.settings.session_ttl_hours);
+        let sid = sessions::create(&mut tx, user_id, now, exp).await?;
+        let role = users::get(&mut tx, user_id).await?.ok_or(DomainError::NotFound("user"))?.role;
+        tx.commit().await?;
+        let claims = Claims { sub: user_id, sid, iat: now.timestamp(), exp: exp.timestamp() };
+        let token = state.keys.issue(&claims)?;
+        tracing::info!(user.id = %user_id, "login");
+        let cookie = session_cookie(&token, state.settings.cookie_secure, Some(exp - now));
+        Ok(LoginResponse::Ok(
+            Json(LoginBody {
+                status_code: 200,
+                data: LoginData { token, iat: claims.iat, exp: claims.exp, user_id, role },
+            }),
+            cookie,
+        ))
+    }
+
+    /// Log out: ends the session of the token or cookie presented.
+    #[oai(path = "/logout", method = "get")]
+    async fn logout(&self, state: poem::web::Data<&AppState>, auth: Auth) -> ApiResult<LogoutResponse> {
+        let mut tx = state.db.begin().await?;
+        sessions::revoke(&mut tx, auth.session().session_id, db::now()).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %auth.actor().id, "logout");
+        let Done { 0: body } = done();
+        Ok(LogoutResponse::Ok(
+            Json(body),
+            session_cookie("", state.settings.cookie_secure, Some(Duration::zero())),
+        ))
+    }
+}
+
+/// The `Set-Cookie` value carrying a session token (an empty value with max-age 0 clears it).
+fn session_cookie(token: &str, secure: bool, max_age: Option<Duration>) -> String {
+    let mut cookie = Cookie::new_with_str("session_id", token);
+    cookie.set_http_only(true);
+    cookie.set_path("/");
+    cookie.set_same_site(poem::web::cookie::SameSite::Lax);
+    cookie.set_secure(secure);
+    if let Some(age) = max_age.and_then(|a| a.to_std().ok()) {
+        cookie.set_max_age(age);
+    }
+    cookie.to_string()
+}
+
+/// Creates the first SuperAdmin from the environment when there is none yet.
+pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let s = &state.settings;
+    let mut tx = state.db.begin().await?;
+    if users::count_with_role(&mut tx, Role::SuperAdmin).await? > 0 {
+        return Ok(());
+    }
+    let (Some(email), Some(password)) = (&s.admin_email, &s.admin_password) else {
+        tracing::warn!("no SuperAdmin exists; set CGS_ADMIN_EMAIL and CGS_ADMIN_PASSWORD to create one");
+        return Ok(());
+    };
+    let mut check = common::domain::validate::Checker::new();
+    check.email("CGS_ADMIN_EMAIL", email).password(password.expose(), password.expose());
+    check.finish().map_err(|e| anyhow::anyhow!("{e:?}")).context("checking the first SuperAdmin")?;
+    let fields = users::UserFields {
+        email: normalize_email(email),
+        nik: "SUPERADMIN".into(),
+        name: "Super Admin".into(),
+        role: Role::SuperAdmin,
+        region: common::domain::Region::West,
+        area_id: None,
+        profile_photo: None,
+        phone_number: None,
+    };
+    let hash = hash_password(password.expose().to_owned()).await?;
+    users::insert(&mut tx, &fields, &hash, db::now()).await?;
+    tx.commit().await?;
+    tracing::info!(email = %fields.email, "created the first SuperAdmin");
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The HTTP API of CGS Ticketing. `build_app` is used by `main` and by the tests alike.
+
+pub mod auth;
+pub mod envelope;
+pub mod error;
+pub mod limits;
+pub mod routes;
+pub mod state;
+pub mod text;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use common::{
+    auth::TokenKeys,
+    config::Settings,
+    db::{self, Db},
+};
+use poem::{
+    Endpoint, EndpointExt, Route, Server,
+    listener::{Acceptor, Listener, TcpListener},
+    middleware::{CatchPanic, Tracing},
+};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::{
+    auth::AuthApi,
+    routes::{
+        areas::AreasApi,
+        clients::ClientsApi,
+        health::HealthApi,
+        indications::IndicationsApi,
+        isps::IspsApi,
+        splitters::{MainSplittersApi, SplittersApi},
+        users::UsersApi,
+    },
+    state::AppState,
+};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Login and logout.
+    Auth,
+    /// User accounts.
+    Users,
+    /// Areas, splitters, ISPs, indications and clients.
+    MasterData,
+    /// Health and readiness.
+    Operations,
+}
+
+type Apis = (
+    AuthApi,
+    UsersApi,
+    AreasApi,
+    MainSplittersApi,
+    SplittersApi,
+    IspsApi,
+    IndicationsApi,
+    ClientsApi,
+    HealthApi,
+);
+
+/// The OpenAPI service with every operation.
+pub fn api_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            AuthApi,
+            UsersApi,
+            AreasApi,
+            MainSplittersApi,
+            SplittersApi,
+            IspsApi,
+            IndicationsApi,
+            ClientsApi,
+            HealthApi,
+        ),
+        "CGS Ticketing API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Trouble and maintenance tickets of a fiber network, from the NOC to the field technicians.")
+}
+
+/// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    api_service().spec()
+}
+
+/// A built app: its state and a bound listener, ready to run.
+pub struct Application {
+    pub state: AppState,
+    addr: SocketAddr,
+    acceptor: poem::listener::TcpAcceptor,
+}
+
+/// Connects the database, migrates it, loads the signing key, creates the first SuperAdmin, and
+/// binds the listener.
+pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
+    let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
+    db.migrate().await?;
+    let secret = match &settings.jwt_secret {
+        Some(s) => s.expose().to_owned(),
+        None => {
+            let mut tx = db.begin().await?;
+            let s =
+                db::settings::get_or_insert(&mut tx, "jwt_secret", &common::auth::generate_secret()).await?;
+            tx.commit().await?;
+            s
+        }
+    };
+    let state = AppState { db, keys: TokenKeys::new(secret.as_bytes()), settings: Arc::new(settings) };
+    auth::ensure_admin(&state).await?;
+    let acceptor = TcpListener::bind(state.settings.listen)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding {}", state.settings.listen))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("reading the bound address")?;
+    Ok(Application { state, addr, acceptor })
+}
+
+/// The endpoint tree: the API, its document, Swagger UI, and the error envelope around all.
+pub fn endpoint(state: AppState) -> impl Endpoint {
+    let api = api_service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .around(limits::limit_body)
+        .with(CatchPanic::new().with_handler(error::on_panic))
+        .catch_all_error(|err| async move { error::render(err) })
+        .with(Tracing)
+        .data(state)
+}
+
+impl Application {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 30 s).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let db = self.state.db.clone();
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(endpoint(self.state), shutdown, Some(Duration::from_secs(30)))
+            .await;
+        db.close().await;
+        result
+    }
+}

@@ -1,0 +1,79 @@
+//! `cgs-api`: the HTTP API of CGS Ticketing.
+
+use clap::{Parser, Subcommand};
+use common::config::Settings;
+use tracing_subscriber::EnvFilter;
+
+/// CGS Ticketing API server. Every option can be given as the environment variable shown.
+#[derive(Parser)]
+#[command(name = "cgs-api", version, about)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => println!("{}", api::openapi_json()),
+        Command::Migrate => {
+            let db = common::db::Db::connect(&cli.settings.database_url, 1).await?;
+            db.migrate().await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve => {
+            let app = api::build_app(cli.settings).await?;
+            tracing::info!(addr = %app.local_addr(), backend = ?app.state.db.backend(), "cgs-api listening");
+            app.run_until(shutdown_signal()).await?;
+            tracing::info!("cgs-api stopped");
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(format: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,59 @@
+//! `/healthz` (the process is up) and `/readyz` (the database answers).
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use crate::{ApiTags, error::ErrorBody, state::AppState};
+
+#[derive(Debug, Object)]
+pub struct HealthData {
+    /// `ok`.
+    pub status: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Health {
+    pub status_code: u16,
+    pub data: HealthData,
+}
+
+#[derive(ApiResponse)]
+pub enum Readiness {
+    /// Ready to serve.
+    #[oai(status = 200)]
+    Ready(Json<Health>),
+    /// The database does not answer.
+    #[oai(status = 503)]
+    NotReady(Json<ErrorBody>),
+}
+
+fn ok() -> Json<Health> {
+    Json(Health { status_code: 200, data: HealthData { status: "ok".into() } })
+}
+
+pub struct HealthApi;
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl HealthApi {
+    /// Liveness: the process answers.
+    #[oai(path = "/healthz", method = "get")]
+    async fn healthz(&self) -> Json<Health> {
+        ok()
+    }
+
+    /// Readiness: the database answers.
+    #[oai(path = "/readyz", method = "get")]
+    async fn readyz(&self, state: Data<&AppState>) -> Readiness {
+        if state.db.ping().await {
+            Readiness::Ready(ok())
+        } else {
+            let status = poem::http::StatusCode::SERVICE_UNAVAILABLE;
+            Readiness::NotReady(Json(ErrorBody::new(
+                status,
+                "database_unavailable",
+                "the database does not answer",
+            )))
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! One `#[OpenApi]` impl per resource.
+
+pub mod areas;
+pub mod clients;
+pub mod health;
+pub mod indications;
+pub mod isps;
+pub mod splitters;
+pub mod users;

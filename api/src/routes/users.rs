@@ -1,0 +1,302 @@
+//! `/v1/users`: accounts, written by a SuperAdmin, read by role and region.
+
+use chrono::{DateTime, Utc};
+use common::{
+    DomainError,
+    auth::hash_password,
+    db::{self, Tx, areas, sessions, users},
+    domain::{
+        Region, Role,
+        validate::{Checker, LONG_MAX, SHORT_MAX, normalize_email},
+    },
+};
+use poem::web::Data;
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::areas::Area;
+use crate::{
+    ApiTags,
+    auth::Auth,
+    envelope::{Created, Found, Listed, created, found, listed, page_request},
+    error::ApiResult,
+    state::AppState,
+    text::{Text, opt},
+};
+
+/// A user as the API shows it; never its password.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub nik: String,
+    pub name: String,
+    pub role: Role,
+    pub region: Region,
+    /// The name of the user's area.
+    pub area: Option<String>,
+    /// The user's areas, in full.
+    pub areas: Vec<Area>,
+    pub profile_photo: Option<String>,
+    pub phone_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<users::UserRow> for User {
+    fn from(r: users::UserRow) -> Self {
+        let areas = match (r.area_id, &r.area_name, r.area_region, &r.area_initial) {
+            (Some(id), Some(name), Some(region), Some(initial)) => vec![Area {
+                id,
+                region,
+                name: name.clone(),
+                initial: initial.clone(),
+                created_at: None,
+                updated_at: None,
+            }],
+            _ => vec![],
+        };
+        Self {
+            id: r.id,
+            email: r.email,
+            nik: r.nik,
+            name: r.name,
+            role: r.role,
+            region: r.region,
+            area: r.area_name,
+            areas,
+            profile_photo: r.profile_photo,
+            phone_number: r.phone_number,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A new user.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NewUser {
+    pub email: Text,
+    pub password: Text,
+    pub re_password: Text,
+    pub nik: Text,
+    pub name: Text,
+    pub role: Role,
+    pub region: Region,
+    /// The name of an existing area of the user's region.
+    pub area: Option<Text>,
+    pub profile_photo: Option<Text>,
+    pub phone_number: Option<Text>,
+}
+
+/// A user's new state; the password changes only when given (then `rePassword` too).
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UserUpdate {
+    pub email: Text,
+    pub password: Option<Text>,
+    pub re_password: Option<Text>,
+    pub nik: Text,
+    pub name: Text,
+    pub role: Role,
+    pub region: Region,
+    pub area: Option<Text>,
+    pub profile_photo: Option<Text>,
+    pub phone_number: Option<Text>,
+}
+
+/// Direction of a sorted list.
+#[derive(Debug, Clone, Copy, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+impl From<NewUser> for UserUpdate {
+    fn from(b: NewUser) -> Self {
+        Self {
+            email: b.email,
+            password: Some(b.password),
+            re_password: Some(b.re_password),
+            nik: b.nik,
+            name: b.name,
+            role: b.role,
+            region: b.region,
+            area: b.area,
+            profile_photo: b.profile_photo,
+            phone_number: b.phone_number,
+        }
+    }
+}
+
+/// Validates a user body and resolves its area name within its region.
+async fn fields(tx: &mut Tx, b: &UserUpdate) -> Result<users::UserFields, DomainError> {
+    let mut check = Checker::new();
+    if b.password.is_some() || b.re_password.is_some() {
+        check.password(b.password.as_deref().unwrap_or(""), b.re_password.as_deref().unwrap_or(""));
+    }
+    check
+        .email("email", &b.email)
+        .required("nik", &b.nik)
+        .required("name", &b.name)
+        .opt_len("area", b.area.as_deref(), SHORT_MAX)
+        .opt_len("profilePhoto", b.profile_photo.as_deref(), LONG_MAX)
+        .opt_len("phoneNumber", b.phone_number.as_deref(), SHORT_MAX);
+    let mut area_id = None;
+    if let Some(area) =
+        b.area.as_deref().map(str::trim).filter(|a| !a.is_empty() && a.chars().count() <= SHORT_MAX)
+    {
+        match areas::find_by_name(tx, b.region, area).await? {
+            Some(a) => area_id = Some(a.id),
+            None => check.fail("area", format!("no area named `{area}` in region {}", b.region)),
+        }
+    }
+    check.finish()?;
+    Ok(users::UserFields {
+        email: normalize_email(&b.email),
+        nik: b.nik.trim().to_owned(),
+        name: b.name.trim().to_owned(),
+        role: b.role,
+        region: b.region,
+        area_id,
+        profile_photo: opt(b.profile_photo.clone()),
+        phone_number: opt(b.phone_number.clone()),
+    })
+}
+
+pub struct UsersApi;
+
+#[OpenApi(prefix_path = "/v1/users", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Register a user (SuperAdmin).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<NewUser>,
+    ) -> ApiResult<Created<User>> {
+        auth.actor().require_super_admin()?;
+        let b = UserUpdate::from(body.0);
+        let mut tx = state.db.begin().await?;
+        let f = fields(&mut tx, &b).await?;
+        let hash = hash_password(b.password.map(Text::into_string).unwrap_or_default()).await?;
+        let user = users::insert(&mut tx, &f, &hash, db::now()).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %user.id, by = %auth.actor().id, "user created");
+        Ok(created(user.into()))
+    }
+
+    /// List the users the caller may see.
+    ///
+    /// SuperAdmin sees all, NOC and FOCSupervisor their region, an FOC only itself.
+    #[oai(path = "/", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        /// Field to order by: name, email, nik, role, region, createdAt, updatedAt.
+        #[oai(name = "orderBy")]
+        order_by: Query<Option<String>>,
+        /// `asc` or `desc`.
+        #[oai(name = "sortBy")]
+        sort_by: Query<Option<SortDirection>>,
+        role: Query<Option<Role>>,
+        region: Query<Option<Region>>,
+        /// Text search in name, email and nik.
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        limit: Query<Option<i64>>,
+        offset: Query<Option<i64>>,
+    ) -> ApiResult<Listed<User>> {
+        let page = page_request(limit.0, offset.0)?;
+        let order = match order_by.0.as_deref() {
+            None => users::UserOrder::CreatedAt,
+            Some(s) => users::UserOrder::parse(s).ok_or_else(|| {
+                DomainError::invalid(
+                    "orderBy",
+                    "must be one of name, email, nik, role, region, createdAt, updatedAt",
+                )
+            })?,
+        };
+        let filter = users::UserFilter {
+            scope: auth.actor().user_scope(),
+            role: role.0,
+            region: region.0,
+            q: q.0,
+            order,
+            descending: matches!(sort_by.0, Some(SortDirection::Desc)),
+        };
+        let mut tx = state.db.begin().await?;
+        let rows = users::list(&mut tx, &filter, page).await?;
+        tx.commit().await?;
+        Ok(listed(rows, User::from))
+    }
+
+    /// A user's detail (404 outside the caller's scope).
+    #[oai(path = "/:id", method = "get")]
+    async fn get(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<User>> {
+        let mut tx = state.db.begin().await?;
+        let user = users::get(&mut tx, id.0).await?;
+        tx.commit().await?;
+        let user = user
+            .filter(|u| auth.actor().user_scope().contains(u.id, u.region))
+            .ok_or(DomainError::NotFound("user"))?;
+        Ok(found(user.into()))
+    }
+
+    /// Update a user (SuperAdmin). A new password ends the user's sessions.
+    #[oai(path = "/:id", method = "put")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<UserUpdate>,
+    ) -> ApiResult<Found<User>> {
+        auth.actor().require_super_admin()?;
+        let b = body.0;
+        let mut tx = state.db.begin().await?;
+        let f = fields(&mut tx, &b).await?;
+        let hash = match b.password {
+            Some(p) => Some(hash_password(p.into_string()).await?),
+            None => None,
+        };
+        let now = db::now();
+        let user = users::update(&mut tx, id.0, &f, hash.as_deref(), now)
+            .await?
+            .ok_or(DomainError::NotFound("user"))?;
+        if hash.is_some() {
+            sessions::revoke_all(&mut tx, user.id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(found(user.into()))
+    }
+
+    /// Delete a user (SuperAdmin): it is deactivated, its sessions end, its history stays.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<User>> {
+        auth.actor().require_super_admin()?;
+        if id.0 == auth.actor().id {
+            return Err(DomainError::conflict("self_delete", "you cannot delete your own account").into());
+        }
+        let now = db::now();
+        let mut tx = state.db.begin().await?;
+        let user = users::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("user"))?;
+        if !users::deactivate(&mut tx, id.0, now).await? {
+            return Err(DomainError::NotFound("user").into());
+        }
+        sessions::revoke_all(&mut tx, id.0, now).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %id.0, by = %auth.actor().id, "user deactivated");
+        Ok(found(user.into()))
+    }
+}
