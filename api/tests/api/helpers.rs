@@ -1,0 +1,253 @@
+//! `spawn_app`: the real app from `build_app`, on port 0, with a fresh database per test.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Once};
+
+use common::{
+    config::{Secret, Settings},
+    domain::{Region, Role},
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const ADMIN_EMAIL: &str = "admin@cgs.test";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+pub const PASSWORD: &str = "password123";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where PostgreSQL tests create their throw-away databases.
+pub const PG_URL_VAR: &str = "CGS_TEST_POSTGRES_URL";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub admin: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    sqlite_file: Option<PathBuf>,
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+/// Creates a database for one test and starts the app on it. `None` (with a notice) when the
+/// backend is PostgreSQL and no server URL is configured.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (url, sqlite_file) = match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("cgs-test-{id}.db"));
+            (format!("sqlite://{}?mode=rwc", path.display()), Some(path))
+        }
+        Backend::Postgres => {
+            let Ok(server) = std::env::var(PG_URL_VAR) else {
+                SKIP_NOTICE.call_once(|| {
+                    eprintln!("SKIPPED: PostgreSQL tests need {PG_URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres)");
+                });
+                return None;
+            };
+            let name = format!("cgs_test_{id}");
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create the test database");
+            let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+            (format!("{base}/{name}"), None)
+        }
+    };
+    let mut settings = Settings::with_database(url);
+    settings.admin_email = Some(ADMIN_EMAIL.into());
+    settings.admin_password = Some(Secret::new(ADMIN_PASSWORD));
+    settings.db_max_connections = 5;
+    tweak(&mut settings);
+    let app = api::build_app(settings).await.expect("build the app");
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    let client = reqwest::Client::builder().build().unwrap();
+    let mut test =
+        TestApp { addr, client, admin: String::new(), shutdown: Some(tx), server: Some(server), sqlite_file };
+    test.admin = test.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    Some(test)
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+    }
+}
+
+/// An answer: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// The `data.result` of a success envelope.
+    pub fn result(&self) -> &Value {
+        &self.body["data"]["result"]
+    }
+
+    pub fn id(&self) -> String {
+        self.result()["id"].as_str().unwrap_or_else(|| panic!("no id in {:?}", self.body)).to_owned()
+    }
+
+    /// Asserts the status and that the body is the matching envelope.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(
+            self.body["statusCode"],
+            json!(status),
+            "statusCode must equal the HTTP status: {}",
+            self.body
+        );
+        if status >= 400 {
+            for key in ["error", "code", "message"] {
+                assert!(self.body[key].is_string(), "error envelope lacks `{key}`: {}", self.body);
+            }
+        } else {
+            assert!(self.body["data"].is_object(), "success envelope lacks `data`: {}", self.body);
+        }
+        self
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::answer(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn answer(resp: reqwest::Response) -> Answer {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Answer {
+        self.send(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let a = self
+            .send(Method::POST, "/v1/login", None, Some(json!({"email": email, "password": password})))
+            .await;
+        a.expect(200);
+        a.body["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates an area as the admin; returns its id.
+    pub async fn area(&self, region: Region, name: &str) -> String {
+        let a = self
+            .post(
+                "/v1/areas",
+                &self.admin,
+                json!({"region": region, "name": name, "initial": &name[..3.min(name.len())]}),
+            )
+            .await;
+        a.expect(201);
+        a.id()
+    }
+
+    /// Creates a user of a role and region as the admin and logs it in: (id, token).
+    pub async fn user(&self, role: Role, region: Region) -> (String, String) {
+        let n = uuid::Uuid::new_v4().simple().to_string();
+        let email = format!("{}-{}@cgs.test", role.as_str().to_lowercase(), &n[..8]);
+        let a = self
+            .post(
+                "/v1/users",
+                &self.admin,
+                json!({"email": email, "password": PASSWORD, "rePassword": PASSWORD, "nik": n,
+                       "name": format!("{role} {region}"), "role": role, "region": region}),
+            )
+            .await;
+        a.expect(201);
+        let token = self.login(&email, PASSWORD).await;
+        (a.id(), token)
+    }
+}
+
+/// Defines each test once and runs it on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                    run(app).await
+                }
+            }
+        }
+    )*};
+}

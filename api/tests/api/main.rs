@@ -1,0 +1,10 @@
+//! Integration tests: the real HTTP app on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod master_data;
+mod openapi;
+mod roles;
+mod users;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests, and the API tests on SQLite and, when
+# CGS_TEST_POSTGRES_URL points at a PostgreSQL server, on PostgreSQL too (each test creates
+# and uses its own database there; they are dropped afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+drop_test_databases() {
+  [ -n "${CGS_TEST_POSTGRES_URL:-}" ] || return 0
+  psql "$CGS_TEST_POSTGRES_URL" -Atqc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'cgs\_test\_%'" 2>/dev/null |
+    while read -r db; do psql "$CGS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true; done
+}
+
+if [ -z "${CGS_TEST_POSTGRES_URL:-}" ]; then
+  echo "note: CGS_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the API tests are SKIPPED" >&2
+fi
+drop_test_databases
+trap drop_test_databases EXIT
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi
