@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{Region, Role};
+use super::{Region, Role, Status};
 use crate::error::DomainError;
 
 /// The authenticated caller of a command.
@@ -42,6 +42,55 @@ impl Actor {
     }
 }
 
+/// Which tickets a caller may list and read; the same rule as `firestore.rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketScope {
+    /// SuperAdmin: every ticket.
+    All,
+    /// NOC: every ticket of the region.
+    Region(Region),
+    /// FOCSupervisor: `Open` and on-going tickets of the region, and its own.
+    Supervisor { region: Region, me: Uuid },
+    /// FOC: `Open` tickets of the region, and its own.
+    Technician { region: Region, me: Uuid },
+}
+
+impl TicketScope {
+    /// Whether a ticket of that region, status and technician is visible.
+    pub fn sees(self, region: Region, status: Status, foc: Option<Uuid>) -> bool {
+        let open_here = |r: Region| r == region && status == Status::Open;
+        match self {
+            TicketScope::All => true,
+            TicketScope::Region(r) => r == region,
+            TicketScope::Supervisor { region: r, me } => {
+                open_here(r) || (r == region && foc.is_some() && status != Status::Closed) || foc == Some(me)
+            }
+            TicketScope::Technician { region: r, me } => open_here(r) || foc == Some(me),
+        }
+    }
+}
+
+impl Actor {
+    pub fn ticket_scope(&self) -> TicketScope {
+        match self.role {
+            Role::SuperAdmin => TicketScope::All,
+            Role::NOC => TicketScope::Region(self.region),
+            Role::FOCSupervisor => TicketScope::Supervisor { region: self.region, me: self.id },
+            Role::FOC => TicketScope::Technician { region: self.region, me: self.id },
+        }
+    }
+
+    /// A field role: FOC or FOCSupervisor.
+    pub fn is_field(&self) -> bool {
+        matches!(self.role, Role::FOC | Role::FOCSupervisor)
+    }
+
+    /// SuperAdmin anywhere, or NOC of the region.
+    pub fn is_noc_of(&self, region: Region) -> bool {
+        self.role == Role::SuperAdmin || (self.role == Role::NOC && self.region == region)
+    }
+}
+
 impl UserScope {
     /// Whether a user of that id and region falls inside the scope.
     pub fn contains(self, id: Uuid, region: Region) -> bool {
@@ -78,6 +127,39 @@ mod tests {
         }
         let foc = actor(Role::FOC, Region::West);
         assert!(foc.user_scope().contains(foc.id, Region::West), "an FOC sees itself");
+    }
+
+    #[test]
+    fn ticket_visibility_follows_the_role_table() {
+        use Status::*;
+        let me = Uuid::now_v7();
+        let other = Some(Uuid::now_v7());
+        let w = Region::West;
+        let e = Region::East;
+        // (scope, region, status, foc, visible)
+        let sup = TicketScope::Supervisor { region: w, me };
+        let foc = TicketScope::Technician { region: w, me };
+        let cases = [
+            (TicketScope::All, e, Draft, None, true),
+            (TicketScope::Region(w), w, Draft, None, true),
+            (TicketScope::Region(w), e, Open, None, false),
+            (sup, w, Open, None, true),
+            (sup, w, Draft, None, false),
+            (sup, e, Open, None, false),
+            (sup, w, Jointing, other, true),
+            (sup, w, Pending, other, true),
+            (sup, w, Closed, other, false),
+            (sup, e, Closed, Some(me), true),
+            (foc, w, Open, None, true),
+            (foc, w, Draft, None, false),
+            (foc, e, Open, None, false),
+            (foc, w, Accepted, other, false),
+            (foc, w, Closed, Some(me), true),
+            (foc, e, OnGoing, Some(me), true),
+        ];
+        for (scope, region, status, f, visible) in cases {
+            assert_eq!(scope.sees(region, status, f), visible, "{scope:?} {region} {status} {f:?}");
+        }
     }
 
     #[test]

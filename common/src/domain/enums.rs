@@ -116,6 +116,45 @@ string_enum!(
     BandwidthUnit { Gbps, Mbps }
 );
 
+string_enum!(
+    /// A ticket's status: the ticket statuses and the task statuses of the contract in one set,
+    /// since `latestStatus` and a log's `statusName` take either.
+    Status {
+        Open, Draft, Accepted, OnTheWay, CheckedIn, OnGoing, Closed, Canceled, Pending,
+        Checking, PullingCable, Jointing, Tidying, LinkChecking, Finishing,
+    }
+);
+
+string_enum!(
+    /// Trouble (something broke) or planned maintenance.
+    TicketType { Trouble, Maintenance }
+);
+
+string_enum!(
+    /// Where a ticket came from.
+    TicketSource { Whatsapp, Telegram, Email, Phone, DeviceLog }
+);
+
+string_enum!(
+    /// How the apps draw a log entry.
+    CardType { SimpleStatus, RequestValidationAction, RequestValidationDone, FinishingAction, ReassignAction }
+);
+
+string_enum!(
+    /// Whether a ticket is within its SLA.
+    SlaType { UnderSla, OverSla, NonSla }
+);
+
+string_enum!(
+    /// Why work is paused.
+    PendingCategory { CustomerUnavailable, AccessDenied, WaitingForMaterial, Weather, ThirdPartyWork, Other }
+);
+
+string_enum!(
+    /// Why a ticket is canceled.
+    CancelCategory { Duplicate, CustomerRequest, NoFaultFound, WrongReport, Other }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
