@@ -142,7 +142,7 @@ impl AuthApi {
         let email = normalize_email(&body.email);
         let now = db::now();
         let lockout = Duration::seconds(state.settings.login_lockout_seconds);
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         if let Some((failures, last)) = sessions::recent_failures(&mut tx, &email, now - lockout).await?
             && failures >= state.settings.login_max_failures
         {
@@ -181,7 +181,7 @@ impl AuthApi {
     /// Log out: ends the session of the token or cookie presented.
     #[oai(path = "/logout", method = "get")]
     async fn logout(&self, state: poem::web::Data<&AppState>, auth: Auth) -> ApiResult<LogoutResponse> {
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         sessions::revoke(&mut tx, auth.session().session_id, db::now()).await?;
         tx.commit().await?;
         tracing::info!(user.id = %auth.actor().id, "logout");
@@ -210,7 +210,7 @@ fn session_cookie(token: &str, secure: bool, max_age: Option<Duration>) -> Strin
 pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
     use anyhow::Context;
     let s = &state.settings;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     if users::count_with_role(&mut tx, Role::SuperAdmin).await? > 0 {
         return Ok(());
     }

@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod envelope;
 pub mod error;
+pub mod idempotency;
 pub mod limits;
+pub mod optional_json;
 pub mod routes;
 pub mod state;
 pub mod text;
@@ -32,6 +34,7 @@ use crate::{
         indications::IndicationsApi,
         isps::IspsApi,
         splitters::{MainSplittersApi, SplittersApi},
+        tickets::TicketsApi,
         users::UsersApi,
     },
     state::AppState,
@@ -48,6 +51,8 @@ pub enum ApiTags {
     Users,
     /// Areas, splitters, ISPs, indications and clients.
     MasterData,
+    /// Tickets and their status flow.
+    Tickets,
     /// Health and readiness.
     Operations,
 }
@@ -61,6 +66,7 @@ type Apis = (
     IspsApi,
     IndicationsApi,
     ClientsApi,
+    TicketsApi,
     HealthApi,
 );
 
@@ -76,6 +82,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             IspsApi,
             IndicationsApi,
             ClientsApi,
+            TicketsApi,
             HealthApi,
         ),
         "CGS Ticketing API",
@@ -104,7 +111,7 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
     let secret = match &settings.jwt_secret {
         Some(s) => s.expose().to_owned(),
         None => {
-            let mut tx = db.begin().await?;
+            let mut tx = db.begin_write().await?;
             let s =
                 db::settings::get_or_insert(&mut tx, "jwt_secret", &common::auth::generate_secret()).await?;
             tx.commit().await?;

@@ -72,12 +72,31 @@ pub struct Settings {
     #[arg(long, env = "CGS_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
 
+    /// SLA hours of a Dedicated customer's tickets.
+    #[arg(long, env = "CGS_SLA_DEDICATED_HOURS", default_value_t = 4)]
+    pub sla_dedicated_hours: i64,
+
+    /// SLA hours of a Broadband customer's tickets.
+    #[arg(long, env = "CGS_SLA_BROADBAND_HOURS", default_value_t = 24)]
+    pub sla_broadband_hours: i64,
+
+    /// Prefix of human-readable ticket numbers (`CGS-202611-0001`).
+    #[arg(long, env = "CGS_TICKET_PREFIX", default_value = "CGS")]
+    pub ticket_prefix: String,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 }
 
 impl Settings {
+    pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
+        crate::domain::sla::SlaPolicy {
+            dedicated_hours: self.sla_dedicated_hours,
+            broadband_hours: self.sla_broadband_hours,
+        }
+    }
+
     /// Defaults for everything but the database; used by tests and tools.
     pub fn with_database(database_url: impl Into<String>) -> Self {
         Self {
@@ -91,6 +110,9 @@ impl Settings {
             login_max_failures: 5,
             login_lockout_seconds: 300,
             cookie_secure: false,
+            sla_dedicated_hours: 4,
+            sla_broadband_hours: 24,
+            ticket_prefix: "CGS".into(),
             log_format: "text".into(),
         }
     }

@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod document;
 pub mod domain;
 pub mod error;
+pub mod service;
 
 pub use error::DomainError;

@@ -83,7 +83,7 @@ impl AreasApi {
     ) -> ApiResult<Created<Area>> {
         auth.actor().require_super_admin()?;
         let f = body.0.fields()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = areas::insert(&mut tx, &f, db::now()).await?;
         tx.commit().await?;
         Ok(created(row.into()))
@@ -129,7 +129,7 @@ impl AreasApi {
     ) -> ApiResult<Found<Area>> {
         auth.actor().require_super_admin()?;
         let f = body.0.fields()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = areas::update(&mut tx, id.0, &f, db::now()).await?.ok_or(DomainError::NotFound("area"))?;
         tx.commit().await?;
         Ok(found(row.into()))
@@ -139,7 +139,7 @@ impl AreasApi {
     #[oai(path = "/:id", method = "delete")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Area>> {
         auth.actor().require_super_admin()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = areas::delete(&mut tx, id.0).await?.ok_or(DomainError::NotFound("area"))?;
         tx.commit().await?;
         Ok(found(row.into()))

@@ -251,7 +251,7 @@ impl ClientsApi {
         body: Json<ClientBody>,
     ) -> ApiResult<Created<Client>> {
         auth.actor().require_super_admin()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let f = fields(&mut tx, body.0).await?;
         let row = clients::insert(&mut tx, &f, db::now()).await?;
         tx.commit().await?;
@@ -308,7 +308,7 @@ impl ClientsApi {
         body: Json<ClientBody>,
     ) -> ApiResult<Found<Client>> {
         auth.actor().require_super_admin()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let f = fields(&mut tx, body.0).await?;
         let row =
             clients::update(&mut tx, id.0, &f, db::now()).await?.ok_or(DomainError::NotFound("client"))?;
@@ -320,7 +320,7 @@ impl ClientsApi {
     #[oai(path = "/:id", method = "delete")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Client>> {
         auth.actor().require_super_admin()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = clients::delete(&mut tx, id.0).await?.ok_or(DomainError::NotFound("client"))?;
         tx.commit().await?;
         Ok(found(row.into()))

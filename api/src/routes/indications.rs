@@ -84,7 +84,7 @@ impl IndicationsApi {
     ) -> ApiResult<Created<Indication>> {
         auth.actor().require_super_admin()?;
         let f = body.0.fields()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = indications::insert(&mut tx, &f, db::now()).await?;
         tx.commit().await?;
         Ok(created(row.into()))
@@ -130,7 +130,7 @@ impl IndicationsApi {
     ) -> ApiResult<Found<Indication>> {
         auth.actor().require_super_admin()?;
         let f = body.0.fields()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = indications::update(&mut tx, id.0, &f, db::now())
             .await?
             .ok_or(DomainError::NotFound("indication"))?;
@@ -147,7 +147,7 @@ impl IndicationsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Found<Indication>> {
         auth.actor().require_super_admin()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = indications::delete(&mut tx, id.0).await?.ok_or(DomainError::NotFound("indication"))?;
         tx.commit().await?;
         Ok(found(row.into()))

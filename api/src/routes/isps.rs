@@ -85,7 +85,7 @@ impl IspsApi {
     ) -> ApiResult<Created<Isp>> {
         auth.actor().require_super_admin()?;
         let f = body.0.fields()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = isps::insert(&mut tx, &f, db::now()).await?;
         tx.commit().await?;
         Ok(created(row.into()))
@@ -130,7 +130,7 @@ impl IspsApi {
     ) -> ApiResult<Found<Isp>> {
         auth.actor().require_super_admin()?;
         let f = body.0.fields()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = isps::update(&mut tx, id.0, &f, db::now()).await?.ok_or(DomainError::NotFound("isp"))?;
         tx.commit().await?;
         Ok(found(row.into()))
@@ -140,7 +140,7 @@ impl IspsApi {
     #[oai(path = "/:id", method = "delete")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Isp>> {
         auth.actor().require_super_admin()?;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let row = isps::delete(&mut tx, id.0).await?.ok_or(DomainError::NotFound("isp"))?;
         tx.commit().await?;
         Ok(found(row.into()))

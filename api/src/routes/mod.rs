@@ -6,4 +6,5 @@ pub mod health;
 pub mod indications;
 pub mod isps;
 pub mod splitters;
+pub mod tickets;
 pub mod users;

@@ -80,7 +80,7 @@ async fn create(
 ) -> ApiResult<Created<Splitter>> {
     auth.actor().require_super_admin()?;
     let f = body.fields()?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let row = splitters::insert(&mut tx, kind, &f, db::now()).await?;
     tx.commit().await?;
     Ok(created(row.into()))
@@ -116,7 +116,7 @@ async fn update(
 ) -> ApiResult<Found<Splitter>> {
     auth.actor().require_super_admin()?;
     let f = body.fields()?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let row = splitters::update(&mut tx, kind, id, &f, db::now()).await?.ok_or_else(|| missing(kind))?;
     tx.commit().await?;
     Ok(found(row.into()))
@@ -124,7 +124,7 @@ async fn update(
 
 async fn delete(state: &AppState, auth: &Auth, kind: SplitterKind, id: Uuid) -> ApiResult<Found<Splitter>> {
     auth.actor().require_super_admin()?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let row = splitters::delete(&mut tx, kind, id).await?.ok_or_else(|| missing(kind))?;
     tx.commit().await?;
     Ok(found(row.into()))

@@ -185,7 +185,7 @@ impl UsersApi {
     ) -> ApiResult<Created<User>> {
         auth.actor().require_super_admin()?;
         let b = UserUpdate::from(body.0);
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let f = fields(&mut tx, &b).await?;
         let hash = hash_password(b.password.map(Text::into_string).unwrap_or_default()).await?;
         let user = users::insert(&mut tx, &f, &hash, db::now()).await?;
@@ -264,7 +264,7 @@ impl UsersApi {
     ) -> ApiResult<Found<User>> {
         auth.actor().require_super_admin()?;
         let b = body.0;
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let f = fields(&mut tx, &b).await?;
         let hash = match b.password {
             Some(p) => Some(hash_password(p.into_string()).await?),
@@ -289,7 +289,7 @@ impl UsersApi {
             return Err(DomainError::conflict("self_delete", "you cannot delete your own account").into());
         }
         let now = db::now();
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_write().await?;
         let user = users::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("user"))?;
         if !users::deactivate(&mut tx, id.0, now).await? {
             return Err(DomainError::NotFound("user").into());

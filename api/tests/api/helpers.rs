@@ -28,6 +28,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub admin: String,
+    /// The test's own database, for tests that move the clock by editing timestamps.
+    pub db_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     sqlite_file: Option<PathBuf>,
@@ -67,7 +69,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
             (format!("{base}/{name}"), None)
         }
     };
-    let mut settings = Settings::with_database(url);
+    let mut settings = Settings::with_database(url.clone());
     settings.admin_email = Some(ADMIN_EMAIL.into());
     settings.admin_password = Some(Secret::new(ADMIN_PASSWORD));
     settings.db_max_connections = 5;
@@ -83,8 +85,15 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         .expect("server runs");
     });
     let client = reqwest::Client::builder().build().unwrap();
-    let mut test =
-        TestApp { addr, client, admin: String::new(), shutdown: Some(tx), server: Some(server), sqlite_file };
+    let mut test = TestApp {
+        addr,
+        client,
+        admin: String::new(),
+        db_url: url,
+        shutdown: Some(tx),
+        server: Some(server),
+        sqlite_file,
+    };
     test.admin = test.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     Some(test)
 }
@@ -149,6 +158,23 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Runs one SQL statement on the test's database (both backends take `$n`-free SQL here).
+    pub async fn exec(&self, sql: &str) {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.db_url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db_url.starts_with("postgres")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

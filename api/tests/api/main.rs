@@ -7,4 +7,5 @@ mod bad_input;
 mod master_data;
 mod openapi;
 mod roles;
+mod tickets;
 mod users;

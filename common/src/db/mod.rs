@@ -6,11 +6,13 @@
 
 pub mod areas;
 pub mod clients;
+pub mod idempotency;
 pub mod indications;
 pub mod isps;
 pub mod sessions;
 pub mod settings;
 pub mod splitters;
+pub mod tickets;
 pub mod users;
 
 use std::{str::FromStr, time::Duration};
@@ -123,6 +125,16 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, DomainError> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read-then-write transaction cannot fail to upgrade its lock
+    /// when another writer got in between; writers queue on the busy timeout instead.
+    pub async fn begin_write(&self) -> Result<Tx, DomainError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

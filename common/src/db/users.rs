@@ -144,6 +144,15 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<UserRow>, DomainError> 
         .await?))
 }
 
+/// A user by id, active or not (tickets keep showing the people who worked on them).
+pub async fn get_any(tx: &mut Tx, id: Uuid) -> Result<Option<UserRow>, DomainError> {
+    let sql = format!("{SELECT} WHERE u.id = $1");
+    Ok(db_run!(tx, |c| sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
 pub async fn list(tx: &mut Tx, f: &UserFilter, page: PageRequest) -> Result<Page<UserRow>, DomainError> {
     let (scope_region, scope_id) = match f.scope {
         UserScope::All => (None, None),

@@ -47,6 +47,35 @@ pub struct TicketState {
     pub work_pending_seconds: i64,
 }
 
+impl TicketState {
+    /// A fresh ticket in `status`, with nothing happened yet.
+    pub fn new(id: Uuid, region: Region, status: Status) -> Self {
+        Self {
+            id,
+            region,
+            status,
+            status_before: None,
+            need_validate: false,
+            awaiting_evidence: None,
+            foc_id: None,
+            link_check_approved: false,
+            canceled: false,
+            published_at: None,
+            accepted_at: None,
+            departure_at: None,
+            check_in_at: None,
+            on_going_at: None,
+            closed_at: None,
+            pending_evidence: None,
+            pending_started_at: None,
+            pending_minutes: None,
+            resume_status: None,
+            total_pending_seconds: 0,
+            work_pending_seconds: 0,
+        }
+    }
+}
+
 /// Photo, GPS and words a technician sends with a step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
@@ -141,7 +170,8 @@ pub struct NewLog {
 }
 
 impl NewLog {
-    fn simple(
+    /// A plain status card.
+    pub fn simple(
         status: Status,
         title: impl Into<String>,
         description: impl Into<String>,

@@ -10,29 +10,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn blank(status: Status) -> TicketState {
-    TicketState {
-        id: Uuid::now_v7(),
-        region: Region::West,
-        status,
-        status_before: None,
-        need_validate: false,
-        awaiting_evidence: None,
-        foc_id: None,
-        link_check_approved: false,
-        canceled: false,
-        published_at: None,
-        accepted_at: None,
-        departure_at: None,
-        check_in_at: None,
-        on_going_at: None,
-        closed_at: None,
-        pending_evidence: None,
-        pending_started_at: None,
-        pending_minutes: None,
-        resume_status: None,
-        total_pending_seconds: 0,
-        work_pending_seconds: 0,
-    }
+    TicketState::new(Uuid::now_v7(), Region::West, status)
 }
 
 /// The situations a ticket can be in, by name.

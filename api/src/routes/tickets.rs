@@ -1,0 +1,611 @@
+//! `/v1/tickets`: create, list, read, and every status change of the contract.
+
+use chrono::{DateTime, Utc};
+use common::{
+    DomainError,
+    db::{self, Tx, clients, tickets, users},
+    document::{self, ContactPerson, TicketDocument},
+    domain::{
+        CancelCategory, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region, Role,
+        SlaType, Status, TicketSource, TicketType,
+        access::Actor,
+        ticket::{Assignee, Command, Evidence},
+        validate::{Checker, LONG_MAX, SHORT_MAX},
+    },
+    service,
+};
+use poem::web::Data;
+use poem_openapi::{
+    Enum, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::{ParseFromJSON, ToJSON},
+};
+use uuid::Uuid;
+
+use crate::{
+    ApiTags,
+    auth::Auth,
+    envelope::{Created, Found, Listed, created, found, listed, page_request},
+    error::ApiResult,
+    idempotency::{self, IdempotencyKey, Start},
+    optional_json::OptionalJson,
+    state::AppState,
+    text::{Text, opt},
+};
+
+/// A ticket as lists and status changes show it.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TicketSummary {
+    pub id: Uuid,
+    pub ticket_id: String,
+    pub region: Region,
+    pub end_user: String,
+    /// The ticket's latest status.
+    pub last_status: Option<Status>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&tickets::TicketRow> for TicketSummary {
+    fn from(r: &tickets::TicketRow) -> Self {
+        Self {
+            id: r.id,
+            ticket_id: r.ticket_id.clone(),
+            region: r.region,
+            end_user: r.end_user.clone(),
+            last_status: Some(r.status),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Whom to call on site.
+#[derive(Debug, Clone, Object)]
+pub struct ContactPersonBody {
+    pub name: Text,
+    pub phone: Text,
+}
+
+/// A new ticket. With a `client`, region, end user and SLA come from the client.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NewTicketBody {
+    pub client: Option<Uuid>,
+    #[oai(rename = "type")]
+    pub ticket_type: TicketType,
+    pub source: TicketSource,
+    /// A draft waits for `publish`; otherwise the ticket opens now, or at a future `publishedAt`.
+    #[oai(default)]
+    pub is_draft: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    pub address: Option<Text>,
+    #[oai(default)]
+    pub contact_person: Vec<ContactPersonBody>,
+    pub customer_type: Option<CustomerType>,
+    pub indication_category: IndicationCategory,
+    /// The fault as reported, e.g. an indication of the catalogue.
+    pub indication: Option<Text>,
+    pub network_segment: NetworkSegment,
+    pub remark: Option<Text>,
+    pub location_remark: Option<Text>,
+    pub ms_name: Option<Text>,
+    pub ms_location: Option<Text>,
+    pub splitter_name: Option<Text>,
+    pub splitter_location: Option<Text>,
+    /// Only for a SuperAdmin creating a ticket without a client.
+    pub region: Option<Region>,
+}
+
+/// Evidence of a step: a photo uploaded beforehand, a remark, GPS.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct EvidenceBody {
+    pub media_url: Option<Text>,
+    pub remark: Option<Text>,
+    pub location_coordinate: Option<Text>,
+}
+
+/// A pending request.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PendingBody {
+    pub media_url: Option<Text>,
+    pub remark: Option<Text>,
+    pub pending_category: PendingCategory,
+    /// Minutes, 1 to 10080.
+    pub pending_interval: i64,
+}
+
+/// A cancel request.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CancelBody {
+    pub media_url: Option<Text>,
+    pub remark: Option<Text>,
+    pub cancel_category: CancelCategory,
+}
+
+/// The FOC to assign.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct AssignBody {
+    pub foc_id: Uuid,
+}
+
+/// The NOC's note on a verdict.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ValidateBody {
+    pub approval_remark: Option<Text>,
+}
+
+/// `agingTime` filter: under, over or without SLA.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum AgingTime {
+    Under,
+    Over,
+    Non,
+}
+
+/// The task steps of `taskStatus/:task`.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "camelCase")]
+pub enum TaskStep {
+    Checking,
+    PullingCable,
+    Jointing,
+    Tidying,
+    LinkChecking,
+    Finishing,
+}
+
+/// What an evidence body must carry for a step.
+#[derive(Clone, Copy)]
+struct Needs {
+    media: bool,
+    location: bool,
+}
+
+const FREE: Needs = Needs { media: false, location: false };
+const PHOTO: Needs = Needs { media: true, location: false };
+const PHOTO_GPS: Needs = Needs { media: true, location: true };
+
+fn evidence(
+    media: Option<Text>,
+    remark: Option<Text>,
+    location: Option<Text>,
+    needs: Needs,
+) -> Result<Evidence, DomainError> {
+    let mut check = Checker::new();
+    check
+        .opt_len("mediaUrl", media.as_deref(), LONG_MAX)
+        .opt_len("remark", remark.as_deref(), LONG_MAX)
+        .opt_coordinate("locationCoordinate", location.as_deref());
+    if needs.media && media.as_deref().is_none_or(|m| m.trim().is_empty()) {
+        check.fail("mediaUrl", "a photo is required for this step");
+    }
+    if needs.location && location.is_none() {
+        check.fail("locationCoordinate", "the GPS position is required for this step");
+    }
+    check.finish()?;
+    Ok(Evidence { media_url: opt(media), remark: opt(remark), location: opt(location) })
+}
+
+impl EvidenceBody {
+    fn into_evidence(self, needs: Needs) -> Result<Evidence, DomainError> {
+        evidence(self.media_url, self.remark, self.location_coordinate, needs)
+    }
+}
+
+/// Runs a status change, honouring `Idempotency-Key`; `status` is the operation's success status.
+async fn change(
+    state: &AppState,
+    auth: &Auth,
+    id: Uuid,
+    key: Option<IdempotencyKey>,
+    cmd: Command,
+    status: u16,
+) -> ApiResult<TicketSummary> {
+    let actor = auth.actor();
+    let mut tx = match idempotency::start(state, actor.id, &key).await? {
+        Start::Replay(answer) => return Ok(answer),
+        Start::Proceed(tx) => tx,
+    };
+    let (row, _) = service::execute(&mut tx, actor, &actor.into(), id, &cmd, db::now()).await?;
+    let summary = TicketSummary::from(&row);
+    idempotency::finish(tx, actor.id, &key, status, &summary).await?;
+    Ok(summary)
+}
+
+fn key(
+    header: Option<String>,
+    op: &str,
+    id: Uuid,
+    body: Option<serde_json::Value>,
+) -> Result<Option<IdempotencyKey>, DomainError> {
+    IdempotencyKey::new(header, &format!("{op} {id}"), body)
+}
+
+fn body_json<T: ToJSON>(t: &T) -> Option<serde_json::Value> {
+    t.to_json()
+}
+
+/// Resolves the assignee of `focId`.
+async fn assignee(tx: &mut Tx, id: Uuid) -> Result<Assignee, DomainError> {
+    let u = users::get(tx, id).await?.ok_or_else(|| DomainError::invalid("focId", "no such active user"))?;
+    Ok(Assignee { id: u.id, role: u.role, region: u.region, name: u.name })
+}
+
+/// Checks a new ticket and fills in what its client gives.
+async fn new_ticket(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    b: NewTicketBody,
+    now: DateTime<Utc>,
+) -> Result<tickets::NewTicket, DomainError> {
+    if !matches!(actor.role, Role::SuperAdmin | Role::NOC) {
+        return Err(DomainError::Forbidden("only the NOC creates tickets".into()));
+    }
+    let mut check = Checker::new();
+    check
+        .opt_len("address", b.address.as_deref(), LONG_MAX)
+        .opt_len("remark", b.remark.as_deref(), LONG_MAX)
+        .opt_len("locationRemark", b.location_remark.as_deref(), LONG_MAX)
+        .opt_len("indication", b.indication.as_deref(), LONG_MAX)
+        .opt_len("msName", b.ms_name.as_deref(), SHORT_MAX)
+        .opt_len("splitterName", b.splitter_name.as_deref(), SHORT_MAX)
+        .opt_coordinate("msLocation", b.ms_location.as_deref())
+        .opt_coordinate("splitterLocation", b.splitter_location.as_deref());
+    if b.contact_person.len() > 20 {
+        check.fail("contactPerson", "at most 20 contacts");
+    }
+    for (i, c) in b.contact_person.iter().enumerate() {
+        check
+            .required(&format!("contactPerson[{i}].name"), &c.name)
+            .required(&format!("contactPerson[{i}].phone"), &c.phone);
+    }
+    let client = match b.client {
+        Some(id) => {
+            let c = clients::get(tx, id).await?;
+            if c.is_none() {
+                check.fail("client", "no such client");
+            }
+            c
+        }
+        None => None,
+    };
+    let region = match (&client, b.region) {
+        (Some(c), _) => c.region,
+        (None, Some(r)) => r,
+        (None, None) if actor.role == Role::NOC => actor.region,
+        (None, None) => {
+            check.fail("region", "a ticket without a client needs a region");
+            actor.region
+        }
+    };
+    check.finish()?;
+    if actor.role == Role::NOC && region != actor.region {
+        return Err(DomainError::Forbidden(format!(
+            "a NOC of {} creates tickets of its own region only",
+            actor.region
+        )));
+    }
+    let (status, published_at) = match (b.is_draft, b.published_at) {
+        (true, _) => (Status::Draft, None),
+        (false, Some(at)) if at > now => (Status::Draft, Some(at)),
+        (false, _) => (Status::Open, Some(now)),
+    };
+    let contacts: Vec<ContactPerson> = b
+        .contact_person
+        .into_iter()
+        .map(|c| ContactPerson { name: c.name.trim().to_owned(), phone: c.phone.trim().to_owned() })
+        .collect();
+    let customer_type = client.as_ref().map(|c| c.customer_type).or(b.customer_type);
+    let policy = state.settings.sla_policy();
+    Ok(tickets::NewTicket {
+        id: Uuid::now_v7(),
+        ticket_id: service::next_ticket_id(tx, &state.settings.ticket_prefix, now).await?,
+        region,
+        client_id: client.as_ref().map(|c| c.id),
+        end_user: client.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| "Non SLA".into()),
+        customer_type,
+        sla_hours: client.as_ref().map(|c| policy.hours(c.customer_type)),
+        ticket_type: b.ticket_type,
+        source: b.source,
+        network_segment: b.network_segment,
+        indication_category: b.indication_category,
+        indication: opt(b.indication),
+        address: opt(b.address).or_else(|| client.as_ref().and_then(|c| c.address.clone())),
+        contact_person: document::contacts_json(&contacts),
+        remark: opt(b.remark),
+        location_remark: opt(b.location_remark),
+        ms_name: opt(b.ms_name).or_else(|| client.as_ref().and_then(|c| c.ms_name.clone())),
+        ms_location: opt(b.ms_location).or_else(|| client.as_ref().and_then(|c| c.ms_coordinate.clone())),
+        splitter_name: opt(b.splitter_name).or_else(|| client.as_ref().and_then(|c| c.splitter_name.clone())),
+        splitter_location: opt(b.splitter_location)
+            .or_else(|| client.as_ref().and_then(|c| c.splitter_coordinate.clone())),
+        noc_id: actor.id,
+        status,
+        published_at,
+    })
+}
+
+pub struct TicketsApi;
+
+#[OpenApi(prefix_path = "/v1/tickets", tag = "ApiTags::Tickets")]
+impl TicketsApi {
+    /// Create a ticket (SuperAdmin, NOC of the region).
+    ///
+    /// `ticketId` comes from a per-month counter (`CGS-202611-0001`). Honours `Idempotency-Key`.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<NewTicketBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let actor = auth.actor();
+        let key = IdempotencyKey::new(idempotency_key.0, "create", body.0.to_json())?;
+        let mut tx = match idempotency::start(&state, actor.id, &key).await? {
+            Start::Replay(answer) => return Ok(created(answer)),
+            Start::Proceed(tx) => tx,
+        };
+        let now = db::now();
+        let t = new_ticket(&mut tx, &state, actor, body.0, now).await?;
+        let row = service::create(&mut tx, &t, &actor.into(), now).await?;
+        tracing::info!(ticket.id = %row.id, ticket.number = %row.ticket_id, "ticket created");
+        let summary = TicketSummary::from(&row);
+        idempotency::finish(tx, actor.id, &key, 201, &summary).await?;
+        Ok(created(summary))
+    }
+
+    /// List the tickets the caller may see, newest first.
+    #[oai(path = "/", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        region: Query<Option<Region>>,
+        /// An area name: tickets of clients in that city.
+        #[oai(validator(max_length = 200))]
+        area: Query<Option<String>>,
+        #[oai(name = "type")] ticket_type: Query<Option<TicketType>>,
+        /// Substring of the end user's name.
+        #[oai(name = "endUser", validator(max_length = 200))]
+        end_user: Query<Option<String>>,
+        /// Any ticket or task status.
+        #[oai(name = "latestStatus")]
+        latest_status: Query<Option<Status>>,
+        /// `under`, `over` or `non` (no SLA).
+        #[oai(name = "agingTime")]
+        aging_time: Query<Option<AgingTime>>,
+        limit: Query<Option<i64>>,
+        offset: Query<Option<i64>>,
+    ) -> ApiResult<Listed<TicketSummary>> {
+        let page = page_request(limit.0, offset.0)?;
+        let filter = tickets::TicketFilter {
+            region: region.0,
+            area: area.0,
+            ticket_type: ticket_type.0,
+            end_user: end_user.0,
+            status: latest_status.0,
+            sla_type: aging_time.0.map(|a| match a {
+                AgingTime::Under => SlaType::UnderSla,
+                AgingTime::Over => SlaType::OverSla,
+                AgingTime::Non => SlaType::NonSla,
+            }),
+        };
+        let mut tx = state.db.begin().await?;
+        let rows = tickets::list(&mut tx, auth.actor().ticket_scope(), &filter, page, db::now()).await?;
+        tx.commit().await?;
+        Ok(listed(rows, |r| TicketSummary::from(&r)))
+    }
+
+    /// The full ticket document (the same as Firestore's `tickets/{id}`), log included.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Found<TicketDocument>> {
+        let mut tx = state.db.begin().await?;
+        let doc = document::load(&mut tx, id.0, db::now()).await?;
+        tx.commit().await?;
+        let doc = doc
+            .filter(|d| {
+                auth.actor().ticket_scope().sees(d.region, d.latest_status, d.foc.as_ref().map(|f| f.id))
+            })
+            .ok_or(DomainError::NotFound("ticket"))?;
+        Ok(found(doc))
+    }
+
+    /// Publish a draft now (SuperAdmin, NOC of the region).
+    #[oai(path = "/:id/publish", method = "post")]
+    async fn publish(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "publish", id.0, None)?;
+        Ok(created(change(&state, &auth, id.0, k, Command::Publish, 201).await?))
+    }
+
+    /// Assign or reassign an FOC of the ticket's region (SuperAdmin, NOC and FOCSupervisor of the region).
+    #[oai(path = "/:id/assign", method = "post")]
+    async fn assign(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<AssignBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "assign", id.0, body_json(&body.0))?;
+        let foc = {
+            let mut tx = state.db.begin().await?;
+            let a = assignee(&mut tx, body.0.foc_id).await;
+            tx.commit().await?;
+            a?
+        };
+        Ok(created(change(&state, &auth, id.0, k, Command::Assign(foc), 201).await?))
+    }
+
+    /// Accept an `Open` ticket of your region (FOC, FOCSupervisor): you become its FOC.
+    #[oai(path = "/:id/ticketStatus/accept", method = "post")]
+    async fn accept(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "accept", id.0, None)?;
+        Ok(created(change(&state, &auth, id.0, k, Command::Accept, 201).await?))
+    }
+
+    /// Leave for the site (the assigned FOC).
+    #[oai(path = "/:id/ticketStatus/onTheWay", method = "post")]
+    async fn on_the_way(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "onTheWay", id.0, None)?;
+        Ok(created(change(&state, &auth, id.0, k, Command::OnTheWay, 201).await?))
+    }
+
+    /// Check in on site with a photo and GPS; the NOC validates it.
+    #[oai(path = "/:id/ticketStatus/checkedIn", method = "post")]
+    async fn checked_in(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<EvidenceBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "checkedIn", id.0, body_json(&body.0))?;
+        let cmd = Command::CheckIn(body.0.into_evidence(PHOTO_GPS)?);
+        Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))
+    }
+
+    /// Put the ticket on hold: a technician's request waits for the NOC; the NOC's applies at once.
+    #[oai(path = "/:id/ticketStatus/pending", method = "post")]
+    async fn pending(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<PendingBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "pending", id.0, body_json(&body.0))?;
+        let b = body.0;
+        let cmd = Command::Pending {
+            evidence: evidence(b.media_url, b.remark, None, FREE)?,
+            category: b.pending_category,
+            minutes: b.pending_interval,
+        };
+        Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))
+    }
+
+    /// End the running pending: work goes on where it was.
+    #[oai(path = "/:id/ticketStatus/resume", method = "post")]
+    async fn resume(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "resume", id.0, None)?;
+        Ok(created(change(&state, &auth, id.0, k, Command::Resume, 201).await?))
+    }
+
+    /// Cancel: a technician's request waits for the NOC; the NOC's closes the ticket at once.
+    #[oai(path = "/:id/ticketStatus/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<CancelBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, "cancel", id.0, body_json(&body.0))?;
+        let b = body.0;
+        let cmd = Command::Cancel {
+            evidence: evidence(b.media_url, b.remark, None, FREE)?,
+            category: b.cancel_category,
+        };
+        Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))
+    }
+
+    /// Report a task step: `checking`, `pullingCable`, `jointing` and `tidying` freely once work
+    /// goes on; `linkChecking` (photo required) and `finishing` (photo and GPS, after an approved
+    /// link check) wait for the NOC's validation.
+    #[oai(path = "/:id/taskStatus/:task", method = "post")]
+    async fn task_status(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        task: Path<TaskStep>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: Json<EvidenceBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let k = key(idempotency_key.0, &format!("{:?}", task.0), id.0, body_json(&body.0))?;
+        let cmd = match task.0 {
+            TaskStep::Checking => Command::Task(Status::Checking, body.0.into_evidence(FREE)?),
+            TaskStep::PullingCable => Command::Task(Status::PullingCable, body.0.into_evidence(FREE)?),
+            TaskStep::Jointing => Command::Task(Status::Jointing, body.0.into_evidence(FREE)?),
+            TaskStep::Tidying => Command::Task(Status::Tidying, body.0.into_evidence(FREE)?),
+            TaskStep::LinkChecking => Command::LinkChecking(body.0.into_evidence(PHOTO)?),
+            TaskStep::Finishing => Command::Finishing(body.0.into_evidence(PHOTO_GPS)?),
+        };
+        Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))
+    }
+
+    /// Approve (`true`) or reject (`false`) the evidence a request waits on (SuperAdmin, NOC of the region).
+    #[oai(path = "/:id/validate/:evidenceId/:approved", method = "post")]
+    #[allow(clippy::too_many_arguments)]
+    async fn validate(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        #[oai(name = "evidenceId")] evidence_id: Path<Uuid>,
+        approved: Path<bool>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        body: OptionalJson<ValidateBody>,
+    ) -> ApiResult<Found<TicketSummary>> {
+        let remark = body.0.and_then(|b| b.approval_remark);
+        Checker::new().opt_len("approvalRemark", remark.as_deref(), LONG_MAX).finish()?;
+        let fp = serde_json::json!({"evidence": evidence_id.0, "approved": approved.0, "remark": remark.as_deref()});
+        let k = key(idempotency_key.0, "validate", id.0, Some(fp))?;
+        let cmd = Command::Validate { evidence_id: evidence_id.0, approved: approved.0, remark: opt(remark) };
+        Ok(found(change(&state, &auth, id.0, k, cmd, 200).await?))
+    }
+}
+
+impl TicketSummary {
+    /// Rebuilds a stored answer.
+    pub fn from_stored(json: &str) -> Result<Self, DomainError> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| DomainError::Internal(format!("stored answer: {e}")))?;
+        Self::parse_from_json(Some(value))
+            .map_err(|e| DomainError::Internal(format!("stored answer: {}", e.message())))
+    }
+}

@@ -1,0 +1,517 @@
+//! Queries on `tickets`, `ticket_logs` and `ticket_counters`.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Page, PageRequest, Tx, like_pattern};
+use crate::{
+    db_run,
+    domain::{
+        CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
+        SlaType, Status, TicketSource, TicketType,
+        access::{Actor, TicketScope},
+        ticket::{Evidence, LogUpdate, NewLog, TicketState},
+    },
+    error::DomainError,
+};
+
+/// A ticket row, every column.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketRow {
+    pub id: Uuid,
+    pub ticket_id: String,
+    pub version: i64,
+    pub region: Region,
+    pub client_id: Option<Uuid>,
+    pub end_user: String,
+    pub customer_type: Option<CustomerType>,
+    pub sla_hours: Option<i64>,
+    pub sla_due_at: Option<DateTime<Utc>>,
+    #[sqlx(rename = "type")]
+    pub ticket_type: TicketType,
+    pub source: TicketSource,
+    pub network_segment: NetworkSegment,
+    pub indication_category: IndicationCategory,
+    pub indication: Option<String>,
+    pub address: Option<String>,
+    /// JSON array of `{name, phone}`.
+    pub contact_person: String,
+    pub remark: Option<String>,
+    pub location_remark: Option<String>,
+    pub ms_name: Option<String>,
+    pub ms_location: Option<String>,
+    pub splitter_name: Option<String>,
+    pub splitter_location: Option<String>,
+    pub noc_id: Uuid,
+    pub foc_id: Option<Uuid>,
+    pub status: Status,
+    pub status_before: Option<Status>,
+    pub need_validate: bool,
+    pub awaiting_evidence: Option<Uuid>,
+    pub link_check_approved: bool,
+    pub canceled: bool,
+    pub published_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub departure_at: Option<DateTime<Utc>>,
+    pub check_in_at: Option<DateTime<Utc>>,
+    pub on_going_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub pending_evidence: Option<Uuid>,
+    pub pending_started_at: Option<DateTime<Utc>>,
+    pub pending_minutes: Option<i64>,
+    pub resume_status: Option<Status>,
+    pub total_pending_seconds: i64,
+    pub work_pending_seconds: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TicketRow {
+    /// The part the state machine works on.
+    pub fn state(&self) -> TicketState {
+        TicketState {
+            id: self.id,
+            region: self.region,
+            status: self.status,
+            status_before: self.status_before,
+            need_validate: self.need_validate,
+            awaiting_evidence: self.awaiting_evidence,
+            foc_id: self.foc_id,
+            link_check_approved: self.link_check_approved,
+            canceled: self.canceled,
+            published_at: self.published_at,
+            accepted_at: self.accepted_at,
+            departure_at: self.departure_at,
+            check_in_at: self.check_in_at,
+            on_going_at: self.on_going_at,
+            closed_at: self.closed_at,
+            pending_evidence: self.pending_evidence,
+            pending_started_at: self.pending_started_at,
+            pending_minutes: self.pending_minutes,
+            resume_status: self.resume_status,
+            total_pending_seconds: self.total_pending_seconds,
+            work_pending_seconds: self.work_pending_seconds,
+        }
+    }
+
+    pub fn sla_type(&self, now: DateTime<Utc>) -> SlaType {
+        crate::domain::sla::sla_type(self.sla_hours, self.sla_due_at, self.closed_at, now)
+    }
+}
+
+/// A ticket to insert; its state starts as given.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub id: Uuid,
+    pub ticket_id: String,
+    pub region: Region,
+    pub client_id: Option<Uuid>,
+    pub end_user: String,
+    pub customer_type: Option<CustomerType>,
+    pub sla_hours: Option<i64>,
+    pub ticket_type: TicketType,
+    pub source: TicketSource,
+    pub network_segment: NetworkSegment,
+    pub indication_category: IndicationCategory,
+    pub indication: Option<String>,
+    pub address: Option<String>,
+    pub contact_person: String,
+    pub remark: Option<String>,
+    pub location_remark: Option<String>,
+    pub ms_name: Option<String>,
+    pub ms_location: Option<String>,
+    pub splitter_name: Option<String>,
+    pub splitter_location: Option<String>,
+    pub noc_id: Uuid,
+    pub status: Status,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// A log entry as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LogRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub card_type: CardType,
+    pub status_name: Status,
+    pub title: String,
+    pub description: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_name: String,
+    pub actor_photo: Option<String>,
+    pub evidence_id: Option<Uuid>,
+    pub need_approval: bool,
+    pub is_approved: Option<bool>,
+    pub approval_remark: Option<String>,
+    pub remark: Option<String>,
+    pub location_coordinate: Option<String>,
+    pub media_url: Option<String>,
+    pub pending_minutes: Option<i64>,
+    pub pending_category: Option<PendingCategory>,
+    pub cancel_category: Option<CancelCategory>,
+    pub is_resumed: Option<bool>,
+    pub foc_before_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Filters of the ticket list.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub region: Option<Region>,
+    /// An area name: tickets of clients in that city.
+    pub area: Option<String>,
+    pub ticket_type: Option<TicketType>,
+    pub end_user: Option<String>,
+    pub status: Option<Status>,
+    pub sla_type: Option<SlaType>,
+}
+
+const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, customer_type, sla_hours, sla_due_at, \
+     type, source, network_segment, indication_category, indication, address, contact_person, remark, \
+     location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, foc_id, status, \
+     status_before, need_validate, awaiting_evidence, link_check_approved, canceled, published_at, accepted_at, \
+     departure_at, check_in_at, on_going_at, closed_at, pending_evidence, pending_started_at, pending_minutes, \
+     resume_status, total_pending_seconds, work_pending_seconds, created_at, updated_at";
+
+const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
+     evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
+     pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at";
+
+/// The next number of a month's counter (`yyyy-mm`), in the caller's transaction: concurrent
+/// creations wait for each other, so numbers are never shared and a rollback gives its back.
+pub async fn next_number(tx: &mut Tx, month: &str) -> Result<i64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO ticket_counters (month, count) VALUES ($1, 1) \
+             ON CONFLICT (month) DO UPDATE SET count = ticket_counters.count + 1 RETURNING count",
+        )
+        .bind(month)
+        .fetch_one(&mut *c)
+        .await?
+    }))
+}
+
+/// The count of a month's tickets so far.
+pub async fn month_count(tx: &mut Tx, month: &str) -> Result<i64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>("SELECT count FROM ticket_counters WHERE month = $1")
+            .bind(month)
+            .fetch_optional(&mut *c)
+            .await?
+            .unwrap_or(0)
+    }))
+}
+
+pub async fn insert(
+    tx: &mut Tx,
+    t: &NewTicket,
+    sla_due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    db_run!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO tickets (id, ticket_id, version, region, client_id, end_user, customer_type, sla_hours, \
+             sla_due_at, type, source, network_segment, indication_category, indication, address, contact_person, \
+             remark, location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, status, \
+             need_validate, link_check_approved, canceled, published_at, total_pending_seconds, \
+             work_pending_seconds, created_at, updated_at) \
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21, $22, $23, FALSE, FALSE, FALSE, $24, 0, 0, $25, $25)",
+        )
+        .bind(t.id)
+        .bind(&t.ticket_id)
+        .bind(t.region)
+        .bind(t.client_id)
+        .bind(&t.end_user)
+        .bind(t.customer_type)
+        .bind(t.sla_hours)
+        .bind(sla_due_at)
+        .bind(t.ticket_type)
+        .bind(t.source)
+        .bind(t.network_segment)
+        .bind(t.indication_category)
+        .bind(&t.indication)
+        .bind(&t.address)
+        .bind(&t.contact_person)
+        .bind(&t.remark)
+        .bind(&t.location_remark)
+        .bind(&t.ms_name)
+        .bind(&t.ms_location)
+        .bind(&t.splitter_name)
+        .bind(&t.splitter_location)
+        .bind(t.noc_id)
+        .bind(t.status)
+        .bind(t.published_at)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError> {
+    let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = $1");
+    Ok(db_run!(tx, |c| sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// Writes the state a command decided, if the ticket is still at `version`. `false` when
+/// another change won the race.
+pub async fn save_state(
+    tx: &mut Tx,
+    s: &TicketState,
+    version: i64,
+    sla_due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, DomainError> {
+    let affected = db_run!(tx, |c| {
+        sqlx::query(
+            "UPDATE tickets SET version = version + 1, status = $3, status_before = $4, need_validate = $5, \
+             awaiting_evidence = $6, foc_id = $7, link_check_approved = $8, canceled = $9, published_at = $10, \
+             accepted_at = $11, departure_at = $12, check_in_at = $13, on_going_at = $14, closed_at = $15, \
+             pending_evidence = $16, pending_started_at = $17, pending_minutes = $18, resume_status = $19, \
+             total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23 \
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(s.id)
+        .bind(version)
+        .bind(s.status)
+        .bind(s.status_before)
+        .bind(s.need_validate)
+        .bind(s.awaiting_evidence)
+        .bind(s.foc_id)
+        .bind(s.link_check_approved)
+        .bind(s.canceled)
+        .bind(s.published_at)
+        .bind(s.accepted_at)
+        .bind(s.departure_at)
+        .bind(s.check_in_at)
+        .bind(s.on_going_at)
+        .bind(s.closed_at)
+        .bind(s.pending_evidence)
+        .bind(s.pending_started_at)
+        .bind(s.pending_minutes)
+        .bind(s.resume_status)
+        .bind(s.total_pending_seconds)
+        .bind(s.work_pending_seconds)
+        .bind(sla_due_at)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(affected == 1)
+}
+
+/// Appends log entries after `seq`, by `actor`.
+pub async fn append_logs(
+    tx: &mut Tx,
+    ticket: Uuid,
+    seq: i64,
+    logs: &[NewLog],
+    actor: &LogActor,
+) -> Result<(), DomainError> {
+    for (i, l) in logs.iter().enumerate() {
+        let Evidence { media_url, remark, location } = &l.evidence;
+        db_run!(tx, |c| {
+            sqlx::query(
+                "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
+                 actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, \
+                 location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, \
+                 foc_before_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(ticket)
+            .bind(seq + i as i64)
+            .bind(l.card_type)
+            .bind(l.status_name)
+            .bind(&l.title)
+            .bind(&l.description)
+            .bind(actor.id)
+            .bind(&actor.name)
+            .bind(&actor.photo)
+            .bind(l.evidence_id)
+            .bind(l.need_approval)
+            .bind(l.is_approved)
+            .bind(&l.approval_remark)
+            .bind(remark)
+            .bind(location)
+            .bind(media_url)
+            .bind(l.pending_minutes)
+            .bind(l.pending_category)
+            .bind(l.cancel_category)
+            .bind(l.is_resumed)
+            .bind(l.foc_before)
+            .bind(l.at)
+            .execute(&mut *c)
+            .await?;
+        });
+    }
+    Ok(())
+}
+
+/// Who wrote a log entry: a user, or the system (no id).
+#[derive(Debug, Clone)]
+pub struct LogActor {
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub photo: Option<String>,
+}
+
+impl LogActor {
+    pub fn system() -> Self {
+        Self { id: None, name: "System".into(), photo: None }
+    }
+}
+
+impl From<&Actor> for LogActor {
+    fn from(a: &Actor) -> Self {
+        Self { id: Some(a.id), name: a.name.clone(), photo: None }
+    }
+}
+
+/// Applies verdicts and resumes to the log entries of an evidence.
+pub async fn update_logs(tx: &mut Tx, ticket: Uuid, updates: &[LogUpdate]) -> Result<(), DomainError> {
+    for u in updates {
+        db_run!(tx, |c| {
+            match u {
+                LogUpdate::Validated { evidence_id, approved, remark } => {
+                    sqlx::query(
+                        "UPDATE ticket_logs SET is_approved = $3, approval_remark = $4 \
+                         WHERE ticket_id = $1 AND evidence_id = $2",
+                    )
+                    .bind(ticket)
+                    .bind(evidence_id)
+                    .bind(approved)
+                    .bind(remark)
+                    .execute(&mut *c)
+                    .await?;
+                }
+                LogUpdate::Resumed { evidence_id, minutes } => {
+                    sqlx::query(
+                        "UPDATE ticket_logs SET is_resumed = TRUE, pending_minutes = $3 \
+                         WHERE ticket_id = $1 AND evidence_id = $2",
+                    )
+                    .bind(ticket)
+                    .bind(evidence_id)
+                    .bind(minutes)
+                    .execute(&mut *c)
+                    .await?;
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The next free log position of a ticket.
+pub async fn next_seq(tx: &mut Tx, ticket: Uuid) -> Result<i64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) + 1 FROM ticket_logs WHERE ticket_id = $1")
+            .bind(ticket)
+            .fetch_one(&mut *c)
+            .await?
+    }))
+}
+
+pub async fn logs(tx: &mut Tx, ticket: Uuid) -> Result<Vec<LogRow>, DomainError> {
+    let sql = format!("SELECT {LOG_COLUMNS} FROM ticket_logs WHERE ticket_id = $1 ORDER BY seq");
+    Ok(db_run!(tx, |c| sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(ticket)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Whether a ticket's log knows an evidence id.
+pub async fn has_evidence(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<bool, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM ticket_logs WHERE ticket_id = $1 AND evidence_id = $2",
+        )
+        .bind(ticket)
+        .bind(evidence)
+        .fetch_one(&mut *c)
+        .await?
+            > 0
+    }))
+}
+
+/// The scope of [`TicketScope`] as binds: `$1` region, `$2` me, `$3` kind.
+fn scope_binds(scope: TicketScope) -> (Option<Region>, Option<Uuid>, &'static str) {
+    match scope {
+        TicketScope::All => (None, None, "all"),
+        TicketScope::Region(r) => (Some(r), None, "region"),
+        TicketScope::Supervisor { region, me } => (Some(region), Some(me), "supervisor"),
+        TicketScope::Technician { region, me } => (Some(region), Some(me), "technician"),
+    }
+}
+
+/// [`TicketScope::sees`] in SQL; `$1` region, `$2` the caller's id, `$3` the scope kind.
+const SCOPE_SQL: &str = "($3 = 'all' \
+     OR ($3 = 'region' AND t.region = $1) \
+     OR ($3 = 'supervisor' AND ((t.region = $1 AND (t.status = 'Open' OR (t.foc_id IS NOT NULL AND t.status <> 'Closed'))) OR t.foc_id = $2)) \
+     OR ($3 = 'technician' AND ((t.region = $1 AND t.status = 'Open') OR t.foc_id = $2)))";
+
+/// Filters: `$4` region, `$5` area name, `$6` type, `$7` end user pattern, `$8` status,
+/// `$9` SLA kind, `$10` now.
+const FILTER_SQL: &str = " AND ($4 IS NULL OR t.region = $4) \
+     AND ($5 IS NULL OR t.client_id IN (SELECT c.id FROM clients c JOIN areas a ON a.id = c.city_id WHERE a.name = $5)) \
+     AND ($6 IS NULL OR t.type = $6) \
+     AND ($7 IS NULL OR LOWER(t.end_user) LIKE $7 ESCAPE '\\') \
+     AND ($8 IS NULL OR t.status = $8) \
+     AND ($9 IS NULL \
+          OR ($9 = 'NonSla' AND t.sla_hours IS NULL) \
+          OR ($9 = 'OverSla' AND t.sla_hours IS NOT NULL AND t.sla_due_at < COALESCE(t.closed_at, $10)) \
+          OR ($9 = 'UnderSla' AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, $10))))";
+
+/// Tickets the scope sees, filtered, newest first.
+pub async fn list(
+    tx: &mut Tx,
+    scope: TicketScope,
+    f: &TicketFilter,
+    page: PageRequest,
+    now: DateTime<Utc>,
+) -> Result<Page<TicketRow>, DomainError> {
+    let (region, me, kind) = scope_binds(scope);
+    let pattern = like_pattern(f.end_user.as_deref());
+    let sla = f.sla_type.map(|s| s.as_str());
+    let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {cols} FROM tickets t WHERE {SCOPE_SQL}{FILTER_SQL} ORDER BY t.created_at DESC, t.id DESC LIMIT $11 OFFSET $12"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM tickets t WHERE {SCOPE_SQL}{FILTER_SQL}");
+    db_run!(tx, |c| {
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
+            .bind(region)
+            .bind(me)
+            .bind(kind)
+            .bind(f.region)
+            .bind(&f.area)
+            .bind(f.ticket_type)
+            .bind(&pattern)
+            .bind(f.status)
+            .bind(sla)
+            .bind(now)
+            .fetch_one(&mut *c)
+            .await?;
+        let items = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(region)
+            .bind(me)
+            .bind(kind)
+            .bind(f.region)
+            .bind(&f.area)
+            .bind(f.ticket_type)
+            .bind(&pattern)
+            .bind(f.status)
+            .bind(sla)
+            .bind(now)
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(&mut *c)
+            .await?;
+        Ok(Page { items, total, page })
+    })
+}

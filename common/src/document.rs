@@ -1,0 +1,423 @@
+//! The ticket document of the contract (`tickets/{id}` in Firestore, `GET /v1/tickets/:id`),
+//! rendered by one function from the database's state.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        Tx, clients,
+        tickets::{self, LogRow, TicketRow},
+        users::{self, UserRow},
+    },
+    domain::{
+        CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
+        Role, SlaType, Status, TicketSource, TicketType, sla,
+    },
+    error::DomainError,
+};
+
+/// Declares a document struct: serde for Firestore and the live feed, and (with the `openapi`
+/// feature) the same shape as an OpenAPI object. Both use camelCase names.
+macro_rules! document {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+        #[serde(rename_all = "camelCase")]
+        #[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
+        pub struct $name { $($(#[$fmeta])* pub $field: $ty,)* }
+    };
+}
+
+document! {
+    /// A ticket with its people, client and log, as the apps read it.
+    pub struct TicketDocument {
+        /// The Firestore document id: the ticket's id.
+        pub document_id: Uuid,
+        pub id: Uuid,
+        /// Human-readable number, e.g. `CGS-202611-0001`.
+        pub ticket_id: String,
+        /// Seconds from publishing to acceptance.
+        pub accepted_duration: i64,
+        pub accepted_time: Option<DateTime<Utc>>,
+        /// What the ticket waits for: `validate` while a request waits for the NOC.
+        pub action: Option<String>,
+        pub check_in_time: Option<DateTime<Utc>>,
+        pub created_at: DateTime<Utc>,
+        pub departure_time: Option<DateTime<Utc>>,
+        pub indication: Option<String>,
+        pub indication_category: IndicationCategory,
+        /// An FOC holds the ticket and it is not closed.
+        pub in_progress_by_foc: bool,
+        pub is_draft: bool,
+        /// The latest task status is an approved link check: finishing may be asked.
+        pub is_last_link_checking: bool,
+        pub latest_status: Status,
+        pub location_remark: Option<String>,
+        /// The assigned FOC was deactivated: someone must reassign the ticket.
+        pub need_reassign: bool,
+        pub need_validate: bool,
+        pub network_segment: NetworkSegment,
+        pub on_going_time: Option<DateTime<Utc>>,
+        /// Seconds from leaving to checking in.
+        pub on_the_way_duration: i64,
+        pub published_at: Option<DateTime<Utc>>,
+        pub region: Region,
+        pub remark: Option<String>,
+        /// SLA hours; null without a client.
+        pub sla: Option<i64>,
+        pub sla_type: SlaType,
+        /// When the SLA runs out, pending time added.
+        pub sla_due_at: Option<DateTime<Utc>>,
+        pub source: TicketSource,
+        pub total_pending_duration: i64,
+        /// Seconds from publishing to closing (or now), pending left out.
+        pub total_time: i64,
+        #[serde(rename = "type")]
+        #[cfg_attr(feature = "openapi", oai(rename = "type"))]
+        pub ticket_type: TicketType,
+        pub updated_at: DateTime<Utc>,
+        /// Seconds from work going on to closing (or now), pending left out.
+        pub work_duration: i64,
+        pub closed_time: Option<DateTime<Utc>>,
+        /// Closed through a cancellation.
+        pub is_canceled: bool,
+        /// Grows with every change; a copy with a lower version is stale.
+        pub version: i64,
+        pub address: Option<String>,
+        pub contact_person: Vec<ContactPerson>,
+        pub foc: Option<UserDoc>,
+        pub noc: Option<UserDoc>,
+        pub client: ClientDoc,
+        pub ticket_logs: Vec<LogDoc>,
+    }
+}
+
+document! {
+    /// Whom to call on site.
+    pub struct ContactPerson {
+        pub name: String,
+        pub phone: String,
+    }
+}
+
+document! {
+    /// An area as embedded in other documents.
+    pub struct AreaDoc {
+        pub id: Uuid,
+        pub name: String,
+        pub region: Region,
+        pub initial: String,
+    }
+}
+
+document! {
+    /// A user as embedded in a ticket.
+    pub struct UserDoc {
+        pub id: Uuid,
+        pub nik: String,
+        pub phone_number: Option<String>,
+        pub email: String,
+        pub name: String,
+        pub role: Role,
+        pub region: Region,
+        pub profile_photo: Option<String>,
+        pub areas: Vec<AreaDoc>,
+    }
+}
+
+document! {
+    /// A named point of the network.
+    pub struct PlaceDoc {
+        pub name: String,
+        pub coordinate: Option<String>,
+    }
+}
+
+document! {
+    /// The client's ISP.
+    pub struct IspDoc {
+        pub name: String,
+        pub brand: String,
+        pub initial: String,
+    }
+}
+
+document! {
+    /// The client of a ticket, or `Non SLA` without one.
+    pub struct ClientDoc {
+        pub id: Option<Uuid>,
+        pub cid: Option<String>,
+        pub name: String,
+        pub address: Option<String>,
+        pub coordinate: Option<String>,
+        pub city: Option<AreaDoc>,
+        pub customer_type: Option<CustomerType>,
+        pub pop: Option<PlaceDoc>,
+        pub ms: Option<PlaceDoc>,
+        pub splitter: Option<PlaceDoc>,
+        pub isp: Option<IspDoc>,
+    }
+}
+
+document! {
+    /// Who wrote a log entry.
+    pub struct BubbleOption {
+        pub photo_url: Option<String>,
+        pub name: String,
+    }
+}
+
+document! {
+    /// A labelled value shown on a card.
+    pub struct DescriptionField {
+        pub name: String,
+        pub text: String,
+    }
+}
+
+document! {
+    /// A card's media.
+    pub struct LogData {
+        pub media_url: Option<String>,
+        pub location_coordinate: Option<String>,
+    }
+}
+
+document! {
+    /// The FOC a reassignment took the ticket from.
+    pub struct FocBefore {
+        pub email: String,
+        pub id: Uuid,
+        pub name: String,
+        pub nik: String,
+        pub region: Region,
+        pub role: Role,
+    }
+}
+
+document! {
+    /// One entry of a ticket's log.
+    pub struct LogDoc {
+        pub card_type: CardType,
+        pub evidence_id: Option<Uuid>,
+        pub timestamp: DateTime<Utc>,
+        pub bubble_option: BubbleOption,
+        pub title: String,
+        pub description: String,
+        pub description_fields: Vec<DescriptionField>,
+        pub status_name: Status,
+        pub data: LogData,
+        pub need_approval: bool,
+        pub is_approved: Option<bool>,
+        pub remark: Option<String>,
+        pub approval_remark: Option<String>,
+        pub location_coordinate: Option<String>,
+        pub media_url: Option<String>,
+        /// Minutes; after a resume, how long the pending really was.
+        pub pending_interval: Option<i64>,
+        pub pending_category: Option<PendingCategory>,
+        pub is_resumed: Option<bool>,
+        pub cancel_category: Option<CancelCategory>,
+        pub foc_before_reassigned: Option<FocBefore>,
+    }
+}
+
+/// Loads and renders a ticket's document; `None` when there is no such ticket.
+pub async fn load(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<Option<TicketDocument>, DomainError> {
+    let Some(row) = tickets::get(tx, id).await? else { return Ok(None) };
+    let logs = tickets::logs(tx, id).await?;
+    let mut ids: Vec<Uuid> = [Some(row.noc_id), row.foc_id].into_iter().flatten().collect();
+    ids.extend(logs.iter().flat_map(|l| [l.actor_id, l.foc_before_id]).flatten());
+    ids.sort();
+    ids.dedup();
+    let mut people = HashMap::new();
+    for uid in ids {
+        if let Some(u) = users::get_any(tx, uid).await? {
+            people.insert(uid, u);
+        }
+    }
+    let client = match row.client_id {
+        Some(cid) => clients::get(tx, cid).await?,
+        None => None,
+    };
+    Ok(Some(render(&row, &logs, &people, client.as_ref(), now)))
+}
+
+/// Renders a ticket's document from its row, log, the users it names and its client.
+pub fn render(
+    row: &TicketRow,
+    logs: &[LogRow],
+    people: &HashMap<Uuid, UserRow>,
+    client: Option<&clients::ClientRow>,
+    now: DateTime<Utc>,
+) -> TicketDocument {
+    let state = row.state();
+    let d = sla::durations(&state, now);
+    let foc = row.foc_id.and_then(|id| people.get(&id));
+    let contact_person = serde_json::from_str::<Vec<ContactJson>>(&row.contact_person)
+        .map(|v| v.into_iter().map(Into::into).collect())
+        .unwrap_or_default();
+    TicketDocument {
+        document_id: row.id,
+        id: row.id,
+        ticket_id: row.ticket_id.clone(),
+        accepted_duration: d.accepted,
+        accepted_time: row.accepted_at,
+        action: row.need_validate.then(|| "validate".to_owned()),
+        check_in_time: row.check_in_at,
+        created_at: row.created_at,
+        departure_time: row.departure_at,
+        indication: row.indication.clone(),
+        indication_category: row.indication_category,
+        in_progress_by_foc: row.foc_id.is_some() && row.status != Status::Closed,
+        is_draft: row.status == Status::Draft,
+        is_last_link_checking: row.link_check_approved,
+        latest_status: row.status,
+        location_remark: row.location_remark.clone(),
+        need_reassign: foc.is_some_and(|f| !f.active) && row.status != Status::Closed,
+        need_validate: row.need_validate,
+        network_segment: row.network_segment,
+        on_going_time: row.on_going_at,
+        on_the_way_duration: d.on_the_way,
+        published_at: row.published_at,
+        region: row.region,
+        remark: row.remark.clone(),
+        sla: row.sla_hours,
+        sla_type: row.sla_type(now),
+        sla_due_at: row.sla_due_at,
+        source: row.source,
+        total_pending_duration: d.total_pending,
+        total_time: d.total,
+        ticket_type: row.ticket_type,
+        updated_at: row.updated_at,
+        work_duration: d.work,
+        closed_time: row.closed_at,
+        is_canceled: row.canceled,
+        version: row.version,
+        address: row.address.clone(),
+        contact_person,
+        foc: foc.map(user_doc),
+        noc: people.get(&row.noc_id).map(user_doc),
+        client: client_doc(row, client),
+        ticket_logs: logs.iter().map(|l| log_doc(l, people)).collect(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ContactJson {
+    name: String,
+    phone: String,
+}
+
+impl From<ContactJson> for ContactPerson {
+    fn from(c: ContactJson) -> Self {
+        Self { name: c.name, phone: c.phone }
+    }
+}
+
+/// The stored form of a contact list.
+pub fn contacts_json(contacts: &[ContactPerson]) -> String {
+    serde_json::to_string(contacts).expect("contacts serialize")
+}
+
+fn user_doc(u: &UserRow) -> UserDoc {
+    let areas = match (u.area_id, &u.area_name, u.area_region, &u.area_initial) {
+        (Some(id), Some(name), Some(region), Some(initial)) => {
+            vec![AreaDoc { id, name: name.clone(), region, initial: initial.clone() }]
+        }
+        _ => vec![],
+    };
+    UserDoc {
+        id: u.id,
+        nik: u.nik.clone(),
+        phone_number: u.phone_number.clone(),
+        email: u.email.clone(),
+        name: u.name.clone(),
+        role: u.role,
+        region: u.region,
+        profile_photo: u.profile_photo.clone(),
+        areas,
+    }
+}
+
+fn client_doc(row: &TicketRow, c: Option<&clients::ClientRow>) -> ClientDoc {
+    let place = |name: &Option<String>, coordinate: &Option<String>| {
+        name.as_ref().map(|n| PlaceDoc { name: n.clone(), coordinate: coordinate.clone() })
+    };
+    ClientDoc {
+        id: c.map(|c| c.id),
+        cid: c.map(|c| c.cid.clone()),
+        name: row.end_user.clone(),
+        address: row.address.clone(),
+        coordinate: c.and_then(|c| c.coordinate.clone()),
+        city: c.and_then(|c| match (c.city_id, &c.city_name, c.city_region, &c.city_initial) {
+            (Some(id), Some(name), Some(region), Some(initial)) => {
+                Some(AreaDoc { id, name: name.clone(), region, initial: initial.clone() })
+            }
+            _ => None,
+        }),
+        customer_type: row.customer_type,
+        pop: c.and_then(|c| place(&c.pop, &None)),
+        ms: place(&row.ms_name, &row.ms_location),
+        splitter: place(&row.splitter_name, &row.splitter_location),
+        isp: c.and_then(|c| match (&c.isp_name, &c.isp_brand, &c.isp_initial) {
+            (Some(name), Some(brand), Some(initial)) => {
+                Some(IspDoc { name: name.clone(), brand: brand.clone(), initial: initial.clone() })
+            }
+            _ => None,
+        }),
+    }
+}
+
+fn log_doc(l: &LogRow, people: &HashMap<Uuid, UserRow>) -> LogDoc {
+    let actor = l.actor_id.and_then(|id| people.get(&id));
+    let mut fields = Vec::new();
+    let mut field = |name: &str, text: Option<String>| {
+        if let Some(text) = text {
+            fields.push(DescriptionField { name: name.to_owned(), text });
+        }
+    };
+    field("Remark", l.remark.clone());
+    field("Pending interval", l.pending_minutes.map(|m| format!("{m} minutes")));
+    field("Pending category", l.pending_category.map(|c| c.to_string()));
+    field("Cancel category", l.cancel_category.map(|c| c.to_string()));
+    field("Approval remark", l.approval_remark.clone());
+    let foc_before = l.foc_before_id.and_then(|id| people.get(&id)).map(|u| FocBefore {
+        email: u.email.clone(),
+        id: u.id,
+        name: u.name.clone(),
+        nik: u.nik.clone(),
+        region: u.region,
+        role: u.role,
+    });
+    LogDoc {
+        card_type: l.card_type,
+        evidence_id: l.evidence_id,
+        timestamp: l.created_at,
+        bubble_option: BubbleOption {
+            photo_url: actor.and_then(|u| u.profile_photo.clone()).or_else(|| l.actor_photo.clone()),
+            name: l.actor_name.clone(),
+        },
+        title: l.title.clone(),
+        description: l.description.clone(),
+        description_fields: fields,
+        status_name: l.status_name,
+        data: LogData { media_url: l.media_url.clone(), location_coordinate: l.location_coordinate.clone() },
+        need_approval: l.need_approval,
+        is_approved: l.is_approved,
+        remark: l.remark.clone(),
+        approval_remark: l.approval_remark.clone(),
+        location_coordinate: l.location_coordinate.clone(),
+        media_url: l.media_url.clone(),
+        pending_interval: l.pending_minutes,
+        pending_category: l.pending_category,
+        is_resumed: l.is_resumed,
+        cancel_category: l.cancel_category,
+        foc_before_reassigned: foc_before,
+    }
+}

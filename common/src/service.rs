@@ -1,0 +1,84 @@
+//! Ticket operations every entry point shares (HTTP API, worker jobs, chat): each loads what the
+//! state machine needs, asks it, and persists the change in the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    db::{
+        Tx,
+        tickets::{self, LogActor, NewTicket, TicketRow},
+    },
+    domain::{
+        Status,
+        access::Actor,
+        sla,
+        ticket::{Change, Command, NewLog, TicketState, decide},
+    },
+    error::DomainError,
+};
+
+/// Runs `cmd` by `actor` on ticket `id` and returns the ticket as it is afterwards. The write
+/// is guarded by the ticket's version: of two racing commands one wins, the other gets 409.
+pub async fn execute(
+    tx: &mut Tx,
+    actor: &Actor,
+    who: &LogActor,
+    id: Uuid,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<(TicketRow, Change), DomainError> {
+    let row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
+    let change = match decide(&row.state(), actor, cmd, now) {
+        Ok(change) => change,
+        Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !is_known(tx, id, *evidence_id).await?) =>
+        {
+            return Err(DomainError::NotFound("evidence"));
+        }
+        Err(e) => return Err(e),
+    };
+    let due = sla::due_at(&change.next, row.sla_hours);
+    if !tickets::save_state(tx, &change.next, row.version, due, now).await? {
+        return Err(DomainError::conflict(
+            "concurrent_change",
+            "the ticket changed meanwhile; reload it and try again",
+        ));
+    }
+    let seq = tickets::next_seq(tx, id).await?;
+    tickets::append_logs(tx, id, seq, &change.logs, who).await?;
+    tickets::update_logs(tx, id, &change.updates).await?;
+    let after = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
+    tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.status, "ticket changed");
+    Ok((after, change))
+}
+
+async fn is_known(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<bool, DomainError> {
+    tickets::has_evidence(tx, ticket, evidence).await
+}
+
+/// The human-readable number of the next ticket of `now`'s month, e.g. `CGS-202611-0001`.
+pub async fn next_ticket_id(tx: &mut Tx, prefix: &str, now: DateTime<Utc>) -> Result<String, DomainError> {
+    let month = now.format("%Y-%m").to_string();
+    let n = tickets::next_number(tx, &month).await?;
+    Ok(format!("{prefix}-{}-{n:04}", now.format("%Y%m")))
+}
+
+/// Inserts a new ticket with its first log entry; `t.status` is `Draft` or `Open`.
+pub async fn create(
+    tx: &mut Tx,
+    t: &NewTicket,
+    who: &LogActor,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, DomainError> {
+    let mut state = TicketState::new(t.id, t.region, t.status);
+    state.published_at = t.published_at;
+    let due = sla::due_at(&state, t.sla_hours);
+    tickets::insert(tx, t, due, now).await?;
+    let (title, description) = match t.status {
+        Status::Draft => ("Ticket drafted", format!("{} drafted the ticket", who.name)),
+        _ => ("Ticket opened", format!("{} opened the ticket", who.name)),
+    };
+    let first = NewLog::simple(t.status, title, description, now);
+    tickets::append_logs(tx, t.id, 1, &[first], who).await?;
+    tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
+}
