@@ -171,6 +171,10 @@ on_both_backends! {
         assert!(logs[6]["evidenceId"].is_string(), "task steps carry an evidence id");
         assert_eq!(logs[13]["cardType"], "FinishingAction");
         assert_eq!(logs[1]["bubbleOption"]["name"], "FOC West");
+        // The client is in use by the ticket.
+        let del = app.delete(&format!("/v1/clients/{}", c.client), &app.admin).await;
+        del.expect(409);
+        assert_eq!(del.code(), "in_use");
         // Closed: every change is refused now.
         act(&app, &c.foc, &id, "taskStatus/checking", evidence(false)).await.expect(409);
         act(&app, &c.noc, &id, "ticketStatus/cancel", Some(json!({"cancelCategory": "Other"}))).await.expect(409);
@@ -203,6 +207,11 @@ on_both_backends! {
         act(&app, &c.foc, &id, "ticketStatus/cancel", Some(json!({"cancelCategory": "NoFaultFound", "remark": "fine"}))).await.expect(201);
         validate(&app, &c.noc, &id, false).await.expect(200);
         assert_eq!(status(&doc(&app, &id).await), "LinkChecking");
+        act(&app, &c.foc, &id, "ticketStatus/pending", Some(json!({"pendingCategory": "AccessDenied", "pendingInterval": 15}))).await.expect(201);
+        validate(&app, &c.noc, &id, false).await.expect(200);
+        let d = doc(&app, &id).await;
+        assert_eq!((status(&d), d["totalPendingDuration"].as_i64()), ("LinkChecking", Some(0)));
+        act(&app, &c.foc, &id, "ticketStatus/resume", None).await.expect(409);
     }
 
     async fn an_evidence_is_validated_once_and_only_by_the_regions_noc(app) {
@@ -342,6 +351,13 @@ on_both_backends! {
         // The old FOC no longer sees it, the new one works on it.
         app.get(&format!("/v1/tickets/{id}"), &c.foc).await.expect(404);
         act(&app, &c.other_foc, &id, "ticketStatus/onTheWay", None).await.expect(201);
+        // A deactivated FOC keeps its name on the ticket, which now needs reassigning.
+        assert_eq!(doc(&app, &id).await["needReassign"], false);
+        app.delete(&format!("/v1/users/{}", c.other_foc_id), &app.admin).await.expect(200);
+        let d = doc(&app, &id).await;
+        assert_eq!((d["needReassign"].as_bool(), d["foc"]["name"].as_str()), (Some(true), Some("FOC West")));
+        act(&app, &c.noc, &id, "assign", Some(json!({"focId": c.foc_id}))).await.expect(201);
+        assert_eq!(doc(&app, &id).await["needReassign"], false);
     }
 
     async fn lists_are_scoped_by_role_and_filtered(app) {
@@ -439,6 +455,23 @@ on_both_backends! {
         let d = doc(&app, &id).await;
         let accepted: Vec<&Value> = d["ticketLogs"].as_array().unwrap().iter().filter(|l| l["statusName"] == "Accepted").collect();
         assert_eq!(accepted.len(), 1);
+    }
+
+    async fn ten_validations_of_one_evidence_at_once_give_one_verdict(app) {
+        let c = cast(&app).await;
+        let id = open_ticket(&app, &c).await;
+        act(&app, &c.foc, &id, "ticketStatus/accept", None).await.expect(201);
+        act(&app, &c.foc, &id, "ticketStatus/onTheWay", None).await.expect(201);
+        act(&app, &c.foc, &id, "ticketStatus/checkedIn", evidence(true)).await.expect(201);
+        let ev = awaiting(&app, &id).await;
+        let paths: Vec<String> = (0..10).map(|i| format!("/v1/tickets/{id}/validate/{ev}/{}", i % 2 == 0)).collect();
+        let results = futures_join(paths.iter().map(|p| app.send(Method::POST, p, Some(&c.noc), None))).await;
+        let codes: Vec<u16> = results.iter().map(|a| a.status.as_u16()).collect();
+        assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+        assert_eq!(codes.iter().filter(|c| **c == 409).count(), 9, "{codes:?}");
+        let d = doc(&app, &id).await;
+        let verdicts = d["ticketLogs"].as_array().unwrap().iter().filter(|l| l["cardType"] == "RequestValidationDone").count();
+        assert_eq!(verdicts, 1);
     }
 
     async fn fifty_creations_at_once_get_distinct_contiguous_numbers(app) {
