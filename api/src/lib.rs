@@ -153,12 +153,36 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 30 s).
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 30 s). On
+    /// SQLite, or with `CGS_RUN_WORKER`, the background worker runs in this process too.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let db = self.state.db.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let in_process = matches!(db, Db::Sqlite(_)) || self.state.settings.run_worker;
+        let worker = in_process.then(|| {
+            let ctx = worker::Context { db: db.clone(), settings: self.state.settings.clone() };
+            let mut stopped = stopped.clone();
+            tokio::spawn(worker::run(ctx, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        });
         let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(endpoint(self.state), shutdown, Some(Duration::from_secs(30)))
+            .run_with_graceful_shutdown(
+                endpoint(self.state),
+                async move {
+                    shutdown.await;
+                    let _ = stop.send(true);
+                },
+                Some(Duration::from_secs(30)),
+            )
             .await;
+        if let Some(w) = worker {
+            match w.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "the worker failed"),
+                Err(e) => tracing::error!(error = %e, "the worker panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         db.close().await;
         result
     }

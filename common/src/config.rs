@@ -84,6 +84,14 @@ pub struct Settings {
     #[arg(long, env = "CGS_TICKET_PREFIX", default_value = "CGS")]
     pub ticket_prefix: String,
 
+    /// When the worker opens drafts whose `publishedAt` has come (cron, with seconds).
+    #[arg(long, env = "CGS_PUBLISH_SCHEDULE", default_value = "*/15 * * * * *")]
+    pub publish_schedule: String,
+
+    /// Run the background worker inside `cgs-api` (always on with SQLite).
+    #[arg(long, env = "CGS_RUN_WORKER", default_value_t = false)]
+    pub run_worker: bool,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -113,6 +121,8 @@ impl Settings {
             sla_dedicated_hours: 4,
             sla_broadband_hours: 24,
             ticket_prefix: "CGS".into(),
+            publish_schedule: "*/15 * * * * *".into(),
+            run_worker: false,
             log_format: "text".into(),
         }
     }

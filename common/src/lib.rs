@@ -7,6 +7,7 @@ pub mod db;
 pub mod document;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod service;
 
 pub use error::DomainError;

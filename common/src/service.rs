@@ -16,6 +16,7 @@ use crate::{
         ticket::{Change, Command, NewLog, TicketState, decide},
     },
     error::DomainError,
+    jobs,
 };
 
 /// Runs `cmd` by `actor` on ticket `id` and returns the ticket as it is afterwards. The write
@@ -47,9 +48,21 @@ pub async fn execute(
     let seq = tickets::next_seq(tx, id).await?;
     tickets::append_logs(tx, id, seq, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
+    schedule_expiry(tx, &row.state(), &change.next).await?;
     let after = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.status, "ticket changed");
     Ok((after, change))
+}
+
+/// A pending that starts with this change gets its expiry job, in the same transaction.
+async fn schedule_expiry(tx: &mut Tx, before: &TicketState, after: &TicketState) -> Result<(), DomainError> {
+    if let (Some(evidence_id), Some(due)) = (after.pending_evidence, after.pending_due())
+        && before.pending_evidence != after.pending_evidence
+    {
+        let job = jobs::ExpirePending { ticket_id: after.id, evidence_id };
+        jobs::enqueue(tx, jobs::EXPIRE_PENDING_QUEUE, &job, due).await?;
+    }
+    Ok(())
 }
 
 async fn is_known(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<bool, DomainError> {

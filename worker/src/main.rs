@@ -1,5 +1,7 @@
-//! `cgs-worker`: the background worker of CGS Ticketing. It shares the database with `cgs-api`;
-//! job consumers register here as they are added.
+//! `cgs-worker`: the background worker of CGS Ticketing. Run any number of them beside
+//! `cgs-api` on one PostgreSQL; each job runs once.
+
+use std::sync::Arc;
 
 use clap::Parser;
 use common::{config::Settings, db::Db};
@@ -16,13 +18,20 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if cli.settings.log_format == "json" {
+        tracing_subscriber::fmt().with_env_filter(filter).json().init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
     let db = Db::connect(&cli.settings.database_url, cli.settings.db_max_connections).await?;
     db.migrate().await?;
-    tracing::info!(backend = ?db.backend(), "cgs-worker connected; no job queues are defined in this version");
-    tokio::signal::ctrl_c().await?;
+    let ctx = worker::Context { db: db.clone(), settings: Arc::new(cli.settings) };
+    worker::run(ctx, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing jobs in flight");
+    })
+    .await?;
     db.close().await;
     Ok(())
 }

@@ -171,6 +171,19 @@ impl TestApp {
         }
     }
 
+    /// Runs one SQL query that answers a single integer.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.db_url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.unwrap()
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db_url.starts_with("postgres")
     }
@@ -250,6 +263,19 @@ impl TestApp {
         a.expect(201);
         let token = self.login(&email, PASSWORD).await;
         (a.id(), token)
+    }
+}
+
+/// Polls `check` every 100 ms until it holds; fails the test after `secs` seconds.
+pub async fn wait_until<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

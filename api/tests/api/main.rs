@@ -9,3 +9,4 @@ mod openapi;
 mod roles;
 mod tickets;
 mod users;
+mod worker;

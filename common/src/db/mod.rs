@@ -112,11 +112,22 @@ impl Db {
                 let mut m = sqlx::migrate!("../migrations/sqlite");
                 m.dangerous_set_table_name("cgs_migrations");
                 m.run(pool).await.context("migrating SQLite")?;
+                // The job queue's setup turns `synchronous` off on the connection it uses: give
+                // it a connection of its own so the app's connections stay durable.
+                let options = (*pool.connect_options()).clone();
+                let setup = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+                apalis_sqlite::SqliteStorage::<()>::setup(&setup)
+                    .await
+                    .context("setting up the SQLite job queue")?;
+                setup.close().await;
             }
             Db::Postgres(pool) => {
                 let mut m = sqlx::migrate!("../migrations/postgres");
                 m.dangerous_set_table_name("cgs_migrations");
                 m.run(pool).await.context("migrating PostgreSQL")?;
+                apalis_postgres::PostgresStorage::<()>::setup(pool)
+                    .await
+                    .context("setting up the PostgreSQL job queue")?;
             }
         }
         Ok(())

@@ -515,3 +515,17 @@ pub async fn list(
         Ok(Page { items, total, page })
     })
 }
+
+/// Drafts whose scheduled `published_at` has come, oldest first.
+pub async fn scheduled_drafts(tx: &mut Tx, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tickets WHERE status = 'Draft' AND published_at IS NOT NULL AND published_at <= $1 \
+             ORDER BY published_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}

@@ -76,6 +76,13 @@ impl TicketState {
     }
 }
 
+impl TicketState {
+    /// When the running pending's interval is over.
+    pub fn pending_due(&self) -> Option<DateTime<Utc>> {
+        self.pending_started_at.zip(self.pending_minutes).map(|(start, m)| start + Duration::minutes(m))
+    }
+}
+
 /// Photo, GPS and words a technician sends with a step.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Evidence {
@@ -481,8 +488,7 @@ pub fn decide(
         }
         Command::ExpirePending { evidence_id } => {
             let running = t.status == Status::Pending && t.pending_evidence == Some(*evidence_id);
-            let due = t.pending_started_at.zip(t.pending_minutes).map(|(s, m)| s + Duration::minutes(m));
-            if !running || due.is_none_or(|d| d > now) {
+            if !running || t.pending_due().is_none_or(|d| d > now) {
                 return Err(DomainError::conflict(
                     "no_running_pending",
                     "that pending is not running or not over",

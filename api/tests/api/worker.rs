@@ -1,0 +1,110 @@
+//! The background worker, in-process: pending expiry and scheduled publishing on both backends.
+
+use common::domain::{Region, Role};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Runs a worker test on SQLite and, with the worker switched on, on PostgreSQL.
+macro_rules! with_worker {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: TestApp) $body
+
+            fn tweak(s: &mut common::config::Settings) {
+                s.run_worker = true;
+                s.publish_schedule = "* * * * * *".into();
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(spawn_app_with(Backend::Sqlite, tweak).await.unwrap()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = spawn_app_with(Backend::Postgres, tweak).await {
+                    run(app).await
+                }
+            }
+        }
+    )*};
+}
+
+fn jobs_sql(app: &TestApp, what: &str) -> String {
+    let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+    format!("SELECT {what} FROM {table} WHERE job_type = 'cgs.expire_pending'")
+}
+
+async fn status(app: &TestApp, id: &str) -> serde_json::Value {
+    app.get(&format!("/v1/tickets/{id}"), &app.admin).await.result().clone()
+}
+
+with_worker! {
+    async fn a_pending_resumes_by_itself_when_its_interval_is_over(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"})).await.id();
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/accept"), Some(&foc), None).await.expect(201);
+        // A technician's request schedules nothing until the NOC approves it.
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/pending"), Some(&foc),
+            Some(json!({"pendingCategory": "Weather", "pendingInterval": 45}))).await.expect(201);
+        assert_eq!(app.scalar(&jobs_sql(&app, "COUNT(*)")).await, 0);
+        let d = status(&app, &id).await;
+        let ev = d["ticketLogs"].as_array().unwrap().last().unwrap()["evidenceId"].as_str().unwrap().to_owned();
+        let before = chrono::Utc::now().timestamp();
+        app.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/true"), Some(&noc), None).await.expect(200);
+        // The approval and its expiry job were written together.
+        assert_eq!(app.scalar(&jobs_sql(&app, "COUNT(*)")).await, 1);
+        let run_at = if app.is_postgres() {
+            app.scalar(&jobs_sql(&app, "CAST(EXTRACT(EPOCH FROM run_at) AS BIGINT)")).await
+        } else {
+            app.scalar(&jobs_sql(&app, "run_at")).await
+        };
+        assert!((before + 45 * 60..=before + 45 * 60 + 5).contains(&run_at), "due in 45 minutes: {run_at} vs {before}");
+        // Move the clock: the pending started two hours ago and its job is due now.
+        let start = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        app.exec(&format!("UPDATE tickets SET pending_started_at = '{start}'")).await;
+        let now_sql = if app.is_postgres() { "UPDATE apalis.jobs SET run_at = now()" } else { "UPDATE Jobs SET run_at = strftime('%s', 'now')" };
+        app.exec(now_sql).await;
+        wait_until(20, "the worker resumes the ticket", || async { status(&app, &id).await["latestStatus"] == "Accepted" }).await;
+        let d = status(&app, &id).await;
+        assert_eq!(d["totalPendingDuration"], 45 * 60, "the interval, not the two hours");
+        let pending = d["ticketLogs"].as_array().unwrap().iter().find(|l| l["statusName"] == "Pending").unwrap().clone();
+        assert_eq!((pending["isResumed"].as_bool(), pending["pendingInterval"].as_i64()), (Some(true), Some(45)));
+        assert_eq!(d["ticketLogs"].as_array().unwrap().last().unwrap()["bubbleOption"]["name"], "System");
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/onTheWay"), Some(&foc), None).await.expect(201);
+    }
+
+    async fn a_pending_resumed_by_hand_is_left_alone_by_its_expiry_job(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"})).await.id();
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/accept"), Some(&foc), None).await.expect(201);
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/pending"), Some(&noc),
+            Some(json!({"pendingCategory": "Other", "pendingInterval": 10}))).await.expect(201);
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/resume"), Some(&foc), None).await.expect(201);
+        let version = status(&app, &id).await["version"].clone();
+        let now_sql = if app.is_postgres() { "UPDATE apalis.jobs SET run_at = now()" } else { "UPDATE Jobs SET run_at = strftime('%s', 'now')" };
+        app.exec(now_sql).await;
+        let done = "status = 'Done'";
+        wait_until(20, "the expiry job ran", || async { app.scalar(&format!("{} AND {done}", jobs_sql(&app, "COUNT(*)"))).await == 1 }).await;
+        assert_eq!(status(&app, &id).await["version"], version, "nothing changed");
+    }
+
+    async fn a_ticket_scheduled_for_later_opens_when_its_time_comes(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Maintenance", "source": "Phone", "indicationCategory": "Device",
+            "networkSegment": "Backbone", "publishedAt": at.to_rfc3339()})).await.id();
+        assert_eq!(status(&app, &id).await["latestStatus"], "Draft");
+        wait_until(20, "the schedule publishes the ticket", || async { status(&app, &id).await["latestStatus"] == "Open" }).await;
+        let d = status(&app, &id).await;
+        assert_eq!(d["isDraft"], false);
+        assert_eq!(d["ticketLogs"].as_array().unwrap().last().unwrap()["title"], "Ticket published");
+    }
+}

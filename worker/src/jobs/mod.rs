@@ -1,0 +1,12 @@
+//! One file per job.
+
+pub mod expire_pending;
+pub mod publish_scheduled;
+
+use common::domain::{Region, Role, access::Actor};
+use uuid::Uuid;
+
+/// The actor of the worker's own commands: acts everywhere, like a SuperAdmin.
+pub fn system() -> Actor {
+    Actor { id: Uuid::nil(), role: Role::SuperAdmin, region: Region::West, name: "System".into() }
+}
