@@ -15,10 +15,13 @@ drop_test_databases() {
 if [ -z "${CGS_TEST_POSTGRES_URL:-}" ]; then
   echo "note: CGS_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the API tests are SKIPPED" >&2
 fi
+# The Firestore emulator the sync tests start (tools/firestore-emulator), from its lock file.
+if [ ! -d tools/firestore-emulator/node_modules ] || [ tools/firestore-emulator/package-lock.json -nt tools/firestore-emulator/node_modules ]; then
+  (cd tools/firestore-emulator && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 drop_test_databases
 trap drop_test_databases EXIT
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
-else
-  cargo test --workspace --no-fail-fast "$@"
-fi
+# nextest runs every test in a process of its own: the Firestore tests rely on it to give each
+# its own emulator address.
+cargo nextest run --workspace --no-fail-fast "$@"

@@ -103,6 +103,10 @@ pub struct LoginData {
     /// The user the session belongs to.
     pub user_id: Uuid,
     pub role: Role,
+    /// A Firebase custom token (claims `role`, `region`, `uid`) to sign in to Firestore; only
+    /// when a Firebase service account is configured.
+    #[oai(skip_serializing_if_is_none)]
+    pub firebase_token: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -163,16 +167,27 @@ impl AuthApi {
         sessions::clear_failures(&mut tx, &email).await?;
         let exp = now + Duration::hours(state.settings.session_ttl_hours);
         let sid = sessions::create(&mut tx, user_id, now, exp).await?;
-        let role = users::get(&mut tx, user_id).await?.ok_or(DomainError::NotFound("user"))?.role;
+        let user = users::get(&mut tx, user_id).await?.ok_or(DomainError::NotFound("user"))?;
         tx.commit().await?;
         let claims = Claims { sub: user_id, sid, iat: now.timestamp(), exp: exp.timestamp() };
         let token = state.keys.issue(&claims)?;
+        let firebase_token = match &state.firebase {
+            Some(signer) => Some(signer.custom_token(user_id, user.role, user.region, claims.iat)?),
+            None => None,
+        };
         tracing::info!(user.id = %user_id, "login");
         let cookie = session_cookie(&token, state.settings.cookie_secure, Some(exp - now));
         Ok(LoginResponse::Ok(
             Json(LoginBody {
                 status_code: 200,
-                data: LoginData { token, iat: claims.iat, exp: claims.exp, user_id, role },
+                data: LoginData {
+                    token,
+                    iat: claims.iat,
+                    exp: claims.exp,
+                    user_id,
+                    role: user.role,
+                    firebase_token,
+                },
             }),
             cookie,
         ))

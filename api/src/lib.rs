@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod limits;
 pub mod optional_json;
 pub mod routes;
+pub mod serde_object;
 pub mod state;
 pub mod text;
 
@@ -118,7 +119,16 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
             s
         }
     };
-    let state = AppState { db, keys: TokenKeys::new(secret.as_bytes()), settings: Arc::new(settings) };
+    let firebase = match &settings.firebase_service_account {
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .with_context(|| format!("reading CGS_FIREBASE_SERVICE_ACCOUNT {}", path.display()))?;
+            Some(common::auth::FirebaseSigner::from_service_account(&json)?)
+        }
+        None => None,
+    };
+    let state =
+        AppState { db, keys: TokenKeys::new(secret.as_bytes()), settings: Arc::new(settings), firebase };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)
         .into_acceptor()
@@ -159,13 +169,18 @@ impl Application {
         let db = self.state.db.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let in_process = matches!(db, Db::Sqlite(_)) || self.state.settings.run_worker;
-        let worker = in_process.then(|| {
-            let ctx = worker::Context { db: db.clone(), settings: self.state.settings.clone() };
-            let mut stopped = stopped.clone();
-            tokio::spawn(worker::run(ctx, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }))
-        });
+        let worker = match in_process {
+            true => {
+                let ctx = worker::Context::new(db.clone(), self.state.settings.clone())
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("starting the worker: {e:#}")))?;
+                let mut stopped = stopped.clone();
+                Some(tokio::spawn(worker::run(ctx, async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })))
+            }
+            false => None,
+        };
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 endpoint(self.state),

@@ -22,6 +22,8 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Print `firestore.rules`, generated from the access rule, and exit.
+    FirestoreRules,
 }
 
 #[tokio::main]
@@ -30,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
     init_tracing(&cli.settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => println!("{}", api::openapi_json()),
+        Command::FirestoreRules => print!("{}", common::domain::access::firestore_rules()),
         Command::Migrate => {
             let db = common::db::Db::connect(&cli.settings.database_url, 1).await?;
             db.migrate().await?;

@@ -57,6 +57,14 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// Selects jsonwebtoken's pure-Rust crypto for this process. Another dependency turns on its
+/// `aws_lc_rs` feature too, and with both on jsonwebtoken refuses to guess.
+pub fn install_crypto() {
+    let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+        &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+    );
+}
+
 /// Signs and checks session tokens.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -67,6 +75,7 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn new(secret: &[u8]) -> Self {
+        install_crypto();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
@@ -85,6 +94,78 @@ impl TokenKeys {
     /// The claims of a well-signed, unexpired HS256 token; `None` for anything else.
     pub fn verify(&self, token: &str) -> Option<Claims> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+}
+
+/// Signs Firebase custom tokens with a service account's key, so that the apps can sign in to
+/// Firestore with the caller's `role`, `region` and `uid` as claims.
+#[derive(Clone)]
+pub struct FirebaseSigner {
+    email: String,
+    key: EncodingKey,
+}
+
+/// The fields of a service account key file that signing needs.
+#[derive(Deserialize)]
+struct ServiceAccount {
+    client_email: String,
+    private_key: String,
+}
+
+/// The claims of a Firebase custom token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirebaseClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub uid: String,
+    pub claims: FirebaseUserClaims,
+}
+
+/// What `firestore.rules` reads from `request.auth.token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirebaseUserClaims {
+    pub role: crate::domain::Role,
+    pub region: crate::domain::Region,
+    pub uid: String,
+}
+
+/// The audience Firebase requires of custom tokens.
+pub const FIREBASE_AUDIENCE: &str =
+    "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit";
+
+impl FirebaseSigner {
+    /// Reads a service account key file's JSON.
+    pub fn from_service_account(json: &str) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        install_crypto();
+        let sa: ServiceAccount = serde_json::from_str(json).context("reading the service account key")?;
+        let key = EncodingKey::from_rsa_pem(sa.private_key.as_bytes())
+            .context("reading the service account's private key")?;
+        Ok(Self { email: sa.client_email, key })
+    }
+
+    /// A custom token for a user, valid for an hour (Firebase's limit).
+    pub fn custom_token(
+        &self,
+        user: Uuid,
+        role: crate::domain::Role,
+        region: crate::domain::Region,
+        now: i64,
+    ) -> Result<String, DomainError> {
+        let claims = FirebaseClaims {
+            iss: self.email.clone(),
+            sub: self.email.clone(),
+            aud: FIREBASE_AUDIENCE.to_owned(),
+            iat: now,
+            exp: now + 3600,
+            uid: user.to_string(),
+            claims: FirebaseUserClaims { role, region, uid: user.to_string() },
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
+            .map_err(|e| DomainError::Internal(format!("signing a Firebase token failed: {e}")))
     }
 }
 

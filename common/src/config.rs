@@ -92,12 +92,32 @@ pub struct Settings {
     #[arg(long, env = "CGS_RUN_WORKER", default_value_t = false)]
     pub run_worker: bool,
 
+    /// Google project whose Firestore receives the ticket documents; unset turns the sync off.
+    /// Credentials are found the way Google's libraries find them; with
+    /// `FIRESTORE_EMULATOR_HOST` set, the emulator there is used and needs none.
+    #[arg(long, env = "FIRESTORE_PROJECT_ID")]
+    pub firestore_project_id: Option<String>,
+
+    /// Path of a Firebase service account key (JSON): login then also answers a Firebase
+    /// custom token (`firebaseToken`) with the caller's role, region and uid as claims.
+    #[arg(long, env = "CGS_FIREBASE_SERVICE_ACCOUNT")]
+    pub firebase_service_account: Option<std::path::PathBuf>,
+
+    /// When the worker re-syncs tickets whose Firestore copy lags (cron, with seconds).
+    #[arg(long, env = "CGS_SYNC_RECONCILE_SCHEDULE", default_value = "0 * * * * *")]
+    pub sync_reconcile_schedule: String,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
 }
 
 impl Settings {
+    /// What changes trigger, by what is configured.
+    pub fn effects(&self) -> crate::jobs::Effects {
+        crate::jobs::Effects { sync_firestore: self.firestore_project_id.is_some() }
+    }
+
     pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
         crate::domain::sla::SlaPolicy {
             dedicated_hours: self.sla_dedicated_hours,
@@ -123,6 +143,9 @@ impl Settings {
             ticket_prefix: "CGS".into(),
             publish_schedule: "*/15 * * * * *".into(),
             run_worker: false,
+            firestore_project_id: None,
+            firebase_service_account: None,
+            sync_reconcile_schedule: "0 * * * * *".into(),
             log_format: "text".into(),
         }
     }

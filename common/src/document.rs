@@ -25,7 +25,7 @@ use crate::{
 macro_rules! document {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
         #[serde(rename_all = "camelCase")]
         #[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
@@ -306,6 +306,11 @@ pub fn render(
         client: client_doc(row, client),
         ticket_logs: logs.iter().map(|l| log_doc(l, people)).collect(),
     }
+}
+
+/// The document's JSON form: the one the API answers, Firestore stores and the live feed sends.
+pub fn to_json(doc: &TicketDocument) -> serde_json::Value {
+    serde_json::to_value(doc).expect("a ticket document serializes")
 }
 
 #[derive(serde::Deserialize)]

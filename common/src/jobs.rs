@@ -12,6 +12,37 @@ use crate::{db::Tx, error::DomainError};
 /// Queue of [`ExpirePending`].
 pub const EXPIRE_PENDING_QUEUE: &str = "cgs.expire_pending";
 
+/// Queue of [`SyncTicket`].
+pub const SYNC_TICKET_QUEUE: &str = "cgs.sync_ticket";
+
+/// Write the ticket's current document to Firestore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncTicket {
+    pub ticket_id: Uuid,
+}
+
+/// What a change triggers besides itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Firestore is configured: every change enqueues a [`SyncTicket`].
+    pub sync_firestore: bool,
+}
+
+impl Effects {
+    /// Enqueues the sync of a changed ticket when Firestore is on.
+    pub async fn ticket_changed(
+        self,
+        tx: &mut Tx,
+        ticket_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if self.sync_firestore {
+            enqueue(tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id }, now).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Attempts before a job is kept as failed.
 pub const MAX_ATTEMPTS: usize = 10;
 
@@ -30,8 +61,10 @@ pub async fn enqueue<J: Serialize>(
     run_at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     let args = serde_json::to_vec(job).map_err(|e| DomainError::Internal(format!("encoding a job: {e}")))?;
-    // The queue counts whole seconds: round up so a job never runs before its time.
-    let at = run_at.timestamp() + i64::from(run_at.timestamp_subsec_nanos() > 0);
+    // The queue counts whole seconds: a job for later is rounded up so it never runs early; a
+    // job for now is due at once.
+    let later = run_at > Utc::now();
+    let at = run_at.timestamp() + i64::from(later && run_at.timestamp_subsec_nanos() > 0);
     let task = TaskBuilder::new(args).run_at_timestamp(at.max(0) as u64).max_attempts(MAX_ATTEMPTS).build();
     let failed = |e: String| DomainError::Internal(format!("enqueueing a job on {queue}: {e}"));
     match tx {

@@ -16,13 +16,14 @@ use crate::{
         ticket::{Change, Command, NewLog, TicketState, decide},
     },
     error::DomainError,
-    jobs,
+    jobs::{self, Effects},
 };
 
 /// Runs `cmd` by `actor` on ticket `id` and returns the ticket as it is afterwards. The write
 /// is guarded by the ticket's version: of two racing commands one wins, the other gets 409.
 pub async fn execute(
     tx: &mut Tx,
+    effects: Effects,
     actor: &Actor,
     who: &LogActor,
     id: Uuid,
@@ -49,6 +50,7 @@ pub async fn execute(
     tickets::append_logs(tx, id, seq, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state(), &change.next).await?;
+    effects.ticket_changed(tx, id, now).await?;
     let after = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.status, "ticket changed");
     Ok((after, change))
@@ -79,6 +81,7 @@ pub async fn next_ticket_id(tx: &mut Tx, prefix: &str, now: DateTime<Utc>) -> Re
 /// Inserts a new ticket with its first log entry; `t.status` is `Draft` or `Open`.
 pub async fn create(
     tx: &mut Tx,
+    effects: Effects,
     t: &NewTicket,
     who: &LogActor,
     now: DateTime<Utc>,
@@ -93,5 +96,6 @@ pub async fn create(
     };
     let first = NewLog::simple(t.status, title, description, now);
     tickets::append_logs(tx, t.id, 1, &[first], who).await?;
+    effects.ticket_changed(tx, t.id, now).await?;
     tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
 }

@@ -1,6 +1,7 @@
 //! The background worker: job consumers and schedules. `cgs-worker` runs it on its own; `cgs-api`
 //! runs it in-process on the embedded SQLite default (or when told to).
 
+pub mod clients;
 pub mod jobs;
 
 use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
@@ -8,77 +9,141 @@ use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
 use anyhow::Context as _;
 use apalis::prelude::*;
 use apalis_cron::CronScheduler;
-use common::{config::Settings, db::Db, jobs::EXPIRE_PENDING_QUEUE};
-use tokio::sync::watch;
+use common::{
+    config::Settings,
+    db::Db,
+    jobs::{EXPIRE_PENDING_QUEUE, SYNC_TICKET_QUEUE},
+};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::clients::firestore::FirestoreTickets;
 
 /// What every job handler shares.
 #[derive(Clone)]
 pub struct Context {
     pub db: Db,
     pub settings: Arc<Settings>,
+    /// Firestore, when `FIRESTORE_PROJECT_ID` is set.
+    pub firestore: Option<FirestoreTickets>,
+}
+
+impl Context {
+    /// Connects what the settings configure, and says what is off.
+    pub async fn new(db: Db, settings: Arc<Settings>) -> anyhow::Result<Self> {
+        let firestore = match &settings.firestore_project_id {
+            Some(project) => {
+                let store = FirestoreTickets::connect(project).await?;
+                tracing::info!(project = %project, "Firestore sync is on");
+                Some(store)
+            }
+            None => {
+                tracing::info!("Firestore sync is off (FIRESTORE_PROJECT_ID is not set)");
+                None
+            }
+        };
+        Ok(Self { db, settings, firestore })
+    }
 }
 
 /// How often the SQLite queue is polled.
 const SQLITE_POLL: Duration = Duration::from_millis(250);
+/// How often a SQLite queue consumer says it is alive (and takes over the jobs of dead ones).
+const SQLITE_HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).
 const PG_POLL: Duration = Duration::from_secs(1);
 
-/// Runs every worker until `shutdown` resolves; jobs in flight finish first.
-pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let signal = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-            Ok::<(), std::io::Error>(())
+type Stop = watch::Receiver<bool>;
+
+fn signal(stop: &Stop) -> impl Future<Output = Result<(), std::io::Error>> + Send + 'static {
+    let mut rx = stop.clone();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+        Ok(())
+    }
+}
+
+fn cron(expr: &str, var: &str) -> anyhow::Result<cron::Schedule> {
+    cron::Schedule::from_str(expr).with_context(|| format!("{var} `{expr}` is not a cron expression"))
+}
+
+/// Starts a consumer of `$queue` on the context's backend with `$handler`.
+macro_rules! consume {
+    ($ctx:expr, $stop:expr, $sqlite:expr, $name:literal, $queue:expr, $handler:path) => {
+        match &$ctx.db {
+            Db::Sqlite(_) => {
+                let backend = apalis_sqlite::SqliteStorage::new($sqlite)
+                    .with_config(
+                        apalis_sqlite::Config::default().queue($queue).heartbeat_interval(SQLITE_HEARTBEAT),
+                    )
+                    .poll_with_interval(SQLITE_POLL);
+                let worker = WorkerBuilder::new($name).backend(backend).data($ctx.clone()).build($handler);
+                tokio::spawn(worker.run_until(signal($stop)))
+            }
+            Db::Postgres(pool) => {
+                // LISTEN/NOTIFY picks up new jobs at once; the interval finds jobs that come due.
+                let strategy = apalis::prelude::Strategy::new()
+                    .stream(apalis_postgres::Pubsub::new(pool.clone(), $queue.to_owned()))
+                    .interval(PG_POLL);
+                let backend = apalis_postgres::PostgresStorage::new(pool)
+                    .with_config(apalis_postgres::Config::default().queue($queue))
+                    .poll_with_strategy(strategy);
+                let worker = WorkerBuilder::new($name).backend(backend).data($ctx.clone()).build($handler);
+                tokio::spawn(worker.run_until(signal($stop)))
+            }
         }
     };
-    let schedule = cron::Schedule::from_str(&ctx.settings.publish_schedule).with_context(|| {
-        format!("CGS_PUBLISH_SCHEDULE `{}` is not a cron expression", ctx.settings.publish_schedule)
-    })?;
-    let publisher = WorkerBuilder::new("cgs-publish-scheduled")
-        .backend(CronScheduler::new(schedule))
-        .data(ctx.clone())
-        .build(jobs::publish_scheduled::run);
-    let mut handles = vec![tokio::spawn(publisher.run_until(signal()))];
-    match &ctx.db {
-        Db::Sqlite(_) => {
-            // The queue gets connections of its own: its setup relaxes `synchronous` on them.
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+}
+
+/// Runs every worker until `shutdown` resolves; jobs in flight finish first.
+pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (stop_tx, stop) = watch::channel(false);
+    let publish = cron(&ctx.settings.publish_schedule, "CGS_PUBLISH_SCHEDULE")?;
+    let reconcile = cron(&ctx.settings.sync_reconcile_schedule, "CGS_SYNC_RECONCILE_SCHEDULE")?;
+    // On SQLite the queue gets connections of its own: its setup relaxes `synchronous` on them.
+    let sqlite_pool = match &ctx.db {
+        Db::Sqlite(p) => {
+            sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(2)
-                .connect_with(
-                    (*match &ctx.db {
-                        Db::Sqlite(p) => p.connect_options(),
-                        Db::Postgres(_) => unreachable!(),
-                    })
-                    .clone(),
-                )
-                .await?;
-            let backend = apalis_sqlite::SqliteStorage::new(&pool)
-                .with_config(apalis_sqlite::Config::default().queue(EXPIRE_PENDING_QUEUE))
-                .poll_with_interval(SQLITE_POLL);
-            let worker = WorkerBuilder::new("cgs-expire-pending")
-                .backend(backend)
-                .data(ctx.clone())
-                .build(jobs::expire_pending::run);
-            handles.push(tokio::spawn(worker.run_until(signal())));
+                .connect_with((*p.connect_options()).clone())
+                .await?
         }
-        Db::Postgres(pool) => {
-            // LISTEN/NOTIFY picks up new jobs at once; the interval finds jobs that come due.
-            let strategy = apalis::prelude::Strategy::new()
-                .stream(apalis_postgres::Pubsub::new(pool.clone(), EXPIRE_PENDING_QUEUE.to_owned()))
-                .interval(PG_POLL);
-            let backend = apalis_postgres::PostgresStorage::new(pool)
-                .with_config(apalis_postgres::Config::default().queue(EXPIRE_PENDING_QUEUE))
-                .poll_with_strategy(strategy);
-            let worker = WorkerBuilder::new("cgs-expire-pending")
-                .backend(backend)
+        Db::Postgres(_) => sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
+    };
+    let mut handles: Vec<JoinHandle<Result<(), WorkerError>>> = vec![
+        tokio::spawn(
+            WorkerBuilder::new("cgs-publish-scheduled")
+                .backend(CronScheduler::new(publish))
                 .data(ctx.clone())
-                .build(jobs::expire_pending::run);
-            handles.push(tokio::spawn(worker.run_until(signal())));
-        }
+                .build(jobs::publish_scheduled::run)
+                .run_until(signal(&stop)),
+        ),
+        consume!(
+            ctx,
+            &stop,
+            &sqlite_pool,
+            "cgs-expire-pending",
+            EXPIRE_PENDING_QUEUE,
+            jobs::expire_pending::run
+        ),
+    ];
+    if ctx.firestore.is_some() {
+        handles.push(consume!(
+            ctx,
+            &stop,
+            &sqlite_pool,
+            "cgs-sync-ticket",
+            SYNC_TICKET_QUEUE,
+            jobs::sync_ticket::run
+        ));
+        handles.push(tokio::spawn(
+            WorkerBuilder::new("cgs-reconcile-sync")
+                .backend(CronScheduler::new(reconcile))
+                .data(ctx.clone())
+                .build(jobs::reconcile_sync::run)
+                .run_until(signal(&stop)),
+        ));
     }
-    tracing::info!(backend = ?ctx.db.backend(), "worker running: expire_pending, publish_scheduled");
+    tracing::info!(backend = ?ctx.db.backend(), firestore = ctx.firestore.is_some(), "worker running");
     shutdown.await;
     let _ = stop_tx.send(true);
     for h in handles {

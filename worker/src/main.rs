@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let db = Db::connect(&cli.settings.database_url, cli.settings.db_max_connections).await?;
     db.migrate().await?;
-    let ctx = worker::Context { db: db.clone(), settings: Arc::new(cli.settings) };
+    let ctx = worker::Context::new(db.clone(), Arc::new(cli.settings)).await?;
     worker::run(ctx, async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down: finishing jobs in flight");

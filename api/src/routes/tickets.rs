@@ -30,6 +30,7 @@ use crate::{
     error::ApiResult,
     idempotency::{self, IdempotencyKey, Start},
     optional_json::OptionalJson,
+    serde_object::SerdeObject,
     state::AppState,
     text::{Text, opt},
 };
@@ -215,7 +216,9 @@ async fn change(
         Start::Replay(answer) => return Ok(answer),
         Start::Proceed(tx) => tx,
     };
-    let (row, _) = service::execute(&mut tx, actor, &actor.into(), id, &cmd, db::now()).await?;
+    let (row, _) =
+        service::execute(&mut tx, state.settings.effects(), actor, &actor.into(), id, &cmd, db::now())
+            .await?;
     let summary = TicketSummary::from(&row);
     idempotency::finish(tx, actor.id, &key, status, &summary).await?;
     Ok(summary)
@@ -358,7 +361,7 @@ impl TicketsApi {
         };
         let now = db::now();
         let t = new_ticket(&mut tx, &state, actor, body.0, now).await?;
-        let row = service::create(&mut tx, &t, &actor.into(), now).await?;
+        let row = service::create(&mut tx, state.settings.effects(), &t, &actor.into(), now).await?;
         tracing::info!(ticket.id = %row.id, ticket.number = %row.ticket_id, "ticket created");
         let summary = TicketSummary::from(&row);
         idempotency::finish(tx, actor.id, &key, 201, &summary).await?;
@@ -415,7 +418,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-    ) -> ApiResult<Found<TicketDocument>> {
+    ) -> ApiResult<Found<SerdeObject<TicketDocument>>> {
         let mut tx = state.db.begin().await?;
         let doc = document::load(&mut tx, id.0, db::now()).await?;
         tx.commit().await?;
@@ -424,7 +427,7 @@ impl TicketsApi {
                 auth.actor().ticket_scope().sees(d.region, d.latest_status, d.foc.as_ref().map(|f| f.id))
             })
             .ok_or(DomainError::NotFound("ticket"))?;
-        Ok(found(doc))
+        Ok(found(SerdeObject(doc)))
     }
 
     /// Publish a draft now (SuperAdmin, NOC of the region).

@@ -129,3 +129,61 @@ async fn tokens_stay_valid_across_a_restart_without_a_configured_secret() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// An RSA key pair from the system's openssl: (private PEM, public PEM).
+fn rsa_pair() -> (String, String) {
+    let private = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .output()
+        .expect("openssl runs");
+    let mut public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    public.stdin.take().unwrap().write_all(&private.stdout).unwrap();
+    let public = public.wait_with_output().unwrap();
+    (String::from_utf8(private.stdout).unwrap(), String::from_utf8(public.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn login_answers_a_firebase_custom_token_when_a_service_account_is_configured() {
+    let (private, public) = rsa_pair();
+    let path = std::env::temp_dir().join(format!("cgs-sa-{}.json", uuid::Uuid::new_v4().simple()));
+    let sa = json!({"type": "service_account", "client_email": "cgs@project.iam.gserviceaccount.com", "private_key": private});
+    std::fs::write(&path, sa.to_string()).unwrap();
+    let p = path.clone();
+    let app = spawn_app_with(Backend::Sqlite, move |s| s.firebase_service_account = Some(p)).await.unwrap();
+    let (id, _) = app.user(common::domain::Role::FOC, common::domain::Region::East).await;
+    let email =
+        app.get(&format!("/v1/users/{id}"), &app.admin).await.result()["email"].as_str().unwrap().to_owned();
+    let a =
+        app.send(Method::POST, "/v1/login", None, Some(json!({"email": email, "password": PASSWORD}))).await;
+    a.expect(200);
+    let token = a.body["data"]["firebaseToken"].as_str().expect("firebaseToken");
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_audience(&[common::auth::FIREBASE_AUDIENCE]);
+    let claims = jsonwebtoken::decode::<common::auth::FirebaseClaims>(token, &key, &v).unwrap().claims;
+    assert_eq!(claims.iss, "cgs@project.iam.gserviceaccount.com");
+    assert_eq!(claims.uid, id);
+    assert_eq!(
+        (claims.claims.role, claims.claims.region),
+        (common::domain::Role::FOC, common::domain::Region::East)
+    );
+    assert_eq!(claims.exp - claims.iat, 3600);
+    std::fs::remove_file(path).unwrap();
+    // Without a service account there is no Firebase token.
+    let plain = spawn_app(Backend::Sqlite).await.unwrap();
+    let a = plain
+        .send(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert!(a.body["data"].get("firebaseToken").is_none());
+}

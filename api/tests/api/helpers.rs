@@ -44,6 +44,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    // `CGS_TEST_LOG=debug` (a tracing filter) shows the app's logs in a test's output.
+    if let Ok(filter) = std::env::var("CGS_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (url, sqlite_file) = match backend {
         Backend::Sqlite => {
@@ -302,4 +306,90 @@ macro_rules! on_both_backends {
             }
         }
     )*};
+}
+
+/// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop.
+pub struct Emulator {
+    child: std::process::Child,
+    pub grpc: u16,
+    pub http: u16,
+}
+
+impl Emulator {
+    /// Starts the emulator on free ports (or on the given ones, to restart it in place).
+    pub fn start_on(grpc: u16, http: u16) -> Self {
+        use std::io::BufRead;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/firestore-emulator");
+        assert!(
+            std::path::Path::new(dir).join("node_modules").exists(),
+            "run `npm ci` in tools/firestore-emulator first (scripts/test.sh does)"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg("server.js")
+            .arg(grpc.to_string())
+            .arg(http.to_string())
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ports: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("emulator said {line:?}"));
+        Self {
+            child,
+            grpc: ports["grpc"].as_u64().unwrap() as u16,
+            http: ports["http"].as_u64().unwrap() as u16,
+        }
+    }
+
+    pub fn start() -> Self {
+        Self::start_on(0, 0)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The document `collection/id` of `project`, as plain JSON (`None` when absent).
+    pub async fn document(&self, project: &str, collection: &str, id: &str) -> Option<Value> {
+        let state: Value =
+            reqwest::get(format!("http://127.0.0.1:{}/", self.http)).await.ok()?.json().await.ok()?;
+        let fields = state
+            .get("projects")?
+            .get(project)?
+            .get("databases")?
+            .get("(default)")?
+            .get("collections")?
+            .get(collection)?
+            .get("documents")?
+            .get(id)?
+            .get("fields")?;
+        Some(Value::Object(fields.as_object()?.iter().map(|(k, v)| (k.clone(), plain(v))).collect()))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The emulator's typed values (`{"type": "string_value", "value": "x"}`) as plain JSON.
+pub fn plain(v: &Value) -> Value {
+    let value = &v["value"];
+    match v["type"].as_str().unwrap_or_default() {
+        "null_value" => Value::Null,
+        "integer_value" => json!(value.as_str().map(|s| s.parse::<i64>().unwrap()).or(value.as_i64())),
+        "array_value" => {
+            Value::Array(value.as_array().map(|a| a.iter().map(plain).collect()).unwrap_or_default())
+        }
+        "map_value" => Value::Object(
+            value
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
+                .unwrap_or_default(),
+        ),
+        _ => value.clone(),
+    }
 }

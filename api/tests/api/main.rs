@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod firestore;
 mod master_data;
 mod openapi;
 mod roles;

@@ -529,3 +529,33 @@ pub async fn scheduled_drafts(tx: &mut Tx, now: DateTime<Utc>, limit: i64) -> Re
         .await?
     }))
 }
+
+/// Records that Firestore holds `version` of a ticket (never moving backwards), and returns the
+/// ticket's current version.
+pub async fn mark_synced(tx: &mut Tx, id: Uuid, version: i64) -> Result<Option<i64>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query(
+            "UPDATE tickets SET synced_version = $2 WHERE id = $1 AND (synced_version IS NULL OR synced_version < $2)",
+        )
+        .bind(id)
+        .bind(version)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query_scalar::<_, i64>("SELECT version FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
+/// Tickets whose Firestore copy lags behind the database.
+pub async fn unsynced(tx: &mut Tx, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tickets WHERE synced_version IS NULL OR synced_version < version ORDER BY updated_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}

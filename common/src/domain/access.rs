@@ -58,16 +58,120 @@ pub enum TicketScope {
 impl TicketScope {
     /// Whether a ticket of that region, status and technician is visible.
     pub fn sees(self, region: Region, status: Status, foc: Option<Uuid>) -> bool {
-        let open_here = |r: Region| r == region && status == Status::Open;
+        let (role, my_region, me) = match self {
+            TicketScope::All => (Role::SuperAdmin, region, Uuid::nil()),
+            TicketScope::Region(r) => (Role::NOC, r, Uuid::nil()),
+            TicketScope::Supervisor { region: r, me } => (Role::FOCSupervisor, r, me),
+            TicketScope::Technician { region: r, me } => (Role::FOC, r, me),
+        };
+        ticket_read_rule(role).holds(&Seen { my_region, me, region, status, foc })
+    }
+}
+
+/// A condition of the ticket read rule, over the caller (`my_region`, `me`) and the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cond {
+    Always,
+    /// The ticket is in the caller's region.
+    InMyRegion,
+    StatusIs(Status),
+    StatusIsNot(Status),
+    /// An FOC holds the ticket.
+    Assigned,
+    /// The caller holds the ticket.
+    AssignedToMe,
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+}
+
+/// What a condition is evaluated on.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    pub my_region: Region,
+    pub me: Uuid,
+    pub region: Region,
+    pub status: Status,
+    pub foc: Option<Uuid>,
+}
+
+/// Who may read which ticket: the one rule behind the API's filters and `firestore.rules`.
+pub fn ticket_read_rule(role: Role) -> Cond {
+    use Cond::*;
+    let open_here = All(vec![InMyRegion, StatusIs(Status::Open)]);
+    match role {
+        Role::SuperAdmin => Always,
+        Role::NOC => InMyRegion,
+        Role::FOCSupervisor => {
+            Any(vec![open_here, All(vec![InMyRegion, Assigned, StatusIsNot(Status::Closed)]), AssignedToMe])
+        }
+        Role::FOC => Any(vec![open_here, AssignedToMe]),
+    }
+}
+
+impl Cond {
+    pub fn holds(&self, s: &Seen) -> bool {
         match self {
-            TicketScope::All => true,
-            TicketScope::Region(r) => r == region,
-            TicketScope::Supervisor { region: r, me } => {
-                open_here(r) || (r == region && foc.is_some() && status != Status::Closed) || foc == Some(me)
-            }
-            TicketScope::Technician { region: r, me } => open_here(r) || foc == Some(me),
+            Cond::Always => true,
+            Cond::InMyRegion => s.region == s.my_region,
+            Cond::StatusIs(x) => s.status == *x,
+            Cond::StatusIsNot(x) => s.status != *x,
+            Cond::Assigned => s.foc.is_some(),
+            Cond::AssignedToMe => s.foc.is_some_and(|f| f == s.me),
+            Cond::All(cs) => cs.iter().all(|c| c.holds(s)),
+            Cond::Any(cs) => cs.iter().any(|c| c.holds(s)),
         }
     }
+
+    /// The condition in the Firestore rules language, over `resource.data` (the ticket
+    /// document) and the claims of the caller's Firebase token.
+    pub fn to_rules(&self) -> String {
+        let join = |cs: &[Cond], op: &str| {
+            let parts: Vec<String> = cs.iter().map(|c| c.to_rules()).collect();
+            format!("({})", parts.join(op))
+        };
+        match self {
+            Cond::Always => "true".into(),
+            Cond::InMyRegion => "resource.data.region == request.auth.token.region".into(),
+            Cond::StatusIs(x) => format!("resource.data.latestStatus == '{x}'"),
+            Cond::StatusIsNot(x) => format!("resource.data.latestStatus != '{x}'"),
+            Cond::Assigned => "resource.data.foc != null".into(),
+            Cond::AssignedToMe => {
+                "(resource.data.foc != null && resource.data.foc.id == request.auth.uid)".into()
+            }
+            Cond::All(cs) => join(cs, " && "),
+            Cond::Any(cs) => join(cs, " || "),
+        }
+    }
+}
+
+/// `firestore.rules`: the apps read tickets by the rule above and nothing else; nobody writes.
+pub fn firestore_rules() -> String {
+    let mut roles = String::new();
+    for role in Role::ALL {
+        roles.push_str(&format!(
+            "\n          || (request.auth.token.role == '{role}' && {})",
+            ticket_read_rule(*role).to_rules()
+        ));
+    }
+    format!(
+        "// Generated from common/src/domain/access.rs (`cgs-api firestore-rules`); do not edit.\n\
+         rules_version = '2';\n\
+         service cloud.firestore {{\n\
+         \x20 match /databases/{{database}}/documents {{\n\
+         \x20   match /tickets/{{ticketId}} {{\n\
+         \x20     allow write: if false;\n\
+         \x20     allow read: if request.auth != null && (false{roles});\n\
+         \x20   }}\n\
+         \x20   match /ticketcount/{{month}} {{\n\
+         \x20     allow write: if false;\n\
+         \x20     allow read: if request.auth != null;\n\
+         \x20   }}\n\
+         \x20   match /{{document=**}} {{\n\
+         \x20     allow read, write: if false;\n\
+         \x20   }}\n\
+         \x20 }}\n\
+         }}\n"
+    )
 }
 
 impl Actor {
@@ -160,6 +264,21 @@ mod tests {
         for (scope, region, status, f, visible) in cases {
             assert_eq!(scope.sees(region, status, f), visible, "{scope:?} {region} {status} {f:?}");
         }
+    }
+
+    #[test]
+    fn the_committed_firestore_rules_are_the_generated_ones() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../firestore.rules");
+        if std::env::var("UPDATE_FIRESTORE_RULES").is_ok() {
+            std::fs::write(path, firestore_rules()).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).expect("firestore.rules exists");
+        assert!(
+            committed == firestore_rules(),
+            "firestore.rules is stale: run `UPDATE_FIRESTORE_RULES=1 cargo nextest run -E 'test(firestore_rules)'`"
+        );
+        assert!(committed.contains("allow write: if false;"));
+        assert!(committed.contains("request.auth.token.role == 'FOC' && ((resource.data.region == request.auth.token.region && resource.data.latestStatus == 'Open') || (resource.data.foc != null && resource.data.foc.id == request.auth.uid))"));
     }
 
     #[test]

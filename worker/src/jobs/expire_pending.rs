@@ -17,7 +17,17 @@ pub async fn run(job: ExpirePending, ctx: Data<Context>) -> Result<(), BoxDynErr
     let now = db::now();
     let mut tx = ctx.db.begin_write().await?;
     let cmd = Command::ExpirePending { evidence_id: job.evidence_id };
-    match service::execute(&mut tx, &super::system(), &LogActor::system(), job.ticket_id, &cmd, now).await {
+    match service::execute(
+        &mut tx,
+        ctx.settings.effects(),
+        &super::system(),
+        &LogActor::system(),
+        job.ticket_id,
+        &cmd,
+        now,
+    )
+    .await
+    {
         Ok(_) => {
             tx.commit().await?;
             tracing::info!("pending interval over: ticket resumed");

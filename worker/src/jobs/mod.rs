@@ -2,6 +2,8 @@
 
 pub mod expire_pending;
 pub mod publish_scheduled;
+pub mod reconcile_sync;
+pub mod sync_ticket;
 
 use common::domain::{Region, Role, access::Actor};
 use uuid::Uuid;

@@ -21,8 +21,16 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
     };
     for id in due {
         let mut tx = ctx.db.begin_write().await?;
-        match service::execute(&mut tx, &super::system(), &LogActor::system(), id, &Command::Publish, now)
-            .await
+        match service::execute(
+            &mut tx,
+            ctx.settings.effects(),
+            &super::system(),
+            &LogActor::system(),
+            id,
+            &Command::Publish,
+            now,
+        )
+        .await
         {
             Ok(_) => {
                 tx.commit().await?;

@@ -1,0 +1,171 @@
+//! The Firestore sync against a real gRPC Firestore emulator (`tools/firestore-emulator`).
+
+use common::domain::{Region, Role};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Runs a test with an emulator of its own, the worker on, and a project of its own, on SQLite
+/// and PostgreSQL. The emulator's address reaches the Firestore client through
+/// `FIRESTORE_EMULATOR_HOST`, set before the runtime starts (each test is its own process).
+macro_rules! with_firestore {
+    ($(async fn $name:ident($app:ident, $emu:ident, $project:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[allow(unused_mut)]
+            async fn run($app: TestApp, mut $emu: Emulator, $project: String) $body
+
+            fn go(backend: Backend) {
+                let emu = Emulator::start();
+                // SAFETY: no other thread runs yet; the runtime is built below.
+                unsafe { std::env::set_var("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emu.grpc)) };
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                rt.block_on(async move {
+                    let project = format!("cgs-test-{}", uuid::Uuid::new_v4().simple());
+                    let p = project.clone();
+                    let app = spawn_app_with(backend, move |s| {
+                        s.run_worker = true;
+                        s.firestore_project_id = Some(p);
+                        s.sync_reconcile_schedule = "* * * * * *".into();
+                    })
+                    .await;
+                    if let Some(app) = app {
+                        run(app, emu, project).await
+                    }
+                });
+            }
+
+            #[test]
+            fn sqlite() {
+                go(Backend::Sqlite)
+            }
+
+            #[test]
+            fn postgres() {
+                go(Backend::Postgres)
+            }
+        }
+    )*};
+}
+
+async fn api_doc(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/tickets/{id}"), &app.admin).await.result().clone()
+}
+
+/// Waits until Firestore holds the API's current version of the ticket, and returns both.
+async fn synced(app: &TestApp, emu: &Emulator, project: &str, id: &str) -> (Value, Value) {
+    let want = api_doc(app, id).await["version"].clone();
+    wait_until(30, "Firestore has the ticket's latest version", || async {
+        emu.document(project, "tickets", id).await.is_some_and(|d| d["version"] == want)
+    })
+    .await;
+    (api_doc(app, id).await, emu.document(project, "tickets", id).await.unwrap())
+}
+
+/// The document without the durations that count up to the moment it was rendered.
+fn timeless(mut d: Value) -> Value {
+    for key in ["totalTime", "workDuration", "totalPendingDuration", "onTheWayDuration", "acceptedDuration"] {
+        d.as_object_mut().unwrap().remove(key);
+    }
+    d
+}
+
+async fn step(app: &TestApp, token: &str, id: &str, path: &str, body: Option<Value>) {
+    app.send(Method::POST, &format!("/v1/tickets/{id}/{path}"), Some(token), body).await.expect(201);
+}
+
+async fn approve(app: &TestApp, token: &str, id: &str) {
+    let d = api_doc(app, id).await;
+    let ev = d["ticketLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|l| l["needApproval"] == true && l["isApproved"].is_null())
+        .unwrap()["evidenceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/true"), Some(token), None)
+        .await
+        .expect(200);
+}
+
+with_firestore! {
+    async fn every_change_reaches_firestore_as_the_api_renders_it(app, emu, project) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Telegram", "indicationCategory": "FiberCut",
+            "networkSegment": "Access", "contactPerson": [{"name": "Budi", "phone": "0812"}]})).await.id();
+        let (api, fs) = synced(&app, &emu, &project, &id).await;
+        assert_eq!(timeless(fs), timeless(api));
+        let evidence = json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"});
+        for (path, body, needs_approval) in [
+            ("ticketStatus/accept", None, false),
+            ("ticketStatus/onTheWay", None, false),
+            ("ticketStatus/checkedIn", Some(evidence.clone()), true),
+            ("taskStatus/jointing", Some(json!({"remark": "splice"})), false),
+            ("taskStatus/linkChecking", Some(evidence.clone()), true),
+            ("taskStatus/finishing", Some(evidence.clone()), true),
+        ] {
+            step(&app, &foc, &id, path, body).await;
+            let (api, fs) = synced(&app, &emu, &project, &id).await;
+            assert_eq!(timeless(fs), timeless(api), "after {path}");
+            if needs_approval {
+                approve(&app, &noc, &id).await;
+                let (api, fs) = synced(&app, &emu, &project, &id).await;
+                assert_eq!(timeless(fs), timeless(api), "after approving {path}");
+            }
+        }
+        let (api, fs) = synced(&app, &emu, &project, &id).await;
+        assert_eq!(api["latestStatus"], "Closed");
+        assert_eq!(fs, api, "a closed ticket's document is identical, durations included");
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let count = emu.document(&project, "ticketcount", &month).await.expect("ticketcount");
+        assert_eq!(count, json!({"count": 1, "month": chrono::Utc::now().format("%B").to_string(), "year": chrono::Utc::now().format("%Y").to_string().parse::<i64>().unwrap()}));
+    }
+
+    async fn changes_made_while_firestore_is_down_converge_when_it_is_back(app, emu, project) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"})).await.id();
+        synced(&app, &emu, &project, &id).await;
+        let (grpc, http) = (emu.grpc, emu.http);
+        emu.stop();
+        // The API does not depend on Firestore: every change is accepted.
+        step(&app, &foc, &id, "ticketStatus/accept", None).await;
+        step(&app, &foc, &id, "ticketStatus/onTheWay", None).await;
+        let second = app.post("/v1/tickets", &noc, json!({"type": "Maintenance", "source": "Email", "indicationCategory": "Bending", "networkSegment": "Backbone"})).await.id();
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        // Back, empty (the emulator keeps nothing): both tickets converge to their latest state.
+        let emu = Emulator::start_on(grpc, http);
+        let (api, fs) = synced(&app, &emu, &project, &id).await;
+        assert_eq!(api["latestStatus"], "OnTheWay");
+        assert_eq!(timeless(fs), timeless(api));
+        let (api, fs) = synced(&app, &emu, &project, &second).await;
+        assert_eq!(timeless(fs), timeless(api));
+    }
+
+    async fn duplicated_sync_jobs_give_the_same_document(app, emu, project) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"})).await.id();
+        let (_, first) = synced(&app, &emu, &project, &id).await;
+        let db = common::db::Db::connect(&app.db_url, 1).await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        for _ in 0..5 {
+            let job = common::jobs::SyncTicket { ticket_id: id.parse().unwrap() };
+            common::jobs::enqueue(&mut tx, common::jobs::SYNC_TICKET_QUEUE, &job, common::db::now()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+        wait_until(30, "the duplicates ran", || async {
+            app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.sync_ticket' AND status <> 'Done'")).await == 0
+        })
+        .await;
+        let again = emu.document(&project, "tickets", &id).await.unwrap();
+        assert_eq!(timeless(again), timeless(first));
+    }
+}
