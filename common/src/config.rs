@@ -88,6 +88,14 @@ pub struct Settings {
     #[arg(long, env = "CGS_PUBLISH_SCHEDULE", default_value = "*/15 * * * * *")]
     pub publish_schedule: String,
 
+    /// When the worker sweeps open tickets for SLA breaches (cron, with seconds).
+    #[arg(long, env = "CGS_SLA_SWEEP_SCHEDULE", default_value = "30 * * * * *")]
+    pub sla_sweep_schedule: String,
+
+    /// How many minutes before a breach the sweep warns.
+    #[arg(long, env = "CGS_SLA_WARNING_MINUTES", default_value_t = 30)]
+    pub sla_warning_minutes: i64,
+
     /// Run the background worker inside `cgs-api` (always on with SQLite).
     #[arg(long, env = "CGS_RUN_WORKER", default_value_t = false)]
     pub run_worker: bool,
@@ -143,6 +151,8 @@ impl Settings {
             ticket_prefix: "CGS".into(),
             publish_schedule: "*/15 * * * * *".into(),
             run_worker: false,
+            sla_sweep_schedule: "30 * * * * *".into(),
+            sla_warning_minutes: 30,
             firestore_project_id: None,
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),

@@ -99,6 +99,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
     let (stop_tx, stop) = watch::channel(false);
     let publish = cron(&ctx.settings.publish_schedule, "CGS_PUBLISH_SCHEDULE")?;
     let reconcile = cron(&ctx.settings.sync_reconcile_schedule, "CGS_SYNC_RECONCILE_SCHEDULE")?;
+    let sweep = cron(&ctx.settings.sla_sweep_schedule, "CGS_SLA_SWEEP_SCHEDULE")?;
     // On SQLite the queue gets connections of its own: its setup relaxes `synchronous` on them.
     let sqlite_pool = match &ctx.db {
         Db::Sqlite(p) => {
@@ -115,6 +116,13 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
                 .backend(CronScheduler::new(publish))
                 .data(ctx.clone())
                 .build(jobs::publish_scheduled::run)
+                .run_until(signal(&stop)),
+        ),
+        tokio::spawn(
+            WorkerBuilder::new("cgs-sla-sweep")
+                .backend(CronScheduler::new(sweep))
+                .data(ctx.clone())
+                .build(jobs::sla_sweep::run)
                 .run_until(signal(&stop)),
         ),
         consume!(

@@ -5,7 +5,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod firestore;
-mod master_data;
+pub mod master_data;
 mod openapi;
 mod roles;
 mod tickets;

@@ -108,3 +108,80 @@ with_worker! {
         assert_eq!(d["ticketLogs"].as_array().unwrap().last().unwrap()["title"], "Ticket published");
     }
 }
+
+mod sla_sweep {
+    use super::*;
+
+    fn tweak(s: &mut common::config::Settings) {
+        s.run_worker = true;
+        s.sla_sweep_schedule = "* * * * * *".into();
+        s.sla_warning_minutes = 30;
+    }
+
+    fn uuid_sql(app: &TestApp, id: &str) -> String {
+        if app.is_postgres() { format!("'{id}'") } else { format!("X'{}'", id.replace('-', "")) }
+    }
+
+    /// 0 in time, 1 warned, 2 breached.
+    async fn sla_state(app: &TestApp, id: &str) -> i64 {
+        let sql = format!(
+            "SELECT CAST(CASE WHEN sla_state IS NULL THEN 0 WHEN sla_state = 'Warned' THEN 1 ELSE 2 END AS BIGINT) FROM tickets WHERE id = {}",
+            uuid_sql(app, id)
+        );
+        app.scalar(&sql).await
+    }
+
+    async fn run(app: TestApp) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let client = app
+            .post("/v1/clients", &app.admin, crate::master_data::client_body(&app, "SLA-1").await)
+            .await
+            .id();
+        let body = json!({"client": client, "type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"});
+        let late = app.post("/v1/tickets", &noc, body.clone()).await.id();
+        let close = app.post("/v1/tickets", &noc, body.clone()).await.id();
+        let fine = app.post("/v1/tickets", &noc, body).await.id();
+        let at = |minutes: i64| {
+            (chrono::Utc::now() + chrono::Duration::minutes(minutes))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+        };
+        app.exec(&format!(
+            "UPDATE tickets SET sla_due_at = '{}' WHERE id = {}",
+            at(-5),
+            uuid_sql(&app, &late)
+        ))
+        .await;
+        app.exec(&format!(
+            "UPDATE tickets SET sla_due_at = '{}' WHERE id = {}",
+            at(10),
+            uuid_sql(&app, &close)
+        ))
+        .await;
+        wait_until(20, "the sweep marks both", || async {
+            sla_state(&app, &late).await == 2 && sla_state(&app, &close).await == 1
+        })
+        .await;
+        assert_eq!(sla_state(&app, &fine).await, 0, "a ticket with hours left is left alone");
+        assert_eq!(status(&app, &late).await["slaType"], "OverSla");
+        // Time given back (say by a pending) clears the mark.
+        app.exec(&format!(
+            "UPDATE tickets SET sla_due_at = '{}' WHERE id = {}",
+            at(120),
+            uuid_sql(&app, &late)
+        ))
+        .await;
+        wait_until(20, "the sweep clears it", || async { sla_state(&app, &late).await == 0 }).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(spawn_app_with(Backend::Sqlite, tweak).await.unwrap()).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if let Some(app) = spawn_app_with(Backend::Postgres, tweak).await {
+            run(app).await
+        }
+    }
+}

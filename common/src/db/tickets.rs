@@ -559,3 +559,45 @@ pub async fn unsynced(tx: &mut Tx, limit: i64) -> Result<Vec<Uuid>, DomainError>
         .await?
     }))
 }
+
+/// What one SLA sweep changed: tickets that just went over, just got close, or got time back.
+#[derive(Debug, Clone, Default)]
+pub struct SlaSweep {
+    pub breached: Vec<(Uuid, String)>,
+    pub warned: Vec<(Uuid, String)>,
+    pub cleared: Vec<Uuid>,
+}
+
+/// Marks, set-wise, open tickets whose SLA ran out (`Breached`), runs out before `warn_until`
+/// (`Warned`), or got time back from a pending (cleared). Each ticket is reported once per change.
+pub async fn sweep_sla(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    warn_until: DateTime<Utc>,
+) -> Result<SlaSweep, DomainError> {
+    Ok(db_run!(tx, |c| {
+        let breached = sqlx::query_as::<_, (Uuid, String)>(
+            "UPDATE tickets SET sla_state = 'Breached' WHERE status <> 'Closed' AND sla_due_at IS NOT NULL \
+             AND sla_due_at < $1 AND (sla_state IS NULL OR sla_state <> 'Breached') RETURNING id, ticket_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *c)
+        .await?;
+        let warned = sqlx::query_as::<_, (Uuid, String)>(
+            "UPDATE tickets SET sla_state = 'Warned' WHERE status <> 'Closed' AND sla_due_at >= $1 \
+             AND sla_due_at < $2 AND sla_state IS NULL RETURNING id, ticket_id",
+        )
+        .bind(now)
+        .bind(warn_until)
+        .fetch_all(&mut *c)
+        .await?;
+        let cleared = sqlx::query_scalar::<_, Uuid>(
+            "UPDATE tickets SET sla_state = NULL WHERE sla_state IS NOT NULL AND status <> 'Closed' \
+             AND sla_due_at >= $1 RETURNING id",
+        )
+        .bind(warn_until)
+        .fetch_all(&mut *c)
+        .await?;
+        SlaSweep { breached, warned, cleared }
+    }))
+}
