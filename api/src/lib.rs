@@ -29,6 +29,7 @@ use poem_openapi::{OpenApiService, Tags};
 use crate::{
     auth::AuthApi,
     routes::{
+        admin::AdminApi,
         areas::AreasApi,
         clients::ClientsApi,
         health::HealthApi,
@@ -68,6 +69,7 @@ type Apis = (
     IndicationsApi,
     ClientsApi,
     TicketsApi,
+    AdminApi,
     HealthApi,
 );
 
@@ -84,6 +86,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             IndicationsApi,
             ClientsApi,
             TicketsApi,
+            AdminApi,
             HealthApi,
         ),
         "CGS Ticketing API",

@@ -1,5 +1,6 @@
 //! One `#[OpenApi]` impl per resource.
 
+pub mod admin;
 pub mod areas;
 pub mod clients;
 pub mod health;

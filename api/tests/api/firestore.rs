@@ -149,6 +149,29 @@ with_firestore! {
         assert_eq!(timeless(fs), timeless(api));
     }
 
+    async fn a_sync_that_fails_every_attempt_is_kept_listed_and_retried(app, emu, project) {
+        let (grpc, http) = (emu.grpc, emu.http);
+        emu.stop();
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"})).await.id();
+        let failed = || async { app.get("/v1/admin/jobs/failed?limit=100", &app.admin).await };
+        wait_until(90, "a sync job has used up its attempts", || async { failed().await.body["data"]["meta"]["total"].as_i64().unwrap() >= 1 }).await;
+        let listed = failed().await;
+        let job = listed.result()[0].clone();
+        assert_eq!(job["queue"], "cgs.sync_ticket");
+        assert_eq!(job["attempts"], job["maxAttempts"]);
+        let payload: Value = serde_json::from_str(job["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(payload["ticket_id"], id.as_str());
+        app.get("/v1/admin/jobs/failed", &noc).await.expect(403);
+        // Firestore is back; the operator retries the failed job and it goes through.
+        let emu = Emulator::start_on(grpc, http);
+        let job_id = job["id"].as_str().unwrap();
+        app.send(Method::POST, &format!("/v1/admin/jobs/{job_id}/retry"), Some(&noc), None).await.expect(403);
+        app.send(Method::POST, &format!("/v1/admin/jobs/{job_id}/retry"), Some(&app.admin), None).await.expect(200);
+        app.send(Method::POST, &format!("/v1/admin/jobs/{job_id}/retry"), Some(&app.admin), None).await.expect(404);
+        synced(&app, &emu, &project, &id).await;
+    }
+
     async fn duplicated_sync_jobs_give_the_same_document(app, emu, project) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"})).await.id();
