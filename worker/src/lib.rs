@@ -46,7 +46,7 @@ impl Context {
 }
 
 /// How often the SQLite queue is polled.
-const SQLITE_POLL: Duration = Duration::from_millis(250);
+const SQLITE_POLL: Duration = Duration::from_millis(50);
 /// How often a SQLite queue consumer says it is alive (and takes over the jobs of dead ones).
 const SQLITE_HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).

@@ -1,0 +1,221 @@
+//! `cgs-bench`: benchmarks that print figures. Each starts the real app in this process on a
+//! database of its own and drives it over HTTP on loopback.
+//!
+//! `cgs-bench firestore-latency --changes 200 [--postgres URL]`: the time from a status change's
+//! answer to the Firestore document (a local emulator) holding it.
+
+use std::{
+    io::BufRead,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(name = "cgs-bench", about = "CGS Ticketing benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Status change → Firestore document latency, against the local Firestore emulator.
+    FirestoreLatency {
+        /// How many status changes to time.
+        #[arg(long, default_value_t = 200)]
+        changes: usize,
+        /// A PostgreSQL server (a database is created on it); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.bench {
+        Bench::FirestoreLatency { changes, postgres } => {
+            let emulator = Emulator::start()?;
+            // SAFETY: set before the runtime and its threads exist.
+            unsafe { std::env::set_var("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emulator.grpc)) };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(firestore_latency(&emulator, changes, postgres))
+        }
+    }
+}
+
+struct Emulator {
+    child: Child,
+    grpc: u16,
+    http: u16,
+}
+
+impl Emulator {
+    fn start() -> anyhow::Result<Self> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/firestore-emulator");
+        let mut child = Command::new("node")
+            .args(["server.js", "0", "0"])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting the emulator (run `npm ci` in tools/firestore-emulator)")?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().context("emulator stdout")?).read_line(&mut line)?;
+        let ports: Value = serde_json::from_str(&line).with_context(|| format!("emulator said {line:?}"))?;
+        let port = |k: &str| ports[k].as_u64().map(|p| p as u16).context("emulator port");
+        Ok(Self { grpc: port("grpc")?, http: port("http")?, child })
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn database(postgres: Option<String>) -> anyhow::Result<(String, &'static str)> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    Ok(match postgres {
+        None => (format!("sqlite://{}/cgs-bench-{id}.db?mode=rwc", std::env::temp_dir().display()), "SQLite"),
+        Some(server) => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&server).await?;
+            // Named like the test databases, which scripts/test.sh drops.
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE cgs_test_bench_{id}")))
+                .execute(&mut c)
+                .await?;
+            let base = server.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(server);
+            (format!("{base}/cgs_test_bench_{id}"), "PostgreSQL")
+        }
+    })
+}
+
+async fn firestore_latency(emu: &Emulator, changes: usize, postgres: Option<String>) -> anyhow::Result<()> {
+    let (url, backend) = database(postgres).await?;
+    let project = format!("cgs-bench-{}", uuid::Uuid::new_v4().simple());
+    let db_url = url.clone();
+    let mut s = common::config::Settings::with_database(url);
+    s.admin_email = Some("bench@cgs.test".into());
+    s.admin_password = Some(common::config::Secret::new("bench-password"));
+    s.run_worker = true;
+    s.firestore_project_id = Some(project.clone());
+    let app = api::build_app(s).await?;
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, token: Option<String>, body: Option<Value>| {
+        let mut req = http.request(method, format!("{base}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let resp = req.send().await?;
+            let status = resp.status();
+            let body: Value = resp.json().await?;
+            if !status.is_success() {
+                bail!("{status}: {body}");
+            }
+            Ok::<Value, anyhow::Error>(body)
+        }
+    };
+    let login = |email: String, password: String| {
+        let c = call(
+            reqwest::Method::POST,
+            "/v1/login".into(),
+            None,
+            Some(json!({"email": email, "password": password})),
+        );
+        async move { Ok::<String, anyhow::Error>(c.await?["data"]["token"].as_str().context("token")?.to_owned()) }
+    };
+    let admin = login("bench@cgs.test".into(), "bench-password".into()).await?;
+    let user = |role: &str| {
+        json!({"email": format!("{role}@cgs.test"), "password": "password123", "rePassword": "password123",
+        "nik": role, "name": role, "role": role, "region": "West"})
+    };
+    for role in ["NOC", "FOC"] {
+        call(reqwest::Method::POST, "/v1/users".into(), Some(admin.clone()), Some(user(role))).await?;
+    }
+    let noc = login("noc@cgs.test".into(), "password123".into()).await?;
+    let foc = login("foc@cgs.test".into(), "password123".into()).await?;
+    let ticket = call(reqwest::Method::POST, "/v1/tickets".into(), Some(noc.clone()),
+        Some(json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"}))).await?;
+    let id = ticket["data"]["result"]["id"].as_str().context("ticket id")?.to_owned();
+    let post = |path: &str, token: &String, body: Option<Value>| {
+        call(reqwest::Method::POST, format!("/v1/tickets/{id}/{path}"), Some(token.clone()), body)
+    };
+    post("ticketStatus/accept", &foc, None).await?;
+    post("ticketStatus/onTheWay", &foc, None).await?;
+    post(
+        "ticketStatus/checkedIn",
+        &foc,
+        Some(json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "1,1"})),
+    )
+    .await?;
+    let doc = call(reqwest::Method::GET, format!("/v1/tickets/{id}"), Some(admin.clone()), None).await?;
+    let ev =
+        doc["data"]["result"]["ticketLogs"].as_array().and_then(|l| l.last()).context("log")?["evidenceId"]
+            .as_str()
+            .context("evidence")?
+            .to_owned();
+    call(reqwest::Method::POST, format!("/v1/tickets/{id}/validate/{ev}/true"), Some(noc.clone()), None)
+        .await?;
+    let state_url = format!("http://127.0.0.1:{}/", emu.http);
+    let version_in_firestore = || {
+        let (http, url, project, id) = (http.clone(), state_url.clone(), project.clone(), id.clone());
+        async move {
+            let state: Value = http.get(url).send().await.ok()?.json().await.ok()?;
+            let f = &state["projects"][&project]["databases"]["(default)"]["collections"]["tickets"]["documents"]
+                [&id]["fields"]["version"];
+            f["value"].as_str().and_then(|v| v.parse::<i64>().ok()).or(f["value"].as_i64())
+        }
+    };
+    let steps = ["checking", "pullingCable", "jointing", "tidying"];
+    let mut samples = Vec::with_capacity(changes);
+    let started = Instant::now();
+    for i in 0..changes {
+        let answer =
+            post(&format!("taskStatus/{}", steps[i % steps.len()]), &foc, Some(json!({"remark": "bench"})))
+                .await?;
+        let t0 = Instant::now();
+        let _ = answer;
+        let want = call(reqwest::Method::GET, format!("/v1/tickets/{id}"), Some(admin.clone()), None).await?
+            ["data"]["result"]["version"]
+            .as_i64()
+            .context("version")?;
+        loop {
+            if version_in_firestore().await.is_some_and(|v| v >= want) {
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                bail!("the document did not reach Firestore in 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        samples.push(t0.elapsed());
+    }
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "status change -> Firestore document, {backend}, {changes} changes in {:.1?}",
+        started.elapsed()
+    );
+    println!(
+        "  p50 {:>8.1?}  p95 {:>8.1?}  p99 {:>8.1?}  max {:>8.1?}",
+        pct(0.50),
+        pct(0.95),
+        pct(0.99),
+        samples[samples.len() - 1]
+    );
+    if let Some(path) = db_url.strip_prefix("sqlite://").and_then(|u| u.split('?').next()) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
+    Ok(())
+}
