@@ -54,6 +54,25 @@ const PG_POLL: Duration = Duration::from_secs(1);
 
 type Stop = watch::Receiver<bool>;
 
+/// A failing job is tried again at once a few times with exponential backoff (0.2 s doubling up
+/// to 5 s, jittered); after that the queue counts a failed attempt and runs it again later, up to
+/// `common::jobs::MAX_ATTEMPTS`.
+fn retry_policy()
+-> apalis::layers::retry::BackoffRetryPolicy<apalis::layers::retry::backoff::ExponentialBackoff> {
+    use apalis::layers::retry::{
+        HasherRng, RetryPolicy,
+        backoff::{ExponentialBackoffMaker, MakeBackoff},
+    };
+    let mut maker = ExponentialBackoffMaker::new(
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+        0.2,
+        HasherRng::default(),
+    )
+    .expect("valid backoff bounds");
+    RetryPolicy::retries(4).with_backoff(maker.make_backoff())
+}
+
 fn signal(stop: &Stop) -> impl Future<Output = Result<(), std::io::Error>> + Send + 'static {
     let mut rx = stop.clone();
     async move {
@@ -76,7 +95,11 @@ macro_rules! consume {
                         apalis_sqlite::Config::default().queue($queue).heartbeat_interval(SQLITE_HEARTBEAT),
                     )
                     .poll_with_interval(SQLITE_POLL);
-                let worker = WorkerBuilder::new($name).backend(backend).data($ctx.clone()).build($handler);
+                let worker = WorkerBuilder::new($name)
+                    .backend(backend)
+                    .retry(retry_policy())
+                    .data($ctx.clone())
+                    .build($handler);
                 tokio::spawn(worker.run_until(signal($stop)))
             }
             Db::Postgres(pool) => {
@@ -87,7 +110,11 @@ macro_rules! consume {
                 let backend = apalis_postgres::PostgresStorage::new(pool)
                     .with_config(apalis_postgres::Config::default().queue($queue))
                     .poll_with_strategy(strategy);
-                let worker = WorkerBuilder::new($name).backend(backend).data($ctx.clone()).build($handler);
+                let worker = WorkerBuilder::new($name)
+                    .backend(backend)
+                    .retry(retry_policy())
+                    .data($ctx.clone())
+                    .build($handler);
                 tokio::spawn(worker.run_until(signal($stop)))
             }
         }
