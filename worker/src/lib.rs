@@ -47,12 +47,22 @@ impl Context {
 
 /// How often the SQLite queue is polled.
 const SQLITE_POLL: Duration = Duration::from_millis(50);
-/// How often a SQLite queue consumer says it is alive (and takes over the jobs of dead ones).
-const SQLITE_HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often a queue consumer says it is alive; the jobs of one silent for two beats (a worker
+/// killed mid-job) are taken over by the others or by its restart.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).
 const PG_POLL: Duration = Duration::from_secs(1);
 
 type Stop = watch::Receiver<bool>;
+
+/// A consumer's name in the queue's worker registry, unique to this process: the jobs a killed
+/// process held are recognised as orphans (its heartbeats stop) and run by the live consumers,
+/// a restart of the same process included.
+fn instance(name: &str) -> String {
+    static SUFFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let suffix = SUFFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned());
+    format!("{name}-{suffix}")
+}
 
 /// A failing job is tried again at once a few times with exponential backoff (0.2 s doubling up
 /// to 5 s, jittered); after that the queue counts a failed attempt and runs it again later, up to
@@ -91,11 +101,9 @@ macro_rules! consume {
         match &$ctx.db {
             Db::Sqlite(_) => {
                 let backend = apalis_sqlite::SqliteStorage::new($sqlite)
-                    .with_config(
-                        apalis_sqlite::Config::default().queue($queue).heartbeat_interval(SQLITE_HEARTBEAT),
-                    )
+                    .with_config(apalis_sqlite::Config::default().queue($queue).heartbeat_interval(HEARTBEAT))
                     .poll_with_interval(SQLITE_POLL);
-                let worker = WorkerBuilder::new($name)
+                let worker = WorkerBuilder::new(instance($name))
                     .backend(backend)
                     .retry(retry_policy())
                     .data($ctx.clone())
@@ -108,9 +116,11 @@ macro_rules! consume {
                     .stream(apalis_postgres::Pubsub::new(pool.clone(), $queue.to_owned()))
                     .interval(PG_POLL);
                 let backend = apalis_postgres::PostgresStorage::new(pool)
-                    .with_config(apalis_postgres::Config::default().queue($queue))
+                    .with_config(
+                        apalis_postgres::Config::default().queue($queue).heartbeat_interval(HEARTBEAT),
+                    )
                     .poll_with_strategy(strategy);
-                let worker = WorkerBuilder::new($name)
+                let worker = WorkerBuilder::new(instance($name))
                     .backend(backend)
                     .retry(retry_policy())
                     .data($ctx.clone())
