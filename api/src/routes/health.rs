@@ -1,7 +1,10 @@
 //! `/healthz` (the process is up) and `/readyz` (the database answers).
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    payload::{Json, PlainText},
+};
 
 use crate::{ApiTags, error::ErrorBody, state::AppState};
 
@@ -40,6 +43,21 @@ impl HealthApi {
     #[oai(path = "/healthz", method = "get")]
     async fn healthz(&self) -> Json<Health> {
         ok()
+    }
+
+    /// Prometheus metrics: background jobs by queue and state (`failed` are those that used up
+    /// their attempts).
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self, state: Data<&AppState>) -> crate::error::ApiResult<PlainText<String>> {
+        let mut tx = state.db.begin().await?;
+        let counts = common::db::failed_jobs::counts(&mut tx).await?;
+        tx.commit().await?;
+        let mut out =
+            String::from("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
+        for (queue, job_state, n) in counts {
+            out.push_str(&format!("cgs_jobs{{queue=\"{queue}\",state=\"{job_state}\"}} {n}\n"));
+        }
+        Ok(PlainText(out))
     }
 
     /// Readiness: the database answers.

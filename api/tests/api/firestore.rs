@@ -163,6 +163,11 @@ with_firestore! {
         let payload: Value = serde_json::from_str(job["payload"].as_str().unwrap()).unwrap();
         assert_eq!(payload["ticket_id"], id.as_str());
         app.get("/v1/admin/jobs/failed", &noc).await.expect(403);
+        let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.lines().any(|l| l.starts_with("cgs_jobs{queue=\"cgs.sync_ticket\",state=\"failed\"} ") && !l.ends_with(" 0")),
+            "{metrics}"
+        );
         // Firestore is back; the operator retries the failed job and it goes through.
         let emu = Emulator::start_on(grpc, http);
         let job_id = job["id"].as_str().unwrap();

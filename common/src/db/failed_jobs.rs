@@ -80,3 +80,27 @@ pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
     };
     Ok(affected == 1)
 }
+
+/// Jobs of ours by queue and state: `pending` (waiting or running), `failed` (attempts used
+/// up or killed) and `done`.
+pub async fn counts(tx: &mut Tx) -> Result<Vec<(String, String, i64)>, DomainError> {
+    let sql = |table: &str| {
+        format!(
+            "SELECT job_type, CASE WHEN status = 'Done' THEN 'done' \
+             WHEN status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts) THEN 'failed' \
+             ELSE 'pending' END AS state, COUNT(*) FROM {table} WHERE job_type LIKE 'cgs.%' GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    };
+    Ok(match tx {
+        Tx::Sqlite(t) => {
+            sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql("Jobs")))
+                .fetch_all(&mut **t)
+                .await?
+        }
+        Tx::Postgres(t) => {
+            sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql("apalis.jobs")))
+                .fetch_all(&mut **t)
+                .await?
+        }
+    })
+}
