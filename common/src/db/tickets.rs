@@ -8,8 +8,8 @@ use crate::{
     db_run,
     domain::{
         CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
-        SlaType, Status, TicketSource, TicketType,
-        access::{Actor, TicketScope},
+        Role, SlaType, Status, TicketSource, TicketType,
+        access::{self, Actor, TicketScope},
         ticket::{Evidence, LogUpdate, NewLog, TicketState},
     },
     error::DomainError,
@@ -439,22 +439,6 @@ pub async fn has_evidence(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<b
     }))
 }
 
-/// The scope of [`TicketScope`] as binds: `$1` region, `$2` me, `$3` kind.
-fn scope_binds(scope: TicketScope) -> (Option<Region>, Option<Uuid>, &'static str) {
-    match scope {
-        TicketScope::All => (None, None, "all"),
-        TicketScope::Region(r) => (Some(r), None, "region"),
-        TicketScope::Supervisor { region, me } => (Some(region), Some(me), "supervisor"),
-        TicketScope::Technician { region, me } => (Some(region), Some(me), "technician"),
-    }
-}
-
-/// [`TicketScope::sees`] in SQL; `$1` region, `$2` the caller's id, `$3` the scope kind.
-const SCOPE_SQL: &str = "($3 = 'all' \
-     OR ($3 = 'region' AND t.region = $1) \
-     OR ($3 = 'supervisor' AND ((t.region = $1 AND (t.status = 'Open' OR (t.foc_id IS NOT NULL AND t.status <> 'Closed'))) OR t.foc_id = $2)) \
-     OR ($3 = 'technician' AND ((t.region = $1 AND t.status = 'Open') OR t.foc_id = $2)))";
-
 /// Filters: `$4` region, `$5` area name, `$6` type, `$7` end user pattern, `$8` status,
 /// `$9` SLA kind, `$10` now.
 const FILTER_SQL: &str = " AND ($4 IS NULL OR t.region = $4) \
@@ -475,19 +459,25 @@ pub async fn list(
     page: PageRequest,
     now: DateTime<Utc>,
 ) -> Result<Page<TicketRow>, DomainError> {
-    let (region, me, kind) = scope_binds(scope);
+    let (role, region, me) = match scope {
+        TicketScope::All => (Role::SuperAdmin, None, None),
+        TicketScope::Region(r) => (Role::NOC, Some(r), None),
+        TicketScope::Supervisor { region, me } => (Role::FOCSupervisor, Some(region), Some(me)),
+        TicketScope::Technician { region, me } => (Role::FOC, Some(region), Some(me)),
+    };
+    let scope_sql = access::ticket_read_sql();
     let pattern = like_pattern(f.end_user.as_deref());
     let sla = f.sla_type.map(|s| s.as_str());
     let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT {cols} FROM tickets t WHERE {SCOPE_SQL}{FILTER_SQL} ORDER BY t.created_at DESC, t.id DESC LIMIT $11 OFFSET $12"
+        "SELECT {cols} FROM tickets t WHERE {scope_sql}{FILTER_SQL} ORDER BY t.created_at DESC, t.id DESC LIMIT $11 OFFSET $12"
     );
-    let count_sql = format!("SELECT COUNT(*) FROM tickets t WHERE {SCOPE_SQL}{FILTER_SQL}");
+    let count_sql = format!("SELECT COUNT(*) FROM tickets t WHERE {scope_sql}{FILTER_SQL}");
     db_run!(tx, |c| {
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
             .bind(region)
             .bind(me)
-            .bind(kind)
+            .bind(role)
             .bind(f.region)
             .bind(&f.area)
             .bind(f.ticket_type)
@@ -500,7 +490,7 @@ pub async fn list(
         let items = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(region)
             .bind(me)
-            .bind(kind)
+            .bind(role)
             .bind(f.region)
             .bind(&f.area)
             .bind(f.ticket_type)
