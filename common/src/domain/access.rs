@@ -301,7 +301,10 @@ mod tests {
     fn the_rule_renders_to_sql_for_the_list() {
         let sql = ticket_read_sql();
         assert!(sql.starts_with("(($3 = 'SuperAdmin' AND TRUE) OR ($3 = 'NOC' AND t.region = $1)"), "{sql}");
-        assert!(sql.contains("($3 = 'FOC' AND ((t.region = $1 AND t.status = 'Open') OR t.foc_id = $2))"), "{sql}");
+        assert!(
+            sql.contains("($3 = 'FOC' AND ((t.region = $1 AND t.status = 'Open') OR t.foc_id = $2))"),
+            "{sql}"
+        );
     }
 
     #[test]
