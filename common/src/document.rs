@@ -231,7 +231,7 @@ document! {
 pub async fn load(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<Option<TicketDocument>, DomainError> {
     let Some(row) = tickets::get(tx, id).await? else { return Ok(None) };
     let logs = tickets::logs(tx, id).await?;
-    let mut ids: Vec<Uuid> = [Some(row.noc_id), row.foc_id].into_iter().flatten().collect();
+    let mut ids: Vec<Uuid> = [Some(row.noc_id), row.state.foc_id].into_iter().flatten().collect();
     ids.extend(logs.iter().flat_map(|l| [l.actor_id, l.foc_before_id]).flatten());
     ids.sort();
     ids.dedup();
@@ -256,36 +256,36 @@ pub fn render(
     client: Option<&clients::ClientRow>,
     now: DateTime<Utc>,
 ) -> TicketDocument {
-    let state = row.state();
-    let d = sla::durations(&state, now);
-    let foc = row.foc_id.and_then(|id| people.get(&id));
+    let state = &row.state;
+    let d = sla::durations(state, now);
+    let foc = state.foc_id.and_then(|id| people.get(&id));
     let contact_person = serde_json::from_str::<Vec<ContactJson>>(&row.contact_person)
         .map(|v| v.into_iter().map(Into::into).collect())
         .unwrap_or_default();
     TicketDocument {
-        document_id: row.id,
-        id: row.id,
+        document_id: state.id,
+        id: state.id,
         ticket_id: row.ticket_id.clone(),
         accepted_duration: d.accepted,
-        accepted_time: row.accepted_at,
-        action: row.need_validate.then(|| "validate".to_owned()),
-        check_in_time: row.check_in_at,
+        accepted_time: state.accepted_at,
+        action: state.need_validate.then(|| "validate".to_owned()),
+        check_in_time: state.check_in_at,
         created_at: row.created_at,
-        departure_time: row.departure_at,
+        departure_time: state.departure_at,
         indication: row.indication.clone(),
         indication_category: row.indication_category,
-        in_progress_by_foc: row.foc_id.is_some() && row.status != Status::Closed,
-        is_draft: row.status == Status::Draft,
-        is_last_link_checking: row.link_check_approved,
-        latest_status: row.status,
+        in_progress_by_foc: state.foc_id.is_some() && state.status != Status::Closed,
+        is_draft: state.status == Status::Draft,
+        is_last_link_checking: state.link_check_approved,
+        latest_status: state.status,
         location_remark: row.location_remark.clone(),
-        need_reassign: foc.is_some_and(|f| !f.active) && row.status != Status::Closed,
-        need_validate: row.need_validate,
+        need_reassign: foc.is_some_and(|f| !f.active) && state.status != Status::Closed,
+        need_validate: state.need_validate,
         network_segment: row.network_segment,
-        on_going_time: row.on_going_at,
+        on_going_time: state.on_going_at,
         on_the_way_duration: d.on_the_way,
-        published_at: row.published_at,
-        region: row.region,
+        published_at: state.published_at,
+        region: state.region,
         remark: row.remark.clone(),
         sla: row.sla_hours,
         sla_type: row.sla_type(now),
@@ -296,8 +296,8 @@ pub fn render(
         ticket_type: row.ticket_type,
         updated_at: row.updated_at,
         work_duration: d.work,
-        closed_time: row.closed_at,
-        is_canceled: row.canceled,
+        closed_time: state.closed_at,
+        is_canceled: state.canceled,
         version: row.version,
         address: row.address.clone(),
         contact_person,

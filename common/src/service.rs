@@ -31,7 +31,7 @@ pub async fn execute(
     now: DateTime<Utc>,
 ) -> Result<(TicketRow, Change), DomainError> {
     let row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
-    let change = match decide(&row.state(), actor, cmd, now) {
+    let change = match decide(&row.state, actor, cmd, now) {
         Ok(change) => change,
         Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !is_known(tx, id, *evidence_id).await?) =>
         {
@@ -49,10 +49,10 @@ pub async fn execute(
     let seq = tickets::next_seq(tx, id).await?;
     tickets::append_logs(tx, id, seq, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
-    schedule_expiry(tx, &row.state(), &change.next).await?;
+    schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, now).await?;
     let after = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
-    tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.status, "ticket changed");
+    tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
 }
 

@@ -52,11 +52,11 @@ pub struct TicketSummary {
 impl From<&tickets::TicketRow> for TicketSummary {
     fn from(r: &tickets::TicketRow) -> Self {
         Self {
-            id: r.id,
+            id: r.state.id,
             ticket_id: r.ticket_id.clone(),
-            region: r.region,
+            region: r.state.region,
             end_user: r.end_user.clone(),
-            last_status: Some(r.status),
+            last_status: Some(r.state.status),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -362,7 +362,7 @@ impl TicketsApi {
         let now = db::now();
         let t = new_ticket(&mut tx, &state, actor, body.0, now).await?;
         let row = service::create(&mut tx, state.settings.effects(), &t, &actor.into(), now).await?;
-        tracing::info!(ticket.id = %row.id, ticket.number = %row.ticket_id, "ticket created");
+        tracing::info!(ticket.id = %row.state.id, ticket.number = %row.ticket_id, "ticket created");
         let summary = TicketSummary::from(&row);
         idempotency::finish(tx, actor.id, &key, 201, &summary).await?;
         Ok(created(summary))

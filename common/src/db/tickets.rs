@@ -15,13 +15,13 @@ use crate::{
     error::DomainError,
 };
 
-/// A ticket row, every column.
+/// A ticket row, every column: the state the state machine works on, and the rest.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TicketRow {
-    pub id: Uuid,
+    #[sqlx(flatten)]
+    pub state: TicketState,
     pub ticket_id: String,
     pub version: i64,
-    pub region: Region,
     pub client_id: Option<Uuid>,
     pub end_user: String,
     pub customer_type: Option<CustomerType>,
@@ -43,59 +43,13 @@ pub struct TicketRow {
     pub splitter_name: Option<String>,
     pub splitter_location: Option<String>,
     pub noc_id: Uuid,
-    pub foc_id: Option<Uuid>,
-    pub status: Status,
-    pub status_before: Option<Status>,
-    pub need_validate: bool,
-    pub awaiting_evidence: Option<Uuid>,
-    pub link_check_approved: bool,
-    pub canceled: bool,
-    pub published_at: Option<DateTime<Utc>>,
-    pub accepted_at: Option<DateTime<Utc>>,
-    pub departure_at: Option<DateTime<Utc>>,
-    pub check_in_at: Option<DateTime<Utc>>,
-    pub on_going_at: Option<DateTime<Utc>>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub pending_evidence: Option<Uuid>,
-    pub pending_started_at: Option<DateTime<Utc>>,
-    pub pending_minutes: Option<i64>,
-    pub resume_status: Option<Status>,
-    pub total_pending_seconds: i64,
-    pub work_pending_seconds: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl TicketRow {
-    /// The part the state machine works on.
-    pub fn state(&self) -> TicketState {
-        TicketState {
-            id: self.id,
-            region: self.region,
-            status: self.status,
-            status_before: self.status_before,
-            need_validate: self.need_validate,
-            awaiting_evidence: self.awaiting_evidence,
-            foc_id: self.foc_id,
-            link_check_approved: self.link_check_approved,
-            canceled: self.canceled,
-            published_at: self.published_at,
-            accepted_at: self.accepted_at,
-            departure_at: self.departure_at,
-            check_in_at: self.check_in_at,
-            on_going_at: self.on_going_at,
-            closed_at: self.closed_at,
-            pending_evidence: self.pending_evidence,
-            pending_started_at: self.pending_started_at,
-            pending_minutes: self.pending_minutes,
-            resume_status: self.resume_status,
-            total_pending_seconds: self.total_pending_seconds,
-            work_pending_seconds: self.work_pending_seconds,
-        }
-    }
-
     pub fn sla_type(&self, now: DateTime<Utc>) -> SlaType {
-        crate::domain::sla::sla_type(self.sla_hours, self.sla_due_at, self.closed_at, now)
+        crate::domain::sla::sla_type(self.sla_hours, self.sla_due_at, self.state.closed_at, now)
     }
 }
 

@@ -13,8 +13,8 @@ pub const MAX_PENDING_MINUTES: i64 = 7 * 24 * 60;
 /// The task steps a technician reports freely once work is going on.
 pub const TASKS: [Status; 4] = [Status::Checking, Status::PullingCable, Status::Jointing, Status::Tidying];
 
-/// The part of a ticket the state machine reads and writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The part of a ticket the state machine reads and writes (its columns carry these names).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TicketState {
     pub id: Uuid,
     pub region: Region,

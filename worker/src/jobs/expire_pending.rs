@@ -37,8 +37,8 @@ pub async fn run(job: ExpirePending, ctx: Data<Context>) -> Result<(), BoxDynErr
             // pending still runs, come back when it is due.
             let row = common::db::tickets::get(&mut tx, job.ticket_id).await?;
             if let Some(row) = row
-                && row.pending_evidence == Some(job.evidence_id)
-                && let Some(due) = row.state().pending_due()
+                && row.state.pending_evidence == Some(job.evidence_id)
+                && let Some(due) = row.state.pending_due()
                 && due > now
             {
                 enqueue(&mut tx, EXPIRE_PENDING_QUEUE, &job, due).await?;
