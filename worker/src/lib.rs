@@ -48,8 +48,11 @@ impl Context {
 /// How often the SQLite queue is polled.
 const SQLITE_POLL: Duration = Duration::from_millis(50);
 /// How often a queue consumer says it is alive; the jobs of one silent for two beats (a worker
-/// killed mid-job) are taken over by the others or by its restart.
+/// killed mid-job) are taken over by the others or by its restart. On SQLite the consumer at times
+/// waits for its next beat before fetching a due job, so the beat there is short (it bounds that
+/// wait; each beat is one small write).
 const HEARTBEAT: Duration = Duration::from_secs(5);
+const SQLITE_HEARTBEAT: Duration = Duration::from_secs(1);
 /// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).
 const PG_POLL: Duration = Duration::from_secs(1);
 
@@ -101,7 +104,9 @@ macro_rules! consume {
         match &$ctx.db {
             Db::Sqlite(_) => {
                 let backend = apalis_sqlite::SqliteStorage::new($sqlite)
-                    .with_config(apalis_sqlite::Config::default().queue($queue).heartbeat_interval(HEARTBEAT))
+                    .with_config(
+                        apalis_sqlite::Config::default().queue($queue).heartbeat_interval(SQLITE_HEARTBEAT),
+                    )
                     .poll_with_interval(SQLITE_POLL);
                 let worker = WorkerBuilder::new(instance($name))
                     .backend(backend)
