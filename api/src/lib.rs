@@ -1,6 +1,7 @@
 //! The HTTP API of CGS Ticketing. `build_app` is used by `main` and by the tests alike.
 
 pub mod auth;
+pub mod cli;
 pub mod envelope;
 pub mod error;
 pub mod idempotency;

@@ -1,7 +1,7 @@
 //! `cgs-api`: the HTTP API of CGS Ticketing.
 
 use clap::{Parser, Subcommand};
-use common::config::Settings;
+use common::config::{Secret, Settings};
 use tracing_subscriber::EnvFilter;
 
 /// CGS Ticketing API server. Every option can be given as the environment variable shown.
@@ -24,6 +24,24 @@ enum Command {
     Openapi,
     /// Print `firestore.rules`, generated from the access rule, and exit.
     FirestoreRules,
+    /// Create a SuperAdmin.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// The password (at least 8 characters).
+        #[arg(long, env = "CGS_NEW_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Secret,
+        #[arg(long, default_value = "Super Admin")]
+        name: String,
+        #[arg(long)]
+        nik: String,
+    },
+    /// Enqueue the Firestore sync of every ticket (the worker writes them).
+    Resync,
+    /// List the background jobs that used up their attempts.
+    FailedJobs,
+    /// Put a failed background job back in its queue.
+    RetryJob { id: String },
 }
 
 #[tokio::main]
@@ -38,6 +56,12 @@ async fn main() -> anyhow::Result<()> {
             db.migrate().await?;
             tracing::info!("migrations applied");
         }
+        Command::CreateAdmin { email, password, name, nik } => {
+            api::cli::create_admin(&cli.settings, &email, &password, &name, &nik).await?
+        }
+        Command::Resync => api::cli::resync(&cli.settings).await?,
+        Command::FailedJobs => api::cli::failed(&cli.settings).await?,
+        Command::RetryJob { id } => api::cli::retry(&cli.settings, &id).await?,
         Command::Serve => {
             let app = api::build_app(cli.settings).await?;
             tracing::info!(addr = %app.local_addr(), backend = ?app.state.db.backend(), "cgs-api listening");
@@ -50,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
 
 fn init_tracing(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {

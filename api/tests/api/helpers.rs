@@ -162,6 +162,16 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Stops the app as SIGTERM would and waits until it has let go of its database.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
     /// Runs one SQL statement on the test's database (both backends take `$n`-free SQL here).
     pub async fn exec(&self, sql: &str) {
         use sqlx::Connection;

@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod cli;
 mod firestore;
 pub mod master_data;
 mod openapi;

@@ -545,3 +545,16 @@ pub async fn sweep_sla(
         SlaSweep { breached, warned, cleared }
     }))
 }
+
+/// Every ticket id, oldest first, `limit` after `after` (keyset paging over the whole table).
+pub async fn ids_after(tx: &mut Tx, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tickets WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
