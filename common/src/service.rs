@@ -33,7 +33,7 @@ pub async fn execute(
     let row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
     let change = match decide(&row.state, actor, cmd, now) {
         Ok(change) => change,
-        Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !is_known(tx, id, *evidence_id).await?) =>
+        Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !tickets::has_evidence(tx, id, *evidence_id).await?) =>
         {
             return Err(DomainError::NotFound("evidence"));
         }
@@ -65,10 +65,6 @@ async fn schedule_expiry(tx: &mut Tx, before: &TicketState, after: &TicketState)
         jobs::enqueue(tx, jobs::EXPIRE_PENDING_QUEUE, &job, due).await?;
     }
     Ok(())
-}
-
-async fn is_known(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<bool, DomainError> {
-    tickets::has_evidence(tx, ticket, evidence).await
 }
 
 /// The human-readable number of the next ticket of `now`'s month, e.g. `CGS-202611-0001`.

@@ -139,7 +139,12 @@ with_firestore! {
         step(&app, &foc, &id, "ticketStatus/accept", None).await;
         step(&app, &foc, &id, "ticketStatus/onTheWay", None).await;
         let second = app.post("/v1/tickets", &noc, json!({"type": "Maintenance", "source": "Email", "indicationCategory": "Bending", "networkSegment": "Backbone"})).await.id();
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        // Wait until the sync of these changes has failed at least once against the dead emulator.
+        let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+        wait_until(30, "a sync attempt failed while Firestore was down", || async {
+            app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.sync_ticket' AND status = 'Failed'")).await > 0
+        })
+        .await;
         // Back, empty (the emulator keeps nothing): both tickets converge to their latest state.
         let emu = Emulator::start_on(grpc, http);
         let (api, fs) = synced(&app, &emu, &project, &id).await;
