@@ -78,6 +78,7 @@ async fn check_token(req: &Request, token: &str) -> poem::Result<Session> {
     let actor = sessions::actor(&mut tx, claims.sid, claims.sub, db::now()).await.map_err(ApiError::from)?;
     tx.commit().await.map_err(ApiError::from)?;
     let actor = actor.ok_or_else(invalid)?;
+    crate::observe::record_user(actor.id);
     Ok(Session { actor, session_id: claims.sid })
 }
 

@@ -4,8 +4,10 @@ pub mod auth;
 pub mod cli;
 pub mod envelope;
 pub mod error;
+pub mod feed;
 pub mod idempotency;
 pub mod limits;
+pub mod observe;
 pub mod optional_json;
 pub mod routes;
 pub mod serde_object;
@@ -23,7 +25,7 @@ use common::{
 use poem::{
     Endpoint, EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpListener},
-    middleware::{CatchPanic, Tracing},
+    middleware::CatchPanic,
 };
 use poem_openapi::{OpenApiService, Tags};
 
@@ -36,6 +38,7 @@ use crate::{
         health::HealthApi,
         indications::IndicationsApi,
         isps::IspsApi,
+        reports::ReportsApi,
         splitters::{MainSplittersApi, SplittersApi},
         tickets::TicketsApi,
         users::UsersApi,
@@ -56,6 +59,8 @@ pub enum ApiTags {
     MasterData,
     /// Tickets and their status flow.
     Tickets,
+    /// Reports over tickets.
+    Reports,
     /// Health and readiness.
     Operations,
 }
@@ -70,6 +75,7 @@ type Apis = (
     IndicationsApi,
     ClientsApi,
     TicketsApi,
+    ReportsApi,
     AdminApi,
     HealthApi,
 );
@@ -87,6 +93,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             IndicationsApi,
             ClientsApi,
             TicketsApi,
+            ReportsApi,
             AdminApi,
             HealthApi,
         ),
@@ -106,6 +113,7 @@ pub struct Application {
     pub state: AppState,
     addr: SocketAddr,
     acceptor: poem::listener::TcpAcceptor,
+    hub: (feed::Hub, tokio::sync::watch::Sender<i64>),
 }
 
 /// Connects the database, migrates it, loads the signing key, creates the first SuperAdmin, and
@@ -131,8 +139,20 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
         }
         None => None,
     };
-    let state =
-        AppState { db, keys: TokenKeys::new(secret.as_bytes()), settings: Arc::new(settings), firebase };
+    let (hub, heads, head_sender) = feed::Hub::start(db.clone()).await?;
+    let state = AppState {
+        db,
+        keys: TokenKeys::new(secret.as_bytes()),
+        settings: Arc::new(settings),
+        firebase,
+        requests: Arc::new(observe::RequestMetrics::new(
+            <Apis as poem_openapi::OpenApi>::meta()
+                .iter()
+                .flat_map(|a| a.paths.iter())
+                .map(|p| p.path.as_str()),
+        )),
+        feed: heads,
+    };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)
         .into_acceptor()
@@ -143,7 +163,7 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("reading the bound address")?;
-    Ok(Application { state, addr, acceptor })
+    Ok(Application { state, addr, acceptor, hub: (hub, head_sender) })
 }
 
 /// The endpoint tree: the API, its document, Swagger UI, and the error envelope around all.
@@ -151,14 +171,15 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = api_service();
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
+    let requests = state.requests.clone();
     Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .around(limits::limit_body)
         .with(CatchPanic::new().with_handler(error::on_panic))
+        .around(move |ep, req| observe::observe(ep, req, requests.clone()))
         .catch_all_error(|err| async move { error::render(err) })
-        .with(Tracing)
         .data(state)
 }
 
@@ -185,6 +206,11 @@ impl Application {
             }
             false => None,
         };
+        let (hub, heads) = self.hub;
+        let mut hub_stopped = stopped.clone();
+        let hub = tokio::spawn(hub.run(heads, async move {
+            let _ = hub_stopped.wait_for(|s| *s).await;
+        }));
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 endpoint(self.state),
@@ -195,6 +221,7 @@ impl Application {
                 Some(Duration::from_secs(30)),
             )
             .await;
+        let _ = hub.await;
         if let Some(w) = worker {
             match w.await {
                 Ok(Err(e)) => tracing::error!(error = %e, "the worker failed"),

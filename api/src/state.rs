@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use tokio::sync::watch;
+
+use crate::observe::RequestMetrics;
 use common::{
     auth::{FirebaseSigner, TokenKeys},
     config::Settings,
@@ -15,4 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Signs Firebase custom tokens when a service account is configured.
     pub firebase: Option<FirebaseSigner>,
+    /// Request counts and latencies of this process, for `/metrics`.
+    pub requests: Arc<RequestMetrics>,
+    /// The live feed's head, published by its hub.
+    pub feed: watch::Receiver<i64>,
 }

@@ -115,6 +115,10 @@ pub struct Settings {
     #[arg(long, env = "CGS_SYNC_RECONCILE_SCHEDULE", default_value = "0 * * * * *")]
     pub sync_reconcile_schedule: String,
 
+    /// How long the live feed keeps ticket changes for `Last-Event-ID` resumption, in hours.
+    #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
+    pub feed_retention_hours: i64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -156,6 +160,7 @@ impl Settings {
             firestore_project_id: None,
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),
+            feed_retention_hours: 72,
             log_format: "text".into(),
         }
     }

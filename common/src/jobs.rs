@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{db::Tx, error::DomainError};
+use crate::{db::Tx, domain::ticket::TicketState, error::DomainError};
 
 /// Queue of [`ExpirePending`].
 pub const EXPIRE_PENDING_QUEUE: &str = "cgs.expire_pending";
@@ -29,13 +29,17 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Enqueues the sync of a changed ticket when Firestore is on.
+    /// Records a change of a ticket for the live feed and, when Firestore is on, enqueues its
+    /// sync. `before` is the state before the change, `None` when region, status and technician
+    /// stay as they are (or the ticket is new).
     pub async fn ticket_changed(
         self,
         tx: &mut Tx,
         ticket_id: Uuid,
+        before: Option<&TicketState>,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
+        crate::db::feed::record(tx, ticket_id, before, now).await?;
         if self.sync_firestore {
             enqueue(tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id }, now).await?;
         }

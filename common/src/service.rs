@@ -50,7 +50,7 @@ pub async fn execute(
     tickets::append_logs(tx, id, seq, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
-    effects.ticket_changed(tx, id, now).await?;
+    effects.ticket_changed(tx, id, Some(&row.state), now).await?;
     let after = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
@@ -92,6 +92,6 @@ pub async fn create(
     };
     let first = NewLog::simple(t.status, title, description, now);
     tickets::append_logs(tx, t.id, 1, &[first], who).await?;
-    effects.ticket_changed(tx, t.id, now).await?;
+    effects.ticket_changed(tx, t.id, None, now).await?;
     tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
 }

@@ -1,12 +1,14 @@
 //! `/healthz` (the process is up) and `/readyz` (the database answers).
 
+use std::fmt::Write;
+
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     payload::{Json, PlainText},
 };
 
-use crate::{ApiTags, error::ErrorBody, state::AppState};
+use crate::{ApiTags, error::ErrorBody, observe::escape, state::AppState};
 
 #[derive(Debug, Object)]
 pub struct HealthData {
@@ -45,17 +47,37 @@ impl HealthApi {
         ok()
     }
 
-    /// Prometheus metrics: background jobs by queue and state (`failed` are those that used up
-    /// their attempts).
+    /// Prometheus metrics: this process's requests by method, route and status (count and
+    /// latency); and, from the database, background jobs by queue and state (`failed` are those
+    /// that used up their attempts), tickets by region and status, and how many of those are
+    /// over their SLA.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self, state: Data<&AppState>) -> crate::error::ApiResult<PlainText<String>> {
         let mut tx = state.db.begin().await?;
-        let counts = common::db::failed_jobs::counts(&mut tx).await?;
+        let jobs = common::db::failed_jobs::counts(&mut tx).await?;
+        let tickets = common::db::tickets::status_counts(&mut tx, common::db::now()).await?;
         tx.commit().await?;
-        let mut out =
-            String::from("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
-        for (queue, job_state, n) in counts {
-            out.push_str(&format!("cgs_jobs{{queue=\"{queue}\",state=\"{job_state}\"}} {n}\n"));
+        let mut out = String::new();
+        state.requests.render(&mut out);
+        out.push_str("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
+        for (queue, job_state, n) in jobs {
+            let _ = writeln!(out, "cgs_jobs{{queue=\"{}\",state=\"{job_state}\"}} {n}", escape(&queue));
+        }
+        out.push_str("# HELP cgs_tickets Tickets by region and status.\n# TYPE cgs_tickets gauge\n");
+        for c in &tickets {
+            let _ =
+                writeln!(out, "cgs_tickets{{region=\"{}\",status=\"{}\"}} {}", c.region, c.status, c.tickets);
+        }
+        out.push_str(
+            "# HELP cgs_tickets_over_sla Tickets over their SLA: open ones running late, closed ones closed late.\n\
+             # TYPE cgs_tickets_over_sla gauge\n",
+        );
+        for c in &tickets {
+            let _ = writeln!(
+                out,
+                "cgs_tickets_over_sla{{region=\"{}\",status=\"{}\"}} {}",
+                c.region, c.status, c.over_sla
+            );
         }
         Ok(PlainText(out))
     }

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod health;
 pub mod indications;
 pub mod isps;
+pub mod reports;
 pub mod splitters;
 pub mod tickets;
 pub mod users;

@@ -14,11 +14,12 @@ use common::{
     },
     service,
 };
+use futures_util::{StreamExt, stream::BoxStream};
 use poem::web::Data;
 use poem_openapi::{
     Enum, Object, OpenApi,
     param::{Header, Path, Query},
-    payload::Json,
+    payload::{EventStream, Json},
     types::{ParseFromJSON, ToJSON},
 };
 use uuid::Uuid;
@@ -34,6 +35,43 @@ use crate::{
     state::AppState,
     text::{Text, opt},
 };
+
+/// An event of the live feed. Documented by its main payload, the ticket document of a
+/// `ticket` event; see the operation for the others.
+pub struct FeedEvent(poem::web::sse::Event);
+
+impl poem_openapi::types::Type for FeedEvent {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = TicketDocument;
+    type RawElementValueType = TicketDocument;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        TicketDocument::name()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        TicketDocument::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        TicketDocument::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        None
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::empty())
+    }
+}
+
+impl ToJSON for FeedEvent {
+    /// Unused: events are written by `to_event`.
+    fn to_json(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
 
 /// A ticket as lists and status changes show it.
 #[derive(Debug, Clone, Object)]
@@ -409,6 +447,38 @@ impl TicketsApi {
         let rows = tickets::list(&mut tx, auth.actor().ticket_scope(), &filter, page, db::now()).await?;
         tx.commit().await?;
         Ok(listed(rows, |r| TicketSummary::from(&r)))
+    }
+
+    /// Live feed of the tickets the caller may see (Server-Sent Events), by the same rule as the
+    /// list and Firestore.
+    ///
+    /// Events: `ready` first (its id is where the stream starts); `ticket` with the rendered
+    /// ticket document whenever a ticket the caller sees changes; `removed` with `{id, ticketId}`
+    /// when a change takes a ticket out of the caller's sight (accepted by another technician,
+    /// say); `reset` when `Last-Event-ID` names a change no longer kept (reload the list, then
+    /// follow on). Every event id is a change number: reconnect with `Last-Event-ID` to resume
+    /// without losing a change. A comment is sent every 15 s to keep proxies from closing the
+    /// stream; logging out ends it.
+    #[oai(path = "/stream", method = "get")]
+    async fn stream(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        /// The id of the last event received, to resume after it.
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<i64>>,
+    ) -> EventStream<BoxStream<'static, FeedEvent>> {
+        let session = auth.session();
+        let events = crate::feed::follow(
+            state.db.clone(),
+            state.feed.clone(),
+            session.actor.clone(),
+            session.session_id,
+            last_event_id.0,
+        );
+        EventStream::new(events.map(FeedEvent).boxed())
+            .keep_alive(std::time::Duration::from_secs(15))
+            .to_event(|e| e.0)
     }
 
     /// The full ticket document (the same as Firestore's `tickets/{id}`), log included.

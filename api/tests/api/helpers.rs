@@ -198,6 +198,11 @@ impl TestApp {
         }
     }
 
+    /// A UUID literal as the backend stores it.
+    pub fn sql_uuid(&self, id: &str) -> String {
+        if self.is_postgres() { format!("'{id}'") } else { format!("X'{}'", id.replace('-', "")) }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db_url.starts_with("postgres")
     }
@@ -278,6 +283,11 @@ impl TestApp {
         let token = self.login(&email, PASSWORD).await;
         (a.id(), token)
     }
+}
+
+/// A timestamp literal both backends store as the app does.
+pub fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("'{}'", t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
 }
 
 /// Polls `check` every 100 ms until it holds; fails the test after `secs` seconds.

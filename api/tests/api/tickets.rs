@@ -394,7 +394,7 @@ on_both_backends! {
         assert!(ids(&app.get("/v1/tickets?agingTime=over", &app.admin).await).is_empty());
         // Five hours later the Dedicated client's 4-hour SLA is over.
         let past = (chrono::Utc::now() - chrono::Duration::hours(5)).to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-        app.exec(&format!("UPDATE tickets SET sla_due_at = '{past}' WHERE id = {}", sql_uuid(&app, &open))).await;
+        app.exec(&format!("UPDATE tickets SET sla_due_at = '{past}' WHERE id = {}", app.sql_uuid(&open))).await;
         assert_eq!(ids(&app.get("/v1/tickets?agingTime=over", &app.admin).await), set(&[&open]));
         assert_eq!(doc(&app, &open).await["slaType"], "OverSla");
         let page = app.get("/v1/tickets?limit=2&offset=1", &app.admin).await;
@@ -540,11 +540,6 @@ on_both_backends! {
         act(&app, &c.supervisor, &id, "ticketStatus/onTheWay", None).await.expect(403);
         app.get(&format!("/v1/tickets/{id}"), &c.supervisor).await.expect(200);
     }
-}
-
-/// A UUID literal as the backend stores it.
-fn sql_uuid(app: &TestApp, id: &str) -> String {
-    if app.is_postgres() { format!("'{id}'") } else { format!("X'{}'", id.replace('-', "")) }
 }
 
 /// Runs the futures concurrently and returns their outputs in order.

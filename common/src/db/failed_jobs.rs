@@ -81,14 +81,15 @@ pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
     Ok(affected == 1)
 }
 
-/// Jobs of ours by queue and state: `pending` (waiting or running), `failed` (attempts used
-/// up or killed) and `done`.
+/// Jobs of ours by queue and state: `queued` (waiting, the queue's depth), `running`,
+/// `retrying` (failed, attempts left), `failed` (attempts used up, or killed) and `done`.
 pub async fn counts(tx: &mut Tx) -> Result<Vec<(String, String, i64)>, DomainError> {
     let sql = |table: &str| {
         format!(
             "SELECT job_type, CASE WHEN status = 'Done' THEN 'done' \
              WHEN status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts) THEN 'failed' \
-             ELSE 'pending' END AS state, COUNT(*) FROM {table} WHERE job_type LIKE 'cgs.%' GROUP BY 1, 2 ORDER BY 1, 2"
+             WHEN status = 'Failed' THEN 'retrying' WHEN status = 'Running' THEN 'running' \
+             ELSE 'queued' END AS state, COUNT(*) FROM {table} WHERE job_type LIKE 'cgs.%' GROUP BY 1, 2 ORDER BY 1, 2"
         )
     };
     Ok(match tx {

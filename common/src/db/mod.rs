@@ -7,6 +7,7 @@
 pub mod areas;
 pub mod clients;
 pub mod failed_jobs;
+pub mod feed;
 pub mod idempotency;
 pub mod indications;
 pub mod isps;

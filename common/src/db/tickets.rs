@@ -10,6 +10,7 @@ use crate::{
         CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
         Role, SlaType, Status, TicketSource, TicketType,
         access::{self, Actor, TicketScope},
+        report, sla,
         ticket::{Evidence, LogUpdate, NewLog, TicketState},
     },
     error::DomainError,
@@ -557,4 +558,75 @@ pub async fn ids_after(tx: &mut Tx, after: Option<Uuid>, limit: i64) -> Result<V
         .fetch_all(&mut *c)
         .await?
     }))
+}
+
+/// Tickets per region and status, and how many of them are over their SLA at `now` (running
+/// late, or closed late).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StatusCount {
+    pub region: Region,
+    pub status: Status,
+    pub tickets: i64,
+    pub over_sla: i64,
+}
+
+pub async fn status_counts(tx: &mut Tx, now: DateTime<Utc>) -> Result<Vec<StatusCount>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_as::<_, StatusCount>(
+            "SELECT region, status, COUNT(*) AS tickets, \
+             COALESCE(SUM(CASE WHEN sla_hours IS NOT NULL AND sla_due_at < COALESCE(closed_at, $1) THEN 1 ELSE 0 END), 0) AS over_sla \
+             FROM tickets GROUP BY region, status ORDER BY region, status",
+        )
+        .bind(now)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// What the SLA report needs of each ticket published in `[from, to)`, of `region` if given.
+pub async fn report_tickets(
+    tx: &mut Tx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    region: Option<Region>,
+    now: DateTime<Utc>,
+) -> Result<Vec<report::ReportTicket>, DomainError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        ticket: TicketRow,
+        isp_name: Option<String>,
+    }
+    let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {cols}, i.name AS isp_name FROM tickets t \
+         LEFT JOIN clients c ON c.id = t.client_id LEFT JOIN isps i ON i.id = c.isp_id \
+         WHERE t.published_at >= $1 AND t.published_at < $2 AND ($3 IS NULL OR t.region = $3)"
+    );
+    let rows: Vec<Row> = db_run!(tx, |c| {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(from)
+            .bind(to)
+            .bind(region)
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let t = r.ticket;
+            let d = sla::durations(&t.state, now);
+            let closed = t.state.closed_at.is_some();
+            report::ReportTicket {
+                region: t.state.region,
+                isp: r.isp_name,
+                customer_type: t.customer_type,
+                sla_type: t.sla_type(now),
+                closed,
+                canceled: t.state.canceled,
+                resolution_seconds: (closed && !t.state.canceled).then_some(d.total),
+                pending_seconds: d.total_pending,
+            }
+        })
+        .collect())
 }

@@ -147,18 +147,20 @@ impl Cond {
 impl Cond {
     /// The condition in SQL over the ticket row `t`, with the caller's region as `$1` and id
     /// as `$2`. Statuses are enum names, never input.
-    pub fn to_sql(&self) -> String {
+    /// The condition in SQL over the ticket columns of table alias `t` (`region`, `status`,
+    /// `foc_id`): `$1` the caller's region, `$2` its id.
+    pub fn to_sql(&self, t: &str) -> String {
         let join = |cs: &[Cond], op: &str| {
-            let parts: Vec<String> = cs.iter().map(|c| c.to_sql()).collect();
+            let parts: Vec<String> = cs.iter().map(|c| c.to_sql(t)).collect();
             format!("({})", parts.join(op))
         };
         match self {
             Cond::Always => "TRUE".into(),
-            Cond::InMyRegion => "t.region = $1".into(),
-            Cond::StatusIs(x) => format!("t.status = '{x}'"),
-            Cond::StatusIsNot(x) => format!("t.status <> '{x}'"),
-            Cond::Assigned => "t.foc_id IS NOT NULL".into(),
-            Cond::AssignedToMe => "t.foc_id = $2".into(),
+            Cond::InMyRegion => format!("{t}.region = $1"),
+            Cond::StatusIs(x) => format!("{t}.status = '{x}'"),
+            Cond::StatusIsNot(x) => format!("{t}.status <> '{x}'"),
+            Cond::Assigned => format!("{t}.foc_id IS NOT NULL"),
+            Cond::AssignedToMe => format!("{t}.foc_id = $2"),
             Cond::All(cs) => join(cs, " AND "),
             Cond::Any(cs) => join(cs, " OR "),
         }
@@ -168,9 +170,14 @@ impl Cond {
 /// The ticket read rule in SQL for every role: `$1` the caller's region, `$2` its id, `$3` its
 /// role. The API's ticket list filters with it.
 pub fn ticket_read_sql() -> String {
+    ticket_read_sql_on("t")
+}
+
+/// [`ticket_read_sql`] over the ticket columns of table alias `t`.
+pub fn ticket_read_sql_on(t: &str) -> String {
     let branches: Vec<String> = Role::ALL
         .iter()
-        .map(|role| format!("($3 = '{role}' AND {})", ticket_read_rule(*role).to_sql()))
+        .map(|role| format!("($3 = '{role}' AND {})", ticket_read_rule(*role).to_sql(t)))
         .collect();
     format!("({})", branches.join(" OR "))
 }

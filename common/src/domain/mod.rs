@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod enums;
+pub mod report;
 pub mod sla;
 pub mod ticket;
 pub mod validate;

@@ -1,0 +1,201 @@
+//! The live feed `GET /v1/tickets/stream`: who gets which events, and resuming.
+
+use std::time::Duration;
+
+use common::domain::{Region, Role};
+use futures_util::StreamExt;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{helpers::*, master_data::client_body, on_both_backends};
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+struct Sse {
+    id: Option<String>,
+    event: String,
+    data: Value,
+}
+
+/// A stream being read.
+struct Feed {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Feed {
+    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Feed {
+        let mut req = app.client.get(app.url("/v1/tickets/stream")).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        Feed { body: resp.bytes_stream().boxed(), buf: String::new() }
+    }
+
+    /// The next event, skipping keep-alive comments; `None` when the stream ended, and a test
+    /// failure after `secs` seconds without one.
+    async fn next_within(&mut self, secs: u64) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut e = Sse { id: None, event: "message".into(), data: Value::Null };
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        e.id = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        e.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() && e.id.is_none() {
+                    continue; // a comment
+                }
+                e.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return Some(e);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .unwrap_or_else(|_| panic!("no event within {secs} s"));
+            match chunk {
+                Some(Ok(bytes)) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Sse {
+        self.next_within(10).await.expect("the stream goes on")
+    }
+
+    /// Fails when an event arrives within `ms` milliseconds.
+    async fn quiet_for(&mut self, ms: u64) {
+        let got = tokio::time::timeout(Duration::from_millis(ms), self.next_within(60)).await;
+        assert!(got.is_err(), "unexpected event {:?}", got.unwrap());
+    }
+}
+
+fn new_ticket(client: Option<&str>, region: Option<&str>) -> Value {
+    json!({
+        "client": client, "region": region, "type": "Trouble", "source": "Telegram",
+        "contactPerson": [{"name": "Budi", "phone": "0812345678"}], "indicationCategory": "FiberCut",
+        "networkSegment": "Access"
+    })
+}
+
+async fn accept(app: &TestApp, token: &str, id: &str) {
+    app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/accept"), Some(token), None)
+        .await
+        .expect(201);
+}
+
+on_both_backends! {
+    async fn each_role_gets_exactly_the_changes_it_may_see(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let (_, other_foc) = app.user(Role::FOC, Region::West).await;
+        let (_, foc_east) = app.user(Role::FOC, Region::East).await;
+        let client = app.post("/v1/clients", &app.admin, client_body(&app, "F-CID").await).await.id();
+
+        let mut noc_feed = Feed::open(&app, &noc, None).await;
+        let mut foc_feed = Feed::open(&app, &foc, None).await;
+        let mut east_feed = Feed::open(&app, &foc_east, None).await;
+        for f in [&mut noc_feed, &mut foc_feed, &mut east_feed] {
+            let ready = f.next().await;
+            assert_eq!(ready.event, "ready");
+            assert!(ready.id.is_some());
+        }
+
+        // An open ticket of the West: its NOC and technicians get the document.
+        let t1 = app.post("/v1/tickets", &noc, new_ticket(Some(&client), None)).await.id();
+        for f in [&mut noc_feed, &mut foc_feed] {
+            let e = f.next().await;
+            assert_eq!((e.event.as_str(), e.data["id"].as_str(), e.data["latestStatus"].as_str()), ("ticket", Some(t1.as_str()), Some("Open")), "{e:?}");
+            assert_eq!(e.data["ticketLogs"].as_array().unwrap().len(), 1);
+        }
+
+        // Another technician takes it: the first one loses sight of it and is told so; the NOC
+        // gets the new state.
+        accept(&app, &other_foc, &t1).await;
+        let e = foc_feed.next().await;
+        assert_eq!((e.event.as_str(), e.data["id"].as_str()), ("removed", Some(t1.as_str())), "{e:?}");
+        assert!(e.data["ticketId"].as_str().unwrap().starts_with("CGS-"));
+        assert_eq!(e.data.as_object().unwrap().len(), 2, "a removal says nothing else: {e:?}");
+        let e = noc_feed.next().await;
+        assert_eq!((e.event.as_str(), e.data["latestStatus"].as_str(), e.data["foc"]["name"].as_str()), ("ticket", Some("Accepted"), Some("FOC West")));
+
+        // An East ticket reaches the East technician, and it is the first thing it gets: none
+        // of the West changes reached it.
+        let t2 = app.post("/v1/tickets", &app.admin, new_ticket(None, Some("East"))).await.id();
+        let e = east_feed.next().await;
+        assert_eq!((e.event.as_str(), e.data["id"].as_str()), ("ticket", Some(t2.as_str())));
+        // ...and neither West feed hears of it.
+        let t3 = app.post("/v1/tickets", &noc, new_ticket(Some(&client), None)).await.id();
+        assert_eq!(foc_feed.next().await.data["id"].as_str(), Some(t3.as_str()));
+        assert_eq!(noc_feed.next().await.data["id"].as_str(), Some(t3.as_str()));
+        east_feed.quiet_for(500).await;
+
+        // Logging out ends the stream at the next change.
+        app.send(Method::GET, "/v1/logout", Some(&foc), None).await.expect(200);
+        app.post("/v1/tickets", &noc, new_ticket(Some(&client), None)).await.expect(201);
+        assert!(foc_feed.next_within(10).await.is_none(), "the stream ends after logout");
+
+        // No session, no stream.
+        let resp = app.client.get(app.url("/v1/tickets/stream")).send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+
+    async fn a_client_resumes_after_the_last_event_it_got(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let client = app.post("/v1/clients", &app.admin, client_body(&app, "R-CID").await).await.id();
+
+        let mut feed = Feed::open(&app, &noc, None).await;
+        let start = feed.next().await.id.unwrap();
+        drop(feed);
+
+        // Changes while disconnected: created, then accepted.
+        let t1 = app.post("/v1/tickets", &noc, new_ticket(Some(&client), None)).await.id();
+        accept(&app, &foc, &t1).await;
+        let t2 = app.post("/v1/tickets", &noc, new_ticket(Some(&client), None)).await.id();
+
+        let mut feed = Feed::open(&app, &noc, Some(&start)).await;
+        let ready = feed.next().await;
+        assert_eq!((ready.event.as_str(), ready.id.as_deref()), ("ready", Some(start.as_str())));
+        // Every missed ticket arrives as it is now, in the order of its last change.
+        let mut got = vec![];
+        let mut last = String::new();
+        while got.last().map(|(id, _): &(String, String)| id.as_str()) != Some(t2.as_str()) {
+            let e = feed.next().await;
+            assert_eq!(e.event, "ticket");
+            last = e.id.unwrap();
+            got.push((e.data["id"].as_str().unwrap().to_owned(), e.data["latestStatus"].as_str().unwrap().to_owned()));
+        }
+        assert_eq!(got, vec![(t1.clone(), "Accepted".to_owned()), (t2.clone(), "Open".to_owned())]);
+        drop(feed);
+
+        // Resuming from the last event gets only what came after it.
+        let mut feed = Feed::open(&app, &noc, Some(&last)).await;
+        assert_eq!(feed.next().await.event, "ready");
+        feed.quiet_for(500).await;
+        app.send(Method::POST, &format!("/v1/tickets/{t1}/ticketStatus/onTheWay"), Some(&foc), None).await.expect(201);
+        let e = feed.next().await;
+        assert_eq!((e.data["id"].as_str(), e.data["latestStatus"].as_str()), (Some(t1.as_str()), Some("OnTheWay")));
+        assert!(e.id.unwrap().parse::<i64>().unwrap() > last.parse::<i64>().unwrap());
+
+        // An id this installation never gave (or one pruned away) asks the client to reload.
+        let mut feed = Feed::open(&app, &noc, Some("999999999")).await;
+        assert_eq!(feed.next().await.event, "reset");
+        app.exec("DELETE FROM ticket_events WHERE seq < (SELECT MAX(seq) FROM ticket_events)").await;
+        let mut feed = Feed::open(&app, &noc, Some(&start)).await;
+        assert_eq!(feed.next().await.event, "reset");
+        // A malformed id is a bad request.
+        let resp = app.client.get(app.url("/v1/tickets/stream")).bearer_auth(&noc).header("Last-Event-ID", "abc").send().await.unwrap();
+        assert_eq!(resp.status(), 400);
+    }
+}
