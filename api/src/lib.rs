@@ -46,6 +46,9 @@ use crate::{
     state::AppState,
 };
 
+/// How long a stopping server waits for in-flight requests.
+pub const HTTP_DRAIN: Duration = Duration::from_secs(20);
+
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -152,6 +155,7 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
                 .map(|p| p.path.as_str()),
         )),
         feed: heads,
+        draining: Arc::default(),
     };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)
@@ -172,6 +176,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let requests = state.requests.clone();
+    let draining = state.draining.clone();
     Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
@@ -180,6 +185,19 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .with(CatchPanic::new().with_handler(error::on_panic))
         .around(move |ep, req| observe::observe(ep, req, requests.clone()))
         .catch_all_error(|err| async move { error::render(err) })
+        .after(move |resp| {
+            let draining = draining.clone();
+            async move {
+                let mut resp = resp?;
+                if draining.load(std::sync::atomic::Ordering::SeqCst) {
+                    resp.headers_mut().insert(
+                        poem::http::header::CONNECTION,
+                        poem::http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, poem::Error>(resp)
+            }
+        })
         .data(state)
 }
 
@@ -188,8 +206,11 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish (up to 30 s). On
-    /// SQLite, or with `CGS_RUN_WORKER`, the background worker runs in this process too.
+    /// Serves until `shutdown` resolves; then answers `/readyz` with 503 and closes connections
+    /// after each response for `CGS_SHUTDOWN_GRACE_SECONDS`, closes the listener, and lets
+    /// in-flight requests finish (up to [`HTTP_DRAIN`]) and the worker its jobs (up to
+    /// [`worker::DRAIN`]). On SQLite, or with
+    /// `CGS_RUN_WORKER`, the background worker runs in this process too.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let db = self.state.db.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -207,6 +228,8 @@ impl Application {
             false => None,
         };
         let (hub, heads) = self.hub;
+        let draining = self.state.draining.clone();
+        let grace = Duration::from_secs(self.state.settings.shutdown_grace_seconds);
         let mut hub_stopped = stopped.clone();
         let hub = tokio::spawn(hub.run(heads, async move {
             let _ = hub_stopped.wait_for(|s| *s).await;
@@ -216,11 +239,14 @@ impl Application {
                 endpoint(self.state),
                 async move {
                     shutdown.await;
+                    draining.store(true, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(grace).await;
                     let _ = stop.send(true);
                 },
-                Some(Duration::from_secs(30)),
+                Some(HTTP_DRAIN),
             )
             .await;
+        tracing::info!("requests drained");
         let _ = hub.await;
         if let Some(w) = worker {
             match w.await {
@@ -229,7 +255,10 @@ impl Application {
                 Ok(Ok(())) => {}
             }
         }
-        db.close().await;
+        // Anything still holding a connection (a job left running past the drain) is cut off.
+        if tokio::time::timeout(Duration::from_secs(3), db.close()).await.is_err() {
+            tracing::warn!("database connections still busy after the drain; closing anyway");
+        }
         result
     }
 }

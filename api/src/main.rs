@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let app = api::build_app(cli.settings).await?;
             tracing::info!(addr = %app.local_addr(), backend = ?app.state.db.backend(), "cgs-api listening");
-            app.run_until(shutdown_signal()).await?;
+            app.run_until(worker::shutdown_signal()).await?;
             tracing::info!("cgs-api stopped");
         }
     }
@@ -80,27 +80,4 @@ fn init_tracing(format: &str) {
     } else {
         builder.init();
     }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

@@ -140,7 +140,9 @@ pub async fn observe<E: Endpoint>(next: E, req: Request, metrics: Arc<RequestMet
         let route = metrics.route(pattern.map(|p| p.0.as_ref()));
         tracing::Span::current().record("route", route.as_str());
         let ms = elapsed.as_secs_f64() * 1000.0;
-        if status.is_server_error() {
+        if status == poem::http::StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(status = status.as_u16(), latency_ms = ms, "request refused: not available");
+        } else if status.is_server_error() {
             tracing::error!(status = status.as_u16(), latency_ms = ms, "request failed");
         } else {
             tracing::info!(status = status.as_u16(), latency_ms = ms, "request");

@@ -1,6 +1,6 @@
 //! What every handler shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicBool};
 
 use tokio::sync::watch;
 
@@ -22,4 +22,6 @@ pub struct AppState {
     pub requests: Arc<RequestMetrics>,
     /// The live feed's head, published by its hub.
     pub feed: watch::Receiver<i64>,
+    /// Shutting down: not ready, connections are closed after each response.
+    pub draining: Arc<AtomicBool>,
 }

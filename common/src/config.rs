@@ -119,6 +119,12 @@ pub struct Settings {
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
 
+    /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 meanwhile and
+    /// responses say `Connection: close`, so a load balancer stops routing here before the
+    /// listener closes; then in-flight requests finish (up to 20 s) and jobs (up to 15 s).
+    #[arg(long, env = "CGS_SHUTDOWN_GRACE_SECONDS", default_value_t = 2)]
+    pub shutdown_grace_seconds: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -161,6 +167,7 @@ impl Settings {
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),
             feed_retention_hours: 72,
+            shutdown_grace_seconds: 0,
             log_format: "text".into(),
         }
     }

@@ -196,10 +196,47 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
     tracing::info!(backend = ?ctx.db.backend(), firestore = ctx.firestore.is_some(), "worker running");
     shutdown.await;
     let _ = stop_tx.send(true);
-    for h in handles {
-        if let Ok(Err(e)) = h.await {
-            tracing::warn!(error = %e, "a worker stopped with an error");
+    let drained = tokio::time::timeout(DRAIN, async {
+        for h in handles {
+            if let Ok(Err(e)) = h.await {
+                tracing::warn!(error = %e, "a worker stopped with an error");
+            }
         }
+    })
+    .await;
+    if drained.is_err() {
+        // What still runs is left to the queue: its heartbeats stop, and the next worker takes
+        // the jobs over.
+        tracing::warn!(
+            seconds = DRAIN.as_secs(),
+            "jobs still running after the drain time; leaving them to the queue"
+        );
     }
     Ok(())
+}
+
+/// How long a stopping worker waits for the jobs in flight.
+pub const DRAIN: Duration = Duration::from_secs(15);
+
+/// Resolves on SIGINT or SIGTERM: the signals that stop `cgs-api` and `cgs-worker` gracefully.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests and jobs");
 }

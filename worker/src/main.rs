@@ -27,11 +27,9 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&cli.settings.database_url, cli.settings.db_max_connections).await?;
     db.migrate().await?;
     let ctx = worker::Context::new(db.clone(), Arc::new(cli.settings)).await?;
-    worker::run(ctx, async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down: finishing jobs in flight");
-    })
-    .await?;
-    db.close().await;
+    worker::run(ctx, worker::shutdown_signal()).await?;
+    if tokio::time::timeout(std::time::Duration::from_secs(3), db.close()).await.is_err() {
+        tracing::warn!("database connections still busy after the drain; closing anyway");
+    }
     Ok(())
 }

@@ -28,7 +28,7 @@ pub enum Readiness {
     /// Ready to serve.
     #[oai(status = 200)]
     Ready(Json<Health>),
-    /// The database does not answer.
+    /// The database does not answer, or the process is shutting down.
     #[oai(status = 503)]
     NotReady(Json<ErrorBody>),
 }
@@ -82,13 +82,16 @@ impl HealthApi {
         Ok(PlainText(out))
     }
 
-    /// Readiness: the database answers.
+    /// Readiness: the database answers and the process is not shutting down.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self, state: Data<&AppState>) -> Readiness {
+        let status = poem::http::StatusCode::SERVICE_UNAVAILABLE;
+        if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return Readiness::NotReady(Json(ErrorBody::new(status, "draining", "shutting down")));
+        }
         if state.db.ping().await {
             Readiness::Ready(ok())
         } else {
-            let status = poem::http::StatusCode::SERVICE_UNAVAILABLE;
             Readiness::NotReady(Json(ErrorBody::new(
                 status,
                 "database_unavailable",

@@ -43,13 +43,11 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
-    // `CGS_TEST_LOG=debug` (a tracing filter) shows the app's logs in a test's output.
-    if let Ok(filter) = std::env::var("CGS_TEST_LOG") {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
-    }
+/// A new empty database of the backend: its URL and, on SQLite, its file. `None` (with a
+/// notice) when the backend is PostgreSQL and no server URL is configured.
+pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>)> {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let (url, sqlite_file) = match backend {
+    Some(match backend {
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("cgs-test-{id}.db"));
             (format!("sqlite://{}?mode=rwc", path.display()), Some(path))
@@ -72,7 +70,15 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
             let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
             (format!("{base}/{name}"), None)
         }
-    };
+    })
+}
+
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    // `CGS_TEST_LOG=debug` (a tracing filter) shows the app's logs in a test's output.
+    if let Ok(filter) = std::env::var("CGS_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
+    let (url, sqlite_file) = fresh_database(backend).await?;
     let mut settings = Settings::with_database(url.clone());
     settings.admin_email = Some(ADMIN_EMAIL.into());
     settings.admin_password = Some(Secret::new(ADMIN_PASSWORD));
@@ -187,15 +193,7 @@ impl TestApp {
 
     /// Runs one SQL query that answers a single integer.
     pub async fn scalar(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        if self.db_url.starts_with("sqlite:") {
-            let mut c = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
-            sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.unwrap()
-        } else {
-            let mut c = sqlx::PgConnection::connect(&self.db_url).await.unwrap();
-            sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.unwrap()
-        }
+        db_scalar(&self.db_url, sql).await
     }
 
     /// A UUID literal as the backend stores it.
@@ -285,6 +283,19 @@ impl TestApp {
     }
 }
 
+/// Runs one SQL query that answers a single integer on the database at `url`.
+pub async fn db_scalar(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
 /// A timestamp literal both backends store as the app does.
 pub fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
     format!("'{}'", t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
@@ -369,6 +380,15 @@ impl Emulator {
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// How many documents `collection` of `project` holds.
+    pub async fn count(&self, project: &str, collection: &str) -> usize {
+        let state: Value =
+            reqwest::get(format!("http://127.0.0.1:{}/", self.http)).await.unwrap().json().await.unwrap();
+        state["projects"][project]["databases"]["(default)"]["collections"][collection]["documents"]
+            .as_object()
+            .map_or(0, |d| d.len())
     }
 
     /// The document `collection/id` of `project`, as plain JSON (`None` when absent).

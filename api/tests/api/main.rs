@@ -12,6 +12,7 @@ mod metrics;
 mod openapi;
 mod reports;
 mod roles;
+mod shutdown;
 mod tickets;
 mod users;
 mod worker;

@@ -12,6 +12,9 @@ use common::{
 
 use crate::{Context, clients::firestore::TicketCount};
 
+/// How long one Firestore write may take before it counts as failed.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[tracing::instrument(skip_all, fields(ticket.id = %job.ticket_id))]
 pub async fn run(job: SyncTicket, ctx: Data<Context>) -> Result<(), BoxDynError> {
     let Some(store) = &ctx.firestore else { return Ok(()) };
@@ -25,7 +28,10 @@ pub async fn run(job: SyncTicket, ctx: Data<Context>) -> Result<(), BoxDynError>
         year: i64::from(doc.created_at.year()),
     };
     tx.commit().await?;
-    store.put(&doc, &month_id, &count).await.map_err(|e| {
+    let written = tokio::time::timeout(WRITE_TIMEOUT, store.put(&doc, &month_id, &count))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {} s", WRITE_TIMEOUT.as_secs())));
+    written.map_err(|e| {
         tracing::warn!(error = %e, "Firestore write failed; the job retries");
         e
     })?;
