@@ -113,3 +113,27 @@ pub async fn retry(settings: &Settings, id: &str) -> anyhow::Result<()> {
     println!("job {id} is queued again");
     Ok(())
 }
+
+/// `healthcheck`: asks the server at `CGS_LISTEN` (the loopback when it listens on every
+/// address) for `/readyz`; succeeds on 200. For container health checks: no shell or curl
+/// needed in the image.
+pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut addr = settings.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(3);
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connecting {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(format!("GET /readyz HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).context("reading the answer")?;
+    let status = String::from_utf8_lossy(&head[9..12]).into_owned();
+    if status != "200" {
+        bail!("/readyz answered {status}");
+    }
+    println!("ready");
+    Ok(())
+}

@@ -36,6 +36,8 @@ enum Command {
         #[arg(long)]
         nik: String,
     },
+    /// Exit 0 when the server at `CGS_LISTEN` is ready (for container health checks).
+    Healthcheck,
     /// Enqueue the Firestore sync of every ticket (the worker writes them).
     Resync,
     /// List the background jobs that used up their attempts.
@@ -59,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         Command::CreateAdmin { email, password, name, nik } => {
             api::cli::create_admin(&cli.settings, &email, &password, &name, &nik).await?
         }
+        Command::Healthcheck => api::cli::healthcheck(&cli.settings)?,
         Command::Resync => api::cli::resync(&cli.settings).await?,
         Command::FailedJobs => api::cli::failed(&cli.settings).await?,
         Command::RetryJob { id } => api::cli::retry(&cli.settings, &id).await?,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use common::{config::Settings, db::Db};
 use tracing_subscriber::EnvFilter;
 
@@ -13,6 +13,16 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(flatten)]
     settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the worker (the default).
+    Run,
+    /// Exit 0 when the database answers (for container health checks).
+    Healthcheck,
 }
 
 #[tokio::main]
@@ -23,6 +33,12 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+    if let Some(Command::Healthcheck) = cli.command {
+        let db = Db::connect(&cli.settings.database_url, 1).await?;
+        anyhow::ensure!(db.ping().await, "the database does not answer");
+        println!("ready");
+        return Ok(());
     }
     let db = Db::connect(&cli.settings.database_url, cli.settings.db_max_connections).await?;
     db.migrate().await?;

@@ -69,3 +69,30 @@ async fn the_operator_subcommands_create_admins_resync_and_show_failed_jobs() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_healthcheck_subcommands_say_whether_the_server_and_database_answer() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let listen = app.addr.to_string();
+    let (ok, out, err) = cgs_api(&app.db_url, &["healthcheck"], &[("CGS_LISTEN", &listen)]);
+    assert!(ok && out.contains("ready"), "{out}{err}");
+    // Listening on every address: the check asks the loopback.
+    let every = format!("0.0.0.0:{}", app.addr.port());
+    let (ok, _, _) = cgs_api(&app.db_url, &["healthcheck"], &[("CGS_LISTEN", &every)]);
+    assert!(ok);
+    app.shutdown().await;
+    let (ok, _, err) = cgs_api("sqlite::memory:", &["healthcheck"], &[("CGS_LISTEN", &listen)]);
+    assert!(!ok && err.contains("connecting"), "{err}");
+
+    let worker = |db: &str| {
+        Command::new(env!("CARGO_BIN_EXE_cgs-api").replace("cgs-api", "cgs-worker"))
+            .arg("healthcheck")
+            .env("DATABASE_URL", db)
+            .output()
+            .expect("cgs-worker runs")
+    };
+    let out = worker("sqlite::memory:");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = worker("postgres://nobody@127.0.0.1:1/none");
+    assert!(!out.status.success());
+}
