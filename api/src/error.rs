@@ -62,12 +62,18 @@ pub enum ApiError {
     /// The body is larger than 1 MiB.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON (`Content-Type` missing or another type).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Too many failed attempts; retry after the given seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
     /// A fault of the server; the details are in its log.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// The database cannot be reached just now; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
 }
 
 impl ApiError {
@@ -124,6 +130,14 @@ impl From<DomainError> for ApiError {
                 )),
                 retry_after.to_string(),
             ),
+            DomainError::Database(e) if unreachable(&e) => {
+                tracing::warn!(error = %e, "the database is unreachable");
+                Self::Unavailable(Json(ErrorBody::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached just now; retry shortly",
+                )))
+            }
             DomainError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 Self::internal()
@@ -133,6 +147,19 @@ impl From<DomainError> for ApiError {
                 Self::internal()
             }
         }
+    }
+}
+
+/// A failure to reach the database (down, restarting, pool exhausted), not a fault of the query.
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            true
+        }
+        // PostgreSQL shutting down or starting: admin_shutdown, crash_shutdown,
+        // cannot_connect_now.
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

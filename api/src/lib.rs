@@ -8,6 +8,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod limits;
 pub mod observe;
+pub mod openapi;
 pub mod optional_json;
 pub mod routes;
 pub mod serde_object;
@@ -108,7 +109,10 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
 
 /// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
 pub fn openapi_json() -> String {
-    api_service().spec()
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&api_service().spec()).expect("poem-openapi writes JSON");
+    openapi::allow_null(&mut doc);
+    serde_json::to_string_pretty(&doc).expect("JSON")
 }
 
 /// A built app: its state and a bound listener, ready to run.
@@ -152,7 +156,7 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
             <Apis as poem_openapi::OpenApi>::meta()
                 .iter()
                 .flat_map(|a| a.paths.iter())
-                .map(|p| p.path.as_str()),
+                .map(|p| (p.path.as_str(), p.operations.iter().map(|o| o.method.to_string()).collect())),
         )),
         feed: heads,
         draining: Arc::default(),
@@ -173,7 +177,10 @@ pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
 /// The endpoint tree: the API, its document, Swagger UI, and the error envelope around all.
 pub fn endpoint(state: AppState) -> impl Endpoint {
     let api = api_service();
-    let spec = api.spec_endpoint();
+    let document = openapi_json();
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(document.clone())
+    });
     let docs = api.swagger_ui();
     let requests = state.requests.clone();
     let draining = state.draining.clone();

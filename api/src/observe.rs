@@ -9,7 +9,10 @@ use std::{
     time::Instant,
 };
 
-use poem::{Endpoint, IntoResponse, PathPattern, Request, Response, Result};
+use poem::{
+    Endpoint, IntoResponse, PathPattern, Request, Response, Result,
+    http::{HeaderValue, StatusCode, header},
+};
 use tracing::Instrument;
 
 /// Upper bounds of the latency histogram, in seconds.
@@ -35,15 +38,18 @@ struct Histogram {
 pub struct RequestMetrics {
     by_key: Mutex<BTreeMap<Key, Histogram>>,
     /// The router's patterns (`/v1/tickets/:param0`) to the documented paths
-    /// (`/v1/tickets/{id}`).
-    routes: HashMap<String, String>,
+    /// (`/v1/tickets/{id}`) and their methods (`GET, POST`).
+    routes: HashMap<String, (String, String)>,
 }
 
 impl RequestMetrics {
-    /// Figures labelled with the documented paths of `paths` (OpenAPI form, `{name}` for a
-    /// parameter).
-    pub fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
-        let routes = paths.into_iter().map(|p| (router_pattern(p), p.to_owned())).collect();
+    /// Figures labelled with the documented paths (OpenAPI form, `{name}` for a parameter), each
+    /// with its methods.
+    pub fn new<'a>(paths: impl IntoIterator<Item = (&'a str, Vec<String>)>) -> Self {
+        let routes = paths
+            .into_iter()
+            .map(|(p, methods)| (router_pattern(p), (p.to_owned(), methods.join(", "))))
+            .collect();
         Self { by_key: Mutex::default(), routes }
     }
 
@@ -51,8 +57,13 @@ impl RequestMetrics {
     fn route(&self, pattern: Option<&str>) -> String {
         match pattern {
             None | Some("") => "unmatched".into(),
-            Some(p) => self.routes.get(p).cloned().unwrap_or_else(|| p.to_owned()),
+            Some(p) => self.routes.get(p).map(|(doc, _)| doc.clone()).unwrap_or_else(|| p.to_owned()),
         }
+    }
+
+    /// The methods a router pattern answers, for `Allow`.
+    fn allow(&self, pattern: Option<&str>) -> Option<&str> {
+        self.routes.get(pattern?).map(|(_, methods)| methods.as_str())
     }
 
     fn record(&self, key: Key, seconds: f64) {
@@ -137,10 +148,11 @@ pub async fn observe<E: Endpoint>(next: E, req: Request, metrics: Arc<RequestMet
             Ok(resp) => (resp.status(), resp.data::<PathPattern>()),
             Err(err) => (err.status(), err.data::<PathPattern>()),
         };
-        let route = metrics.route(pattern.map(|p| p.0.as_ref()));
+        let pattern = pattern.map(|p| p.0.to_string());
+        let route = metrics.route(pattern.as_deref());
         tracing::Span::current().record("route", route.as_str());
         let ms = elapsed.as_secs_f64() * 1000.0;
-        if status == poem::http::StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(status = status.as_u16(), latency_ms = ms, "request refused: not available");
         } else if status.is_server_error() {
             tracing::error!(status = status.as_u16(), latency_ms = ms, "request failed");
@@ -148,7 +160,17 @@ pub async fn observe<E: Endpoint>(next: E, req: Request, metrics: Arc<RequestMet
             tracing::info!(status = status.as_u16(), latency_ms = ms, "request");
         }
         metrics.record(Key { method, route, status: status.as_u16() }, elapsed.as_secs_f64());
-        result
+        // A 405 names the methods the route has (RFC 9110).
+        match (result, metrics.allow(pattern.as_deref())) {
+            (Err(err), Some(allow)) if status == StatusCode::METHOD_NOT_ALLOWED => {
+                let mut resp = crate::error::render(err);
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
+                Ok(resp)
+            }
+            (result, _) => result,
+        }
     }
     .instrument(span)
     .await
@@ -184,7 +206,10 @@ mod tests {
 
     #[test]
     fn routes_are_labelled_with_the_documented_paths() {
-        let m = RequestMetrics::new(["/v1/tickets/{id}/validate/{evidenceId}/{approved}", "/healthz"]);
+        let m = RequestMetrics::new([
+            ("/v1/tickets/{id}/validate/{evidenceId}/{approved}", vec!["POST".into()]),
+            ("/healthz", vec!["GET".into(), "HEAD".into()]),
+        ]);
         assert_eq!(
             m.route(Some("/v1/tickets/:param0/validate/:param1/:param2")),
             "/v1/tickets/{id}/validate/{evidenceId}/{approved}"
@@ -193,6 +218,7 @@ mod tests {
         assert_eq!(m.route(Some("/docs/")), "/docs/");
         assert_eq!(m.route(Some("")), "unmatched");
         assert_eq!(m.route(None), "unmatched");
+        assert_eq!(m.allow(Some("/healthz")), Some("GET, HEAD"));
     }
 
     #[test]

@@ -60,7 +60,11 @@ impl AdminApi {
         &self,
         state: Data<&AppState>,
         auth: Auth,
+        /// Rows per page, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// Rows to skip (default 0).
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<i64>>,
     ) -> ApiResult<Listed<FailedJob>> {
         auth.actor().require_super_admin()?;

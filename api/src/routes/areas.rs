@@ -99,7 +99,11 @@ impl AreasApi {
         /// Text search in the name.
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
+        /// Rows per page, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// Rows to skip (default 0).
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<i64>>,
     ) -> ApiResult<Listed<Area>> {
         let page = page_request(limit.0, offset.0)?;

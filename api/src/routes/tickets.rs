@@ -388,7 +388,9 @@ impl TicketsApi {
         &self,
         state: Data<&AppState>,
         auth: Auth,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: Json<NewTicketBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let actor = auth.actor();
@@ -427,7 +429,11 @@ impl TicketsApi {
         /// `under`, `over` or `non` (no SLA).
         #[oai(name = "agingTime")]
         aging_time: Query<Option<AgingTime>>,
+        /// Rows per page, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// Rows to skip (default 0).
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<i64>>,
     ) -> ApiResult<Listed<TicketSummary>> {
         let page = page_request(limit.0, offset.0)?;
@@ -507,7 +513,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "publish", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::Publish, 201).await?))
@@ -520,7 +528,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: Json<AssignBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "assign", id.0, body_json(&body.0))?;
@@ -540,7 +550,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "accept", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::Accept, 201).await?))
@@ -553,7 +565,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "onTheWay", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::OnTheWay, 201).await?))
@@ -566,7 +580,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: Json<EvidenceBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "checkedIn", id.0, body_json(&body.0))?;
@@ -581,7 +597,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: Json<PendingBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "pending", id.0, body_json(&body.0))?;
@@ -601,7 +619,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "resume", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::Resume, 201).await?))
@@ -614,7 +634,9 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: Json<CancelBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "cancel", id.0, body_json(&body.0))?;
@@ -636,7 +658,9 @@ impl TicketsApi {
         auth: Auth,
         id: Path<Uuid>,
         task: Path<TaskStep>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: Json<EvidenceBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, &format!("{:?}", task.0), id.0, body_json(&body.0))?;
@@ -661,7 +685,9 @@ impl TicketsApi {
         id: Path<Uuid>,
         #[oai(name = "evidenceId")] evidence_id: Path<Uuid>,
         approved: Path<bool>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
+            Option<String>,
+        >,
         body: OptionalJson<ValidateBody>,
     ) -> ApiResult<Found<TicketSummary>> {
         let remark = body.0.and_then(|b| b.approval_remark);

@@ -204,7 +204,7 @@ impl UsersApi {
         state: Data<&AppState>,
         auth: Auth,
         /// Field to order by: name, email, nik, role, region, createdAt, updatedAt.
-        #[oai(name = "orderBy")]
+        #[oai(name = "orderBy", validator(pattern = "^(name|email|nik|role|region|createdAt|updatedAt)$"))]
         order_by: Query<Option<String>>,
         /// `asc` or `desc`.
         #[oai(name = "sortBy")]
@@ -214,7 +214,11 @@ impl UsersApi {
         /// Text search in name, email and nik.
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
+        /// Rows per page, 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
+        /// Rows to skip (default 0).
+        #[oai(validator(minimum(value = "0")))]
         offset: Query<Option<i64>>,
     ) -> ApiResult<Listed<User>> {
         let page = page_request(limit.0, offset.0)?;
@@ -253,7 +257,8 @@ impl UsersApi {
         Ok(found(user.into()))
     }
 
-    /// Update a user (SuperAdmin). A new password ends the user's sessions.
+    /// Update a user (SuperAdmin). A new password ends the user's sessions. The last SuperAdmin
+    /// keeps its role (409 `last_super_admin`).
     #[oai(path = "/:id", method = "put")]
     async fn update(
         &self,
@@ -274,6 +279,14 @@ impl UsersApi {
         let user = users::update(&mut tx, id.0, &f, hash.as_deref(), now)
             .await?
             .ok_or(DomainError::NotFound("user"))?;
+        // Nobody could manage users any more: refused, and the transaction rolls back.
+        if users::count_with_role(&mut tx, Role::SuperAdmin).await? == 0 {
+            return Err(DomainError::conflict(
+                "last_super_admin",
+                "this is the last SuperAdmin; make another user SuperAdmin first",
+            )
+            .into());
+        }
         if hash.is_some() {
             sessions::revoke_all(&mut tx, user.id, now).await?;
         }

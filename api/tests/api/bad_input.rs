@@ -144,6 +144,13 @@ on_both_backends! {
         a.expect(404);
         let a = app.send(Method::PATCH, "/v1/areas", Some(&app.admin), None).await;
         a.expect(405);
+        assert_eq!(a.code(), "method_not_allowed");
+        assert_eq!(a.headers["allow"], "GET, POST", "a 405 names the route's methods");
+        // A body without a JSON content type.
+        let resp = app.client.post(app.url("/v1/areas")).bearer_auth(&app.admin).body("{}").send().await.unwrap();
+        let a = TestApp::answer(resp).await;
+        a.expect(415);
+        assert_eq!(a.code(), "unsupported_media_type");
     }
 
     async fn unicode_and_sql_metacharacters_are_stored_intact(app) {

@@ -142,4 +142,18 @@ on_both_backends! {
         let me = app.get("/v1/users?role=SuperAdmin", &app.admin).await.result()[0]["id"].as_str().unwrap().to_owned();
         app.delete(&format!("/v1/users/{me}"), &app.admin).await.expect(409);
     }
+
+    async fn the_last_super_admin_keeps_its_role(app) {
+        let me = app.get("/v1/users?role=SuperAdmin", &app.admin).await.result()[0].clone();
+        let id = me["id"].as_str().unwrap();
+        let demote = json!({"email": me["email"], "nik": me["nik"], "name": "Me", "role": "FOC", "region": "East"});
+        let a = app.put(&format!("/v1/users/{id}"), &app.admin, demote.clone()).await;
+        a.expect(409);
+        assert_eq!(a.code(), "last_super_admin");
+        app.get("/v1/users?role=SuperAdmin", &app.admin).await.expect(200);
+        // With a second SuperAdmin, the first may step down.
+        app.area(Region::West, "BANDUNG").await;
+        app.post("/v1/users", &app.admin, body("second@cgs.test", "99999999", "SuperAdmin", "West")).await.expect(201);
+        app.put(&format!("/v1/users/{id}"), &app.admin, demote).await.expect(200);
+    }
 }
