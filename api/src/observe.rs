@@ -48,7 +48,10 @@ impl RequestMetrics {
     pub fn new<'a>(paths: impl IntoIterator<Item = (&'a str, Vec<String>)>) -> Self {
         let routes = paths
             .into_iter()
-            .map(|(p, methods)| (router_pattern(p), (p.to_owned(), methods.join(", "))))
+            .map(|(p, mut methods)| {
+                methods.sort();
+                (router_pattern(p), (p.to_owned(), methods.join(", ")))
+            })
             .collect();
         Self { by_key: Mutex::default(), routes }
     }
