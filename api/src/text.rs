@@ -1,5 +1,6 @@
 //! `Text`: a JSON string and nothing else. poem-openapi's `String` also takes numbers and
-//! booleans (`42` becomes `"42"`); request bodies use `Text` so a wrong type answers 400.
+//! booleans (`42` becomes `"42"`); request bodies use `Text` so a wrong type answers 400, and so
+//! does a control character (NUL and the like; tab and line breaks are text).
 
 use std::{borrow::Cow, fmt, ops::Deref};
 
@@ -68,6 +69,9 @@ impl Type for Text {
 impl ParseFromJSON for Text {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value.unwrap_or_default() {
+            Value::String(s) if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) => {
+                Err(ParseError::custom("control characters (other than tab and line breaks) are not allowed"))
+            }
             Value::String(s) => Ok(Text(s)),
             other => Err(ParseError::expected_type(other)),
         }

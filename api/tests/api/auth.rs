@@ -174,6 +174,25 @@ async fn login_answers_a_firebase_custom_token_when_a_service_account_is_configu
         (common::domain::Role::FOC, common::domain::Region::East)
     );
     assert_eq!(claims.exp - claims.iat, 3600);
+    // Algorithm confusion: the session claims signed with the service account's RSA key (RS256),
+    // or with its public key as an HMAC secret (HS256), are not session tokens.
+    let session = a.body["data"]["token"].as_str().unwrap();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<common::auth::Claims>(session).unwrap().claims;
+    let rs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+    )
+    .unwrap();
+    app.get(&format!("/v1/users/{id}"), session).await.expect(200);
+    app.get(&format!("/v1/users/{id}"), &rs).await.expect(401);
+    app.get(&format!("/v1/users/{id}"), &hs).await.expect(401);
     std::fs::remove_file(path).unwrap();
     // Without a service account there is no Firebase token.
     let plain = spawn_app(Backend::Sqlite).await.unwrap();

@@ -12,6 +12,7 @@ mod metrics;
 mod openapi;
 mod reports;
 mod roles;
+mod security;
 mod shutdown;
 mod tickets;
 mod users;

@@ -245,6 +245,10 @@ pub fn classify(err: sqlx::Error) -> DomainError {
             }
             _ => {}
         }
+        // PostgreSQL refuses NUL and invalid bytes in text: the input was bad, not the server.
+        if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
+            return DomainError::invalid("text", "contains a character the database cannot store");
+        }
     }
     DomainError::Database(err)
 }
