@@ -9,7 +9,9 @@ use common::{
     db::{self, sessions, users},
     domain::{Role, access::Actor, validate::normalize_email},
 };
-use poem::{Request, web::cookie::Cookie};
+use std::sync::{Arc, OnceLock};
+
+use poem::{Endpoint, IntoResponse, Request, Response, http::StatusCode, web::cookie::Cookie};
 use poem_openapi::{
     ApiResponse, Object, OpenApi, SecurityScheme,
     auth::{ApiKey, Bearer},
@@ -74,12 +76,44 @@ async fn check_token(req: &Request, token: &str) -> poem::Result<Session> {
     let state = req.data::<AppState>().expect("AppState is attached to the app");
     let invalid = || ApiError::unauthorized("the token is invalid, expired or logged out");
     let claims = state.keys.verify(token).ok_or_else(invalid)?;
-    let mut tx = state.db.begin().await.map_err(ApiError::from)?;
-    let actor = sessions::actor(&mut tx, claims.sid, claims.sub, db::now()).await.map_err(ApiError::from)?;
-    tx.commit().await.map_err(ApiError::from)?;
+    let failed = |e: DomainError| note_outage(req, ApiError::from(e));
+    let mut tx = state.db.begin().await.map_err(failed)?;
+    let actor = sessions::actor(&mut tx, claims.sid, claims.sub, db::now()).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
     let actor = actor.ok_or_else(invalid)?;
     crate::observe::record_user(actor.id);
     Ok(Session { actor, session_id: claims.sid })
+}
+
+/// Set when a session could not be checked because the database was unreachable. poem-openapi
+/// tries the Bearer and then the cookie scheme and answers the last one's error, a 401 for an
+/// absent cookie; [`surface_outage`] turns that back into the 503 it was.
+#[derive(Clone, Default)]
+pub struct AuthOutage(Arc<OnceLock<()>>);
+
+fn note_outage(req: &Request, err: ApiError) -> ApiError {
+    if matches!(err, ApiError::Unavailable(_))
+        && let Some(slot) = req.data::<AuthOutage>()
+    {
+        let _ = slot.0.set(());
+    }
+    err
+}
+
+/// Answers 503, not 401, when the session could not be checked for a database outage: a client
+/// must not take an outage for a logout.
+pub async fn surface_outage<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
+    let slot = AuthOutage::default();
+    req.set_data(slot.clone());
+    let result = next.call(req).await.map(IntoResponse::into_response);
+    let unauthorized = match &result {
+        Ok(resp) => resp.status() == StatusCode::UNAUTHORIZED,
+        Err(err) => err.status() == StatusCode::UNAUTHORIZED,
+    };
+    if unauthorized && slot.0.get().is_some() {
+        return Ok(ApiError::unavailable().into_response());
+    }
+    result
 }
 
 /// Credentials.

@@ -89,6 +89,14 @@ impl ApiError {
         Self::NotFound(Json(ErrorBody::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))))
     }
 
+    pub fn unavailable() -> Self {
+        Self::Unavailable(Json(ErrorBody::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database cannot be reached just now; retry shortly",
+        )))
+    }
+
     fn internal() -> Self {
         Self::Internal(Json(ErrorBody::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -132,11 +140,7 @@ impl From<DomainError> for ApiError {
             ),
             DomainError::Database(e) if unreachable(&e) => {
                 tracing::warn!(error = %e, "the database is unreachable");
-                Self::Unavailable(Json(ErrorBody::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "database_unavailable",
-                    "the database cannot be reached just now; retry shortly",
-                )))
+                Self::unavailable()
             }
             DomainError::Database(e) => {
                 tracing::error!(error = %e, "database error");

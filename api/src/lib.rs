@@ -189,6 +189,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .around(limits::limit_body)
+        .around(auth::surface_outage)
         .with(CatchPanic::new().with_handler(error::on_panic))
         .around(move |ep, req| observe::observe(ep, req, requests.clone()))
         .catch_all_error(|err| async move { error::render(err) })
