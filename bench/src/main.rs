@@ -3,6 +3,13 @@
 //!
 //! `cgs-bench firestore-latency --changes 200 [--postgres URL]`: the time from a status change's
 //! answer to the Firestore document (a local emulator) holding it.
+//! `cgs-bench load --tickets 100000 [--postgres URL]`: the `cgs-api` binary on a seeded
+//! database under concurrent clients (creation, status flows, lists, reads, RSS, pgbench ceiling).
+//! `cgs-bench sla-sweep --tickets 1000000 [--postgres URL]`: one SLA sweep over open tickets.
+
+mod load;
+mod pgbench;
+mod seed;
 
 use std::{
     io::BufRead,
@@ -32,6 +39,33 @@ enum Bench {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// The API binary under load on a seeded database.
+    Load {
+        /// Tickets seeded before the run.
+        #[arg(long, default_value_t = 100_000)]
+        tickets: u64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// A PostgreSQL server (a database is created on it); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// The `cgs-api` binary (default: beside this one).
+        #[arg(long)]
+        api_bin: Option<std::path::PathBuf>,
+    },
+    /// One SLA sweep over a table of open tickets.
+    SlaSweep {
+        /// Open tickets seeded (half of them past their SLA).
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: u64,
+        /// A PostgreSQL server (a database is created on it); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +77,70 @@ fn main() -> anyhow::Result<()> {
             unsafe { std::env::set_var("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emulator.grpc)) };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(firestore_latency(&emulator, changes, postgres))
+        }
+        Bench::Load { tickets, concurrency, seconds, postgres, api_bin } => {
+            let api_bin = match api_bin {
+                Some(p) => p,
+                None => std::env::current_exe()?.with_file_name("cgs-api"),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(load::run(load::Load { tickets, concurrency, seconds, postgres }, api_bin))
+        }
+        Bench::SlaSweep { tickets, postgres } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(sla_sweep(tickets, postgres))
+        }
+    }
+}
+
+/// Seeds `n` open tickets, half past their SLA, and times one sweep (which marks them) and a
+/// second one (which finds nothing new).
+async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
+    let (url, backend) = database(postgres).await?;
+    let db = common::db::Db::connect(&url, 2).await?;
+    db.migrate().await?;
+    let mut tx = db.begin_write().await?;
+    let fields = common::db::users::UserFields {
+        email: "noc@cgs.test".into(),
+        nik: "NOC".into(),
+        name: "NOC".into(),
+        role: common::domain::Role::NOC,
+        region: common::domain::Region::West,
+        area_id: None,
+        profile_photo: None,
+        phone_number: None,
+    };
+    let noc = common::db::users::insert(&mut tx, &fields, "-", common::db::now()).await?.id;
+    tx.commit().await?;
+    let t0 = Instant::now();
+    seed::tickets_open(&db, n, noc, 5).await?;
+    println!("seeded {n} open tickets in {:.1?}", t0.elapsed());
+    // Published 10·k seconds ago with 24 h of SLA: those older than a day are over it.
+    let now = common::db::now();
+    for round in ["first sweep (marks)", "second sweep (nothing new)"] {
+        let t0 = Instant::now();
+        let mut tx = db.begin_write().await?;
+        let sweep = common::db::tickets::sweep_sla(&mut tx, now, now + chrono::Duration::minutes(30)).await?;
+        tx.commit().await?;
+        println!(
+            "SLA sweep over {n} open tickets on {backend}, {round}: {:.1?} ({} breached, {} warned, {} cleared)",
+            t0.elapsed(),
+            sweep.breached.len(),
+            sweep.warned.len(),
+            sweep.cleared.len()
+        );
+    }
+    db.close().await;
+    cleanup(&url);
+    Ok(())
+}
+
+/// Removes a SQLite benchmark database (PostgreSQL ones are named like test databases, which
+/// `scripts/test.sh` drops).
+fn cleanup(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://").and_then(|u| u.split('?').next()) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }
     }
 }
@@ -212,10 +310,6 @@ async fn firestore_latency(emu: &Emulator, changes: usize, postgres: Option<Stri
         pct(0.99),
         samples[samples.len() - 1]
     );
-    if let Some(path) = db_url.strip_prefix("sqlite://").and_then(|u| u.split('?').next()) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
-    }
+    cleanup(&db_url);
     Ok(())
 }

@@ -12,8 +12,16 @@ use uuid::Uuid;
 
 use crate::error::DomainError;
 
+/// Argon2 runs at most this many at once: each takes 19 MiB and a core for tens of
+/// milliseconds, so a burst of logins queues instead of multiplying the process's memory.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes a password with argon2id off the async runtime (it costs tens of milliseconds).
 pub async fn hash_password(password: String) -> Result<String, DomainError> {
+    let _permit =
+        HASHING.acquire().await.map_err(|e| DomainError::Internal(format!("hashing closed: {e}")))?;
     tokio::task::spawn_blocking(move || hash_password_blocking(&password))
         .await
         .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
@@ -34,6 +42,7 @@ static DUMMY_HASH: LazyLock<String> =
 
 /// Checks a password against a stored hash (or the dummy when there is none).
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else { return false };
     tokio::task::spawn_blocking(move || {
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         PasswordHash::new(&stored)

@@ -1,0 +1,337 @@
+//! `cgs-bench load`: the real `cgs-api` binary on a database seeded with N tickets, driven by
+//! concurrent clients over loopback; prints latency percentiles and throughput per operation,
+//! the server's RSS, and on PostgreSQL the database's own ceiling (pgbench with a transaction
+//! shaped like one transition) with our transitions/s as a ratio of it.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// What to run.
+pub struct Load {
+    pub tickets: u64,
+    pub concurrency: usize,
+    pub seconds: u64,
+    pub postgres: Option<String>,
+}
+
+struct Api(Child);
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Resident memory of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().to_owned())
+            })
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{path}: {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/login", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await?;
+        let body: Value = resp.json().await?;
+        Ok(body["data"]["token"].as_str().context("login token")?.to_owned())
+    }
+}
+
+/// Latencies of one operation.
+#[derive(Default)]
+struct Samples(Vec<Duration>);
+
+impl Samples {
+    fn report(&mut self, name: &str, elapsed: Duration) {
+        let n = self.0.len();
+        if n == 0 {
+            println!("  {name:<28} no samples");
+            return;
+        }
+        self.0.sort();
+        let pct = |p: f64| self.0[((n as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0;
+        println!(
+            "  {name:<28} {n:>7} ops {:>9.1}/s   p50 {:>7.2} ms   p95 {:>7.2} ms   p99 {:>7.2} ms",
+            n as f64 / elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.95),
+            pct(0.99),
+        );
+    }
+}
+
+/// Runs `work` on `concurrency` tasks for `seconds`, each task given its index; collects the
+/// latencies the tasks record.
+async fn phase<F, Fut>(concurrency: usize, seconds: u64, work: F) -> (Samples, Duration)
+where
+    F: Fn(usize, Arc<Mutex<Vec<Duration>>>, Arc<AtomicBool>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> =
+        (0..concurrency).map(|i| tokio::spawn(work(i, samples.clone(), stop.clone()))).collect();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        if let Ok(Err(e)) = t.await {
+            eprintln!("  a client stopped: {e:#}");
+        }
+    }
+    let elapsed = started.elapsed();
+    let s = std::mem::take(&mut *samples.lock().await);
+    (Samples(s), elapsed)
+}
+
+async fn timed<T>(
+    samples: &Mutex<Vec<Duration>>,
+    f: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let t0 = Instant::now();
+    let out = f.await?;
+    samples.lock().await.push(t0.elapsed());
+    Ok(out)
+}
+
+pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> {
+    let (url, backend) = crate::database(load.postgres.clone()).await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    // The schema first, then the seed, then the server.
+    let db = common::db::Db::connect(&url, 4).await?;
+    db.migrate().await?;
+    let api = Api(Command::new(&api_bin)
+        .env("DATABASE_URL", &url)
+        .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CGS_ADMIN_EMAIL", "bench@cgs.test")
+        .env("CGS_ADMIN_PASSWORD", "bench-password")
+        .env("CGS_RUN_WORKER", "true")
+        .env("CGS_DB_MAX_CONNECTIONS", (load.concurrency + 8).to_string())
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", api_bin.display()))?);
+    let pid = api.0.id();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(load.concurrency * 2).build()?;
+    let client = Client { http, base };
+    for _ in 0..300 {
+        if client.http.get(format!("{}/readyz", client.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = rss_mib(pid);
+    let admin = client.login("bench@cgs.test", "bench-password").await?;
+    let user = |role: &str, n: usize| {
+        json!({"email": format!("{role}{n}@cgs.test"), "password": "password123", "rePassword": "password123",
+        "nik": format!("{role}{n}"), "name": format!("{role} {n}"), "role": role, "region": "West"})
+    };
+    let noc_body = client.call(Method::POST, "/v1/users", &admin, Some(user("NOC", 0))).await?;
+    let noc_id: uuid::Uuid = noc_body["data"]["result"]["id"].as_str().context("noc id")?.parse()?;
+    let noc = client.login("noc0@cgs.test", "password123").await?;
+    let mut focs = Vec::new();
+    for i in 0..load.concurrency {
+        client.call(Method::POST, "/v1/users", &admin, Some(user("FOC", i))).await?;
+        focs.push(client.login(&format!("foc{i}@cgs.test"), "password123").await?);
+    }
+
+    let t0 = Instant::now();
+    crate::seed::tickets(&db, load.tickets, noc_id).await?;
+    println!("seeded {} tickets with their logs in {:.1?}", load.tickets, t0.elapsed());
+    let ids = Arc::new(crate::seed::sample_ids(&db, 10_000).await?);
+    db.close().await;
+    let after_logins = rss_mib(pid);
+    println!(
+        "cgs-api on {backend}, {} seeded tickets, {} concurrent clients, {} s per phase",
+        load.tickets, load.concurrency, load.seconds
+    );
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = (rss_mib(pid) * 1024.0) as u64;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let new_ticket = json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut",
+                            "networkSegment": "Access", "contactPerson": [{"name": "Budi", "phone": "0812"}]});
+
+    // Ticket creation.
+    let (mut created, elapsed) = phase(load.concurrency, load.seconds, |_, samples, stop| {
+        let (client, noc, body) = (client.clone(), noc.clone(), new_ticket.clone());
+        async move {
+            while !stop.load(Ordering::SeqCst) {
+                timed(&samples, client.call(Method::POST, "/v1/tickets", &noc, Some(body.clone()))).await?;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    created.report("POST /v1/tickets", elapsed);
+
+    // Complete status flows: each client its own technician and tickets.
+    let steps = ["checking", "pullingCable", "jointing", "tidying"];
+    let (mut transitions, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
+        let (client, noc, foc, body) = (client.clone(), noc.clone(), focs[i].clone(), new_ticket.clone());
+        async move {
+            let evidence = json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"});
+            while !stop.load(Ordering::SeqCst) {
+                let t = client.call(Method::POST, "/v1/tickets", &noc, Some(body.clone())).await?;
+                let id = t["data"]["result"]["id"].as_str().context("id")?.to_owned();
+                let go = |path: String, token: String, body: Option<Value>| {
+                    let client = client.clone();
+                    async move { client.call(Method::POST, &path, &token, body).await }
+                };
+                timed(&samples, go(format!("/v1/tickets/{id}/ticketStatus/accept"), foc.clone(), None))
+                    .await?;
+                timed(&samples, go(format!("/v1/tickets/{id}/ticketStatus/onTheWay"), foc.clone(), None))
+                    .await?;
+                timed(
+                    &samples,
+                    go(
+                        format!("/v1/tickets/{id}/ticketStatus/checkedIn"),
+                        foc.clone(),
+                        Some(evidence.clone()),
+                    ),
+                )
+                .await?;
+                let doc = client.call(Method::GET, &format!("/v1/tickets/{id}"), &noc, None).await?;
+                let ev = doc["data"]["result"]["ticketLogs"]
+                    .as_array()
+                    .and_then(|l| l.last())
+                    .context("log")?["evidenceId"]
+                    .as_str()
+                    .context("evidence")?
+                    .to_owned();
+                timed(&samples, go(format!("/v1/tickets/{id}/validate/{ev}/true"), noc.clone(), None))
+                    .await?;
+                for step in steps {
+                    timed(
+                        &samples,
+                        go(
+                            format!("/v1/tickets/{id}/taskStatus/{step}"),
+                            foc.clone(),
+                            Some(json!({"remark": "ok"})),
+                        ),
+                    )
+                    .await?;
+                }
+            }
+            Ok(())
+        }
+    })
+    .await;
+    let transitions_per_s = transitions.0.len() as f64 / elapsed.as_secs_f64();
+    transitions.report("status transitions", elapsed);
+
+    // Lists with filters, as a NOC (its region) and as the SuperAdmin.
+    let filters = [
+        "/v1/tickets?limit=20",
+        "/v1/tickets?latestStatus=Open&limit=20",
+        "/v1/tickets?region=West&type=Trouble&limit=20",
+        "/v1/tickets?agingTime=over&limit=20",
+        "/v1/tickets?endUser=client%2042&limit=20",
+        "/v1/tickets?limit=20&offset=100",
+    ];
+    let (mut lists, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
+        let (client, token) = (client.clone(), if i % 2 == 0 { noc.clone() } else { admin.clone() });
+        async move {
+            let mut k = i;
+            while !stop.load(Ordering::SeqCst) {
+                timed(&samples, client.call(Method::GET, filters[k % filters.len()], &token, None)).await?;
+                k += 1;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    lists.report("GET /v1/tickets (filters)", elapsed);
+
+    let (mut gets, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
+        let (client, token, ids) = (client.clone(), admin.clone(), ids.clone());
+        async move {
+            let mut k = i * 7919;
+            while !stop.load(Ordering::SeqCst) {
+                let id = ids[k % ids.len()];
+                timed(&samples, client.call(Method::GET, &format!("/v1/tickets/{id}"), &token, None)).await?;
+                k += 1;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    gets.report("GET /v1/tickets/{id}", elapsed);
+    sampler.abort();
+    println!(
+        "  cgs-api RSS: idle {idle:.1} MiB, after {} logins {after_logins:.1} MiB, peak under load {:.1} MiB",
+        load.concurrency + 2,
+        peak.load(Ordering::SeqCst) as f64 / 1024.0
+    );
+
+    if let Some(server) = &load.postgres {
+        let tps = crate::pgbench::ceiling(server, load.concurrency, load.seconds).await?;
+        println!(
+            "  pgbench ceiling (update 1 row + insert 1 row + insert 1 job row), {} clients: {tps:.0} tps; \
+             our transitions: {transitions_per_s:.0}/s = {:.0}% of it",
+            load.concurrency,
+            transitions_per_s / tps * 100.0
+        );
+    }
+    drop(api);
+    crate::cleanup(&url);
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! Bulk seeding for the benchmarks: tickets with one log entry each, in one statement per table
+//! on either backend. A ticket `SEED-n` was published `10·n` seconds ago with a 24-hour SLA;
+//! every `open_of_5` of each five is `Open` (so many run over their SLA), the rest `Closed` two
+//! hours after publishing.
+
+use common::db::Db;
+use uuid::Uuid;
+
+pub async fn tickets(db: &Db, n: u64, noc: Uuid) -> anyhow::Result<()> {
+    tickets_open(db, n, noc, 2).await
+}
+
+pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Result<()> {
+    let n = n as i64;
+    let open = open_of_5 as i64;
+    match db {
+        Db::Postgres(pool) => {
+            sqlx::query(
+                "INSERT INTO tickets (id, ticket_id, version, region, end_user, customer_type, sla_hours, sla_due_at, \
+                 type, source, network_segment, indication_category, contact_person, noc_id, status, need_validate, \
+                 link_check_approved, canceled, published_at, closed_at, total_pending_seconds, work_pending_seconds, \
+                 created_at, updated_at) \
+                 SELECT gen_random_uuid(), 'SEED-' || g, 1, (ARRAY['West','Central','East'])[1 + g % 3], \
+                 'Seed client ' || (g % 1000), 'Broadband', 24, \
+                 now() - make_interval(secs => g * 10) + interval '24 hours', \
+                 CASE WHEN g % 5 = 0 THEN 'Maintenance' ELSE 'Trouble' END, 'Phone', 'Access', 'FiberCut', '[]', $1, \
+                 CASE WHEN g % 5 < $3 THEN 'Open' ELSE 'Closed' END, false, false, false, \
+                 now() - make_interval(secs => g * 10), \
+                 CASE WHEN g % 5 < $3 THEN NULL ELSE now() - make_interval(secs => g * 10) + interval '2 hours' END, \
+                 0, 0, now() - make_interval(secs => g * 10), now() - make_interval(secs => g * 10) \
+                 FROM generate_series(1, $2) g",
+            )
+            .bind(noc)
+            .bind(n)
+            .bind(open)
+            .execute(pool)
+            .await?;
+            sqlx::query(
+                "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
+                 actor_name, need_approval, created_at) \
+                 SELECT gen_random_uuid(), id, 1, 'SimpleStatus', 'Open', 'Ticket opened', 'seeded', noc_id, 'NOC 0', \
+                 false, created_at FROM tickets WHERE ticket_id LIKE 'SEED-%'",
+            )
+            .execute(pool)
+            .await?;
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        Db::Sqlite(pool) => {
+            let ago = |extra: &str| {
+                format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-' || (g * 10) || ' seconds'{extra})")
+            };
+            let sql = format!(
+                "INSERT INTO tickets (id, ticket_id, version, region, end_user, customer_type, sla_hours, sla_due_at, \
+                 type, source, network_segment, indication_category, contact_person, noc_id, status, need_validate, \
+                 link_check_approved, canceled, published_at, closed_at, total_pending_seconds, work_pending_seconds, \
+                 created_at, updated_at) \
+                 WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < $2) \
+                 SELECT randomblob(16), 'SEED-' || g, 1, CASE g % 3 WHEN 0 THEN 'West' WHEN 1 THEN 'Central' ELSE 'East' END, \
+                 'Seed client ' || (g % 1000), 'Broadband', 24, {due}, \
+                 CASE WHEN g % 5 = 0 THEN 'Maintenance' ELSE 'Trouble' END, 'Phone', 'Access', 'FiberCut', '[]', $1, \
+                 CASE WHEN g % 5 < $3 THEN 'Open' ELSE 'Closed' END, 0, 0, 0, {at}, \
+                 CASE WHEN g % 5 < $3 THEN NULL ELSE {closed} END, 0, 0, {at}, {at} FROM s",
+                due = ago(", '+24 hours'"),
+                at = ago(""),
+                closed = ago(", '+2 hours'"),
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(noc).bind(n).bind(open).execute(pool).await?;
+            sqlx::query(
+                "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
+                 actor_name, need_approval, created_at) \
+                 SELECT randomblob(16), id, 1, 'SimpleStatus', 'Open', 'Ticket opened', 'seeded', noc_id, 'NOC 0', \
+                 0, created_at FROM tickets WHERE ticket_id LIKE 'SEED-%'",
+            )
+            .execute(pool)
+            .await?;
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Up to `n` ids of seeded tickets, spread over the table.
+pub async fn sample_ids(db: &Db, n: i64) -> anyhow::Result<Vec<Uuid>> {
+    let sql = "SELECT id FROM tickets WHERE ticket_id LIKE 'SEED-%' ORDER BY random() LIMIT $1";
+    Ok(match db {
+        Db::Postgres(pool) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
+    })
+}
