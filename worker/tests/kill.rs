@@ -1,5 +1,6 @@
 //! A worker killed with SIGKILL in the middle of a stream of jobs, then restarted: every job
-//! still runs. On PostgreSQL (the multi-process deployment), against the Firestore emulator.
+//! still runs; and one killed again and again during a stream of status transitions: Firestore
+//! converges on every ticket's latest version. Against the Firestore emulator, on both backends.
 
 use std::{
     io::BufRead,
@@ -9,7 +10,11 @@ use std::{
 
 use common::{
     db::{self, Db, tickets, users},
-    domain::{IndicationCategory, NetworkSegment, Region, Role, Status, TicketSource, TicketType},
+    domain::{
+        IndicationCategory, NetworkSegment, Region, Role, Status, TicketSource, TicketType,
+        access::Actor,
+        ticket::{Command as TicketCommand, Evidence},
+    },
     jobs::Effects,
     service,
 };
@@ -80,12 +85,35 @@ fn on_sqlite_a_worker_killed_mid_stream_loses_no_job() {
     killed_mid_stream(None);
 }
 
-fn killed_mid_stream(postgres: Option<String>) {
-    let emulator = Emulator::start();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+/// A database of the test's own with a NOC, a technician and `n` open tickets (each enqueued
+/// for sync), dropped at the end.
+struct Fixture {
+    url: String,
+    name: String,
+    admin: Option<sqlx::PgConnection>,
+    db: Db,
+    noc: Actor,
+    foc: Actor,
+    tickets: Vec<uuid::Uuid>,
+}
+
+fn user(email: &str, role: Role) -> users::UserFields {
+    users::UserFields {
+        email: email.into(),
+        nik: email.into(),
+        name: email.into(),
+        role,
+        region: Region::West,
+        area_id: None,
+        profile_photo: None,
+        phone_number: None,
+    }
+}
+
+impl Fixture {
+    async fn new(postgres: &Option<String>, n: usize) -> Self {
         let name = format!("cgs_test_kill_{}", uuid::Uuid::new_v4().simple());
-        let (url, mut admin) = match &postgres {
+        let (url, admin) = match postgres {
             Some(server) => {
                 let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -100,25 +128,13 @@ fn killed_mid_stream(postgres: Option<String>) {
         db.migrate().await.unwrap();
         let now = db::now();
         let mut tx = db.begin_write().await.unwrap();
-        let noc = users::insert(
-            &mut tx,
-            &users::UserFields {
-                email: "noc@cgs.test".into(),
-                nik: "1".into(),
-                name: "NOC".into(),
-                role: Role::NOC,
-                region: Region::West,
-                area_id: None,
-                profile_photo: None,
-                phone_number: None,
-            },
-            "x",
-            now,
-        )
-        .await
-        .unwrap();
-        let who = tickets::LogActor { id: Some(noc.id), name: "NOC".into(), photo: None };
-        for _ in 0..TICKETS {
+        let noc = users::insert(&mut tx, &user("noc@cgs.test", Role::NOC), "x", now).await.unwrap();
+        let foc = users::insert(&mut tx, &user("foc@cgs.test", Role::FOC), "x", now).await.unwrap();
+        let actor =
+            |u: &users::UserRow| Actor { id: u.id, role: u.role, region: u.region, name: u.name.clone() };
+        let (noc, foc) = (actor(&noc), actor(&foc));
+        let mut ids = Vec::new();
+        for _ in 0..n {
             let t = tickets::NewTicket {
                 id: uuid::Uuid::now_v7(),
                 ticket_id: service::next_ticket_id(&mut tx, "CGS", now).await.unwrap(),
@@ -144,28 +160,57 @@ fn killed_mid_stream(postgres: Option<String>) {
                 status: Status::Open,
                 published_at: Some(now),
             };
-            service::create(&mut tx, Effects { sync_firestore: true }, &t, &who, now).await.unwrap();
+            service::create(&mut tx, Effects { sync_firestore: true }, &t, &(&noc).into(), now)
+                .await
+                .unwrap();
+            ids.push(t.id);
         }
         tx.commit().await.unwrap();
+        Fixture { url, name, admin, db, noc, foc, tickets: ids }
+    }
 
+    async fn drop_database(mut self) {
+        self.db.close().await;
+        match self.admin.as_mut() {
+            Some(admin) => {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.name)))
+                    .execute(admin)
+                    .await;
+            }
+            None => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ =
+                        std::fs::remove_file(std::env::temp_dir().join(format!("{}.db{suffix}", self.name)));
+                }
+            }
+        }
+    }
+}
+
+fn killed_mid_stream(postgres: Option<String>) {
+    let emulator = Emulator::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let f = Fixture::new(&postgres, TICKETS).await;
+        let (url, db) = (&f.url, &f.db);
         let project = format!("cgs-kill-{}", uuid::Uuid::new_v4().simple());
-        let mut first = worker(&url, emulator.1, &project);
+        let mut first = worker(url, emulator.1, &project);
         let started = Instant::now();
-        while synced(&db).await < 10 {
+        while synced(db).await < 10 {
             assert!(started.elapsed() < Duration::from_secs(60), "the worker synced nothing");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         first.kill().unwrap(); // SIGKILL: no graceful shutdown
         first.wait().unwrap();
-        let at_kill = synced(&db).await;
+        let at_kill = synced(db).await;
         assert!(at_kill < TICKETS as i64, "killed after the stream ended: {at_kill}");
-        let mut second = worker(&url, emulator.1, &project);
+        let mut second = worker(url, emulator.1, &project);
         let restarted = Instant::now();
-        while synced(&db).await < TICKETS as i64 {
+        while synced(db).await < TICKETS as i64 {
             assert!(
                 restarted.elapsed() < Duration::from_secs(90),
                 "jobs lost: {} of {TICKETS} synced",
-                synced(&db).await
+                synced(db).await
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -175,18 +220,94 @@ fn killed_mid_stream(postgres: Option<String>) {
             "killed at {at_kill}/{TICKETS} synced; all {TICKETS} after restart in {:?}",
             restarted.elapsed()
         );
-        db.close().await;
-        match admin.as_mut() {
-            Some(admin) => {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-                    .execute(admin)
-                    .await;
-            }
-            None => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("{name}.db{suffix}")));
+        f.drop_database().await;
+    });
+}
+
+#[test]
+fn on_postgres_a_worker_killed_repeatedly_during_transitions_converges() {
+    let Ok(server) = std::env::var("CGS_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: this test needs CGS_TEST_POSTGRES_URL");
+        return;
+    };
+    killed_repeatedly(Some(server));
+}
+
+#[test]
+fn on_sqlite_a_worker_killed_repeatedly_during_transitions_converges() {
+    killed_repeatedly(None);
+}
+
+/// Eight transitions on each of 20 tickets (accept to the last task step, with the NOC's
+/// validation of the check-in), while the worker is killed with SIGKILL and restarted every
+/// 400 ms; afterwards every ticket's Firestore copy is its latest version.
+fn killed_repeatedly(postgres: Option<String>) {
+    const N: usize = 20;
+    let emulator = Emulator::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let f = Fixture::new(&postgres, N).await;
+        let project = format!("cgs-kill-{}", uuid::Uuid::new_v4().simple());
+        let effects = Effects { sync_firestore: true };
+        let stream = {
+            let (db, noc, foc, ids) = (f.db.clone(), f.noc.clone(), f.foc.clone(), f.tickets.clone());
+            tokio::spawn(async move {
+                let ev = || Evidence {
+                    media_url: Some("https://m/p.jpg".into()),
+                    remark: None,
+                    location: Some("1,1".into()),
+                };
+                let mut done = 0;
+                for id in ids {
+                    let mut run = async |actor: &Actor, cmd: TicketCommand| {
+                        let mut tx = db.begin_write().await.unwrap();
+                        let (row, _) =
+                            service::execute(&mut tx, effects, actor, &actor.into(), id, &cmd, db::now())
+                                .await
+                                .unwrap_or_else(|e| panic!("{}: {e}", cmd.name()));
+                        tx.commit().await.unwrap();
+                        done += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        row
+                    };
+                    run(&foc, TicketCommand::Accept).await;
+                    run(&foc, TicketCommand::OnTheWay).await;
+                    let row = run(&foc, TicketCommand::CheckIn(ev())).await;
+                    let evidence_id = row.state.awaiting_evidence.expect("a check-in waits for the NOC");
+                    run(&noc, TicketCommand::Validate { evidence_id, approved: true, remark: None }).await;
+                    for step in [Status::Checking, Status::PullingCable, Status::Jointing, Status::Tidying] {
+                        run(&foc, TicketCommand::Task(step, ev())).await;
+                    }
                 }
-            }
+                done
+            })
+        };
+        let mut kills = 0;
+        while !stream.is_finished() {
+            let mut w = worker(&f.url, emulator.1, &project);
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            w.kill().unwrap();
+            w.wait().unwrap();
+            kills += 1;
         }
+        let transitions = stream.await.unwrap();
+        assert_eq!(transitions, N * 8);
+        let mut last = worker(&f.url, emulator.1, &project);
+        let restarted = Instant::now();
+        while synced(&f.db).await < N as i64 {
+            assert!(
+                restarted.elapsed() < Duration::from_secs(120),
+                "not converged: {} of {N} tickets hold their latest version in Firestore",
+                synced(&f.db).await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        last.kill().unwrap();
+        last.wait().unwrap();
+        eprintln!(
+            "{transitions} transitions, worker killed {kills} times; converged {:?} after the last restart",
+            restarted.elapsed()
+        );
+        f.drop_database().await;
     });
 }
