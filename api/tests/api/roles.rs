@@ -93,3 +93,138 @@ on_both_backends! {
         }
     }
 }
+
+/// The state a ticket operation needs before it is tried.
+#[derive(Clone, Copy, Debug)]
+enum Needs {
+    Nothing,
+    Draft,
+    Open,
+    /// Accepted by the West technician.
+    Accepted,
+    /// Checked in by the West technician, waiting for the NOC.
+    CheckedIn,
+    /// On going with the West technician.
+    OnGoing,
+}
+
+/// The callers of the ticket role table, in its column order.
+struct Callers {
+    admin: String,
+    noc: String,
+    noc_east: String,
+    supervisor: String,
+    foc: String,
+    foc_id: String,
+    other_foc: String,
+    foc_east: String,
+}
+
+const PHOTO_GPS: &str = r#"{"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"}"#;
+
+/// A West ticket brought to `needs` through the API; `None` for `Nothing`.
+async fn ticket_in(app: &TestApp, c: &Callers, needs: Needs) -> Option<String> {
+    let body = |draft: bool| json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access", "isDraft": draft});
+    let act = |id: &str, path: &str, token: &str, body: Option<Value>| {
+        let path = format!("/v1/tickets/{id}/{path}");
+        let token = token.to_owned();
+        async move { app.send(Method::POST, &path, Some(&token), body).await }
+    };
+    let id = match needs {
+        Needs::Nothing => return None,
+        Needs::Draft => return Some(app.post("/v1/tickets", &c.noc, body(true)).await.id()),
+        _ => app.post("/v1/tickets", &c.noc, body(false)).await.id(),
+    };
+    if matches!(needs, Needs::Open) {
+        return Some(id);
+    }
+    act(&id, "ticketStatus/accept", &c.foc, None).await.expect(201);
+    if matches!(needs, Needs::Accepted) {
+        return Some(id);
+    }
+    act(&id, "ticketStatus/onTheWay", &c.foc, None).await.expect(201);
+    act(&id, "ticketStatus/checkedIn", &c.foc, Some(serde_json::from_str(PHOTO_GPS).unwrap()))
+        .await
+        .expect(201);
+    if matches!(needs, Needs::CheckedIn) {
+        return Some(id);
+    }
+    let doc = app.get(&format!("/v1/tickets/{id}"), &app.admin).await;
+    let ev = doc.result()["ticketLogs"].as_array().unwrap().last().unwrap()["evidenceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    act(&id, &format!("validate/{ev}/true"), &c.noc, None).await.expect(200);
+    Some(id)
+}
+
+on_both_backends! {
+    async fn every_ticket_operation_against_every_role_follows_the_role_table(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, noc_east) = app.user(Role::NOC, Region::East).await;
+        let (_, supervisor) = app.user(Role::FOCSupervisor, Region::West).await;
+        let (foc_id, foc) = app.user(Role::FOC, Region::West).await;
+        let (_, other_foc) = app.user(Role::FOC, Region::West).await;
+        let (_, foc_east) = app.user(Role::FOC, Region::East).await;
+        let c = Callers { admin: app.admin.clone(), noc, noc_east, supervisor, foc, foc_id, other_foc, foc_east };
+        let evidence = || Some(serde_json::from_str::<Value>(PHOTO_GPS).unwrap());
+        let assign = json!({"focId": c.foc_id});
+        let pending = json!({"pendingCategory": "Weather", "pendingInterval": 30, "remark": "rain"});
+        let cancel = json!({"cancelCategory": "CustomerRequest", "remark": "no"});
+        let create = json!({"type": "Trouble", "source": "Phone", "region": "West", "indicationCategory": "FiberCut", "networkSegment": "Access"});
+        // Expected status per caller: SuperAdmin, NOC West, NOC East, FOCSupervisor West,
+        // the assigned FOC West, another FOC West, an FOC East. 404: the caller may not see the
+        // ticket; 403: it sees it but may not do this.
+        #[allow(clippy::type_complexity)]
+        let table: Vec<(&str, Needs, Option<Value>, [u16; 7])> = vec![
+            ("", Needs::Nothing, Some(create), [201, 201, 403, 403, 403, 403, 403]),
+            ("publish", Needs::Draft, None, [201, 201, 404, 404, 404, 404, 404]),
+            ("ticketStatus/accept", Needs::Open, None, [403, 403, 404, 201, 201, 201, 404]),
+            ("assign", Needs::Open, Some(assign), [201, 201, 404, 201, 403, 403, 404]),
+            ("ticketStatus/onTheWay", Needs::Accepted, None, [403, 403, 404, 403, 201, 404, 404]),
+            ("ticketStatus/checkedIn", Needs::Accepted, evidence(), [403, 403, 404, 403, 409, 404, 404]),
+            ("taskStatus/checking", Needs::OnGoing, evidence(), [403, 403, 404, 403, 201, 404, 404]),
+            ("ticketStatus/pending", Needs::OnGoing, Some(pending), [201, 201, 404, 403, 201, 404, 404]),
+            ("ticketStatus/cancel", Needs::OnGoing, Some(cancel), [201, 201, 404, 403, 201, 404, 404]),
+            ("validate", Needs::CheckedIn, None, [200, 200, 404, 403, 403, 404, 404]),
+        ];
+        let callers = [&c.admin, &c.noc, &c.noc_east, &c.supervisor, &c.foc, &c.other_foc, &c.foc_east];
+        let names = ["SuperAdmin", "NOC West", "NOC East", "FOCSupervisor West", "assigned FOC", "other FOC West", "FOC East"];
+        let mut wrong = vec![];
+        for (op, needs, body, expected) in &table {
+            for (i, token) in callers.iter().enumerate() {
+                // A fresh ticket per cell: a success changes the state the next caller needs.
+                let id = ticket_in(&app, &c, *needs).await;
+                let path = match (&id, *op) {
+                    (None, _) => "/v1/tickets".to_owned(),
+                    (Some(id), "validate") => {
+                        let doc = app.get(&format!("/v1/tickets/{id}"), &app.admin).await;
+                        let ev = doc.result()["ticketLogs"].as_array().unwrap().last().unwrap()["evidenceId"].as_str().unwrap().to_owned();
+                        format!("/v1/tickets/{id}/validate/{ev}/true")
+                    }
+                    (Some(id), op) => format!("/v1/tickets/{id}/{op}"),
+                };
+                let got = app.send(Method::POST, &path, Some(token), body.clone()).await.status.as_u16();
+                if got != expected[i] {
+                    wrong.push(format!("{op} by {}: {got}, the table says {}", names[i], expected[i]));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // Reads: the ticket of another region is invisible; one of the own region follows the rule.
+        let open = ticket_in(&app, &c, Needs::Open).await.unwrap();
+        let ongoing = ticket_in(&app, &c, Needs::OnGoing).await.unwrap();
+        for (token, open_seen, ongoing_seen) in [
+            (&c.admin, 200, 200),
+            (&c.noc, 200, 200),
+            (&c.noc_east, 404, 404),
+            (&c.supervisor, 200, 200),
+            (&c.foc, 200, 200),
+            (&c.other_foc, 200, 404),
+            (&c.foc_east, 404, 404),
+        ] {
+            assert_eq!(app.get(&format!("/v1/tickets/{open}"), token).await.status.as_u16(), open_seen);
+            assert_eq!(app.get(&format!("/v1/tickets/{ongoing}"), token).await.status.as_u16(), ongoing_seen);
+        }
+    }
+}
