@@ -77,9 +77,7 @@ async fn check_token(req: &Request, token: &str) -> poem::Result<Session> {
     let invalid = || ApiError::unauthorized("the token is invalid, expired or logged out");
     let claims = state.keys.verify(token).ok_or_else(invalid)?;
     let failed = |e: DomainError| note_outage(req, ApiError::from(e));
-    let mut tx = state.db.begin().await.map_err(failed)?;
-    let actor = sessions::actor(&mut tx, claims.sid, claims.sub, db::now()).await.map_err(failed)?;
-    tx.commit().await.map_err(failed)?;
+    let actor = sessions::live_actor(&state.db, claims.sid, claims.sub, db::now()).await.map_err(failed)?;
     let actor = actor.ok_or_else(invalid)?;
     crate::observe::record_user(actor.id);
     Ok(Session { actor, session_id: claims.sid })

@@ -40,18 +40,17 @@ pub async fn execute(
         Err(e) => return Err(e),
     };
     let due = sla::due_at(&change.next, row.sla_hours);
-    if !tickets::save_state(tx, &change.next, row.version, due, now).await? {
+    let Some(after) = tickets::save_state(tx, &change.next, row.version, due, now).await? else {
         return Err(DomainError::conflict(
             "concurrent_change",
             "the ticket changed meanwhile; reload it and try again",
         ));
-    }
+    };
     let seq = tickets::next_seq(tx, id).await?;
     tickets::append_logs(tx, id, seq, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
-    let after = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
 }

@@ -92,8 +92,12 @@ on_both_backends! {
         // Long strings: over the field's bound, and over the body limit.
         let a = app.post("/v1/areas", &app.admin, json!({"region": "West", "name": "x".repeat(201), "initial": "X"})).await;
         a.expect(400);
-        let status = send_raw(json!({"region": "West", "name": "x".repeat(2_000_000), "initial": "X"}).to_string()).await.unwrap().status();
-        assert_eq!(status, 413);
+        // The server answers 413 from the declared length without reading the body; a client still
+        // writing it may see the connection closed instead of the answer.
+        match send_raw(json!({"region": "West", "name": "x".repeat(2_000_000), "initial": "X"}).to_string()).await {
+            Ok(resp) => assert_eq!(resp.status(), 413),
+            Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+        }
         // Wrong types, duplicate keys, NUL bytes, lone surrogates.
         for body in [
             r#"{"region": "West", "name": 12, "initial": "X"}"#,

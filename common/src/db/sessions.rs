@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::Tx;
+use super::{Db, Tx};
 use crate::{
     db_run,
     domain::access::Actor,
@@ -31,6 +31,9 @@ pub async fn create(
     Ok(id)
 }
 
+const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.active";
+
 /// The actor behind a live session: not revoked, not expired, user still active.
 pub async fn actor(
     tx: &mut Tx,
@@ -39,17 +42,38 @@ pub async fn actor(
     now: DateTime<Utc>,
 ) -> Result<Option<Actor>, DomainError> {
     let row = db_run!(tx, |c| {
-        sqlx::query_as::<_, (Uuid, Role, Region, String)>(
-            "SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 \
-             AND u.active",
-        )
-        .bind(session_id)
-        .bind(user_id)
-        .bind(now)
-        .fetch_optional(&mut *c)
-        .await?
+        sqlx::query_as::<_, (Uuid, Role, Region, String)>(LIVE_ACTOR)
+            .bind(session_id)
+            .bind(user_id)
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await?
     });
+    Ok(row.map(|(id, role, region, name)| Actor { id, role, region, name }))
+}
+
+/// [`actor`] in one statement on the pool, without a transaction around it: every request
+/// asks it, and BEGIN and COMMIT would double its round trips.
+pub async fn live_actor(
+    db: &Db,
+    session_id: Uuid,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Actor>, DomainError> {
+    macro_rules! on {
+        ($pool:expr) => {
+            sqlx::query_as::<_, (Uuid, Role, Region, String)>(LIVE_ACTOR)
+                .bind(session_id)
+                .bind(user_id)
+                .bind(now)
+                .fetch_optional($pool)
+                .await?
+        };
+    }
+    let row = match db {
+        Db::Sqlite(pool) => on!(pool),
+        Db::Postgres(pool) => on!(pool),
+    };
     Ok(row.map(|(id, role, region, name)| Actor { id, role, region, name }))
 }
 

@@ -212,52 +212,51 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError
         .await?))
 }
 
-/// Writes the state a command decided, if the ticket is still at `version`. `false` when
-/// another change won the race.
+/// Writes the state a command decided, if the ticket is still at `version`, and returns the
+/// ticket as written; `None` when another change won the race.
 pub async fn save_state(
     tx: &mut Tx,
     s: &TicketState,
     version: i64,
     sla_due_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<bool, DomainError> {
-    let affected = db_run!(tx, |c| {
-        sqlx::query(
-            "UPDATE tickets SET version = version + 1, status = $3, status_before = $4, need_validate = $5, \
+) -> Result<Option<TicketRow>, DomainError> {
+    let sql = format!(
+        "UPDATE tickets SET version = version + 1, status = $3, status_before = $4, need_validate = $5, \
              awaiting_evidence = $6, foc_id = $7, link_check_approved = $8, canceled = $9, published_at = $10, \
              accepted_at = $11, departure_at = $12, check_in_at = $13, on_going_at = $14, closed_at = $15, \
              pending_evidence = $16, pending_started_at = $17, pending_minutes = $18, resume_status = $19, \
              total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23 \
-             WHERE id = $1 AND version = $2",
-        )
-        .bind(s.id)
-        .bind(version)
-        .bind(s.status)
-        .bind(s.status_before)
-        .bind(s.need_validate)
-        .bind(s.awaiting_evidence)
-        .bind(s.foc_id)
-        .bind(s.link_check_approved)
-        .bind(s.canceled)
-        .bind(s.published_at)
-        .bind(s.accepted_at)
-        .bind(s.departure_at)
-        .bind(s.check_in_at)
-        .bind(s.on_going_at)
-        .bind(s.closed_at)
-        .bind(s.pending_evidence)
-        .bind(s.pending_started_at)
-        .bind(s.pending_minutes)
-        .bind(s.resume_status)
-        .bind(s.total_pending_seconds)
-        .bind(s.work_pending_seconds)
-        .bind(sla_due_at)
-        .bind(now)
-        .execute(&mut *c)
-        .await?
-        .rows_affected()
-    });
-    Ok(affected == 1)
+             WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
+    );
+    Ok(db_run!(tx, |c| {
+        sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(s.id)
+            .bind(version)
+            .bind(s.status)
+            .bind(s.status_before)
+            .bind(s.need_validate)
+            .bind(s.awaiting_evidence)
+            .bind(s.foc_id)
+            .bind(s.link_check_approved)
+            .bind(s.canceled)
+            .bind(s.published_at)
+            .bind(s.accepted_at)
+            .bind(s.departure_at)
+            .bind(s.check_in_at)
+            .bind(s.on_going_at)
+            .bind(s.closed_at)
+            .bind(s.pending_evidence)
+            .bind(s.pending_started_at)
+            .bind(s.pending_minutes)
+            .bind(s.resume_status)
+            .bind(s.total_pending_seconds)
+            .bind(s.work_pending_seconds)
+            .bind(sla_due_at)
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
 }
 
 /// Appends log entries after `seq`, by `actor`.
