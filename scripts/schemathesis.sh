@@ -30,6 +30,48 @@ token="$(curl -fsS "http://127.0.0.1:$port/v1/login" -H 'content-type: applicati
   -d "{\"email\":\"admin@cgs.test\",\"password\":\"$password\"}" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["token"])')"
 
+# Real rows for the operations on one resource, so that they reach past 404: an area, ISP,
+# splitters, indication, client, user and a ticket, named to schemathesis by path parameter.
+api() {
+  curl -fsS -X "$1" "http://127.0.0.1:$port$2" -H "Authorization: Bearer $token" \
+    -H 'content-type: application/json' ${3:+-d "$3"} |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"]["id"])'
+}
+area="$(api POST /v1/areas '{"region":"West","name":"Bandung","initial":"BDG"}')"
+isp="$(api POST /v1/isps '{"name":"NetA","initial":"NTA","brand":"Net"}')"
+ms="$(api POST /v1/main_splitters '{"name":"MS-1","coordinate":"-6.9,107.6"}')"
+sp="$(api POST /v1/splitters '{"name":"SP-1","coordinate":"-6.9,107.6"}')"
+ind="$(api POST /v1/indications '{"category":"Device","indication":"ONT off"}')"
+client="$(api POST /v1/clients "{\"cid\":\"C-1\",\"customerType\":\"Dedicated\",\"name\":\"PT Satu\",\"isp\":\"$isp\",\"status\":\"Active\",\"region\":\"West\",\"city\":\"$area\",\"ms\":\"$ms\",\"splitter\":\"$sp\"}")"
+user="$(api POST /v1/users '{"email":"foc@cgs.test","password":"password123","rePassword":"password123","nik":"F1","name":"FOC","role":"FOC","region":"West"}')"
+ticket="$(api POST /v1/tickets "{\"client\":\"$client\",\"type\":\"Trouble\",\"source\":\"Phone\",\"indicationCategory\":\"FiberCut\",\"networkSegment\":\"Access\",\"remark\":\"seed\"}")"
+cat >"$work/schemathesis.toml" <<TOML
+[[operations]]
+include-path-regex = "^/v1/areas/"
+parameters = { "path.id" = "$area" }
+[[operations]]
+include-path-regex = "^/v1/isps/"
+parameters = { "path.id" = "$isp" }
+[[operations]]
+include-path-regex = "^/v1/main_splitters/"
+parameters = { "path.id" = "$ms" }
+[[operations]]
+include-path-regex = "^/v1/splitters/"
+parameters = { "path.id" = "$sp" }
+[[operations]]
+include-path-regex = "^/v1/indications/"
+parameters = { "path.id" = "$ind" }
+[[operations]]
+include-path-regex = "^/v1/clients/"
+parameters = { "path.id" = "$client" }
+[[operations]]
+include-path-regex = "^/v1/users/"
+parameters = { "path.id" = "$user" }
+[[operations]]
+include-path-regex = "^/v1/tickets/"
+parameters = { "path.id" = "$ticket" }
+TOML
+
 # The live feed never ends, and logout would end the session the run uses: both are left out
 # here and covered by the API tests. `positive_data_acceptance` (every schema-valid request is
 # accepted) is left out by default: the API also enforces rules a JSON schema cannot state
@@ -38,7 +80,7 @@ token="$(curl -fsS "http://127.0.0.1:$port/v1/login" -H 'content-type: applicati
 # One worker: with two, CPython 3.11's parser can fail inside schemathesis when two threads
 # parse at once ("AST constructor recursion depth mismatch").
 status=0
-"$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+"$venv/bin/schemathesis" --config-file "$work/schemathesis.toml" run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   --checks "${SCHEMATHESIS_CHECKS:-all}" \
   --exclude-checks "${SCHEMATHESIS_EXCLUDE_CHECKS-positive_data_acceptance}" \
