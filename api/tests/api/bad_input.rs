@@ -130,7 +130,8 @@ on_both_backends! {
             } else {
                 reqwest::Body::from(bytes.clone())
             };
-            let sent = app.client.post(app.url("/v1/areas")).bearer_auth(&app.admin)
+            // A client of its own: the connection the server closes is not reused afterwards.
+            let sent = reqwest::Client::new().post(app.url("/v1/areas")).bearer_auth(&app.admin)
                 .header("content-type", "application/json").body(body).send().await;
             if let Ok(resp) = sent {
                 TestApp::answer(resp).await.expect(413);
