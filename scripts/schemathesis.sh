@@ -45,32 +45,11 @@ ind="$(api POST /v1/indications '{"category":"Device","indication":"ONT off"}')"
 client="$(api POST /v1/clients "{\"cid\":\"C-1\",\"customerType\":\"Dedicated\",\"name\":\"PT Satu\",\"isp\":\"$isp\",\"status\":\"Active\",\"region\":\"West\",\"city\":\"$area\",\"ms\":\"$ms\",\"splitter\":\"$sp\"}")"
 user="$(api POST /v1/users '{"email":"foc@cgs.test","password":"password123","rePassword":"password123","nik":"F1","name":"FOC","role":"FOC","region":"West"}')"
 ticket="$(api POST /v1/tickets "{\"client\":\"$client\",\"type\":\"Trouble\",\"source\":\"Phone\",\"indicationCategory\":\"FiberCut\",\"networkSegment\":\"Access\",\"remark\":\"seed\"}")"
-cat >"$work/schemathesis.toml" <<TOML
-[[operations]]
-include-path-regex = "^/v1/areas/"
-parameters = { "path.id" = "$area" }
-[[operations]]
-include-path-regex = "^/v1/isps/"
-parameters = { "path.id" = "$isp" }
-[[operations]]
-include-path-regex = "^/v1/main_splitters/"
-parameters = { "path.id" = "$ms" }
-[[operations]]
-include-path-regex = "^/v1/splitters/"
-parameters = { "path.id" = "$sp" }
-[[operations]]
-include-path-regex = "^/v1/indications/"
-parameters = { "path.id" = "$ind" }
-[[operations]]
-include-path-regex = "^/v1/clients/"
-parameters = { "path.id" = "$client" }
-[[operations]]
-include-path-regex = "^/v1/users/"
-parameters = { "path.id" = "$user" }
-[[operations]]
-include-path-regex = "^/v1/tickets/"
-parameters = { "path.id" = "$ticket" }
-TOML
+for pair in areas:$area isps:$isp main_splitters:$ms splitters:$sp indications:$ind clients:$client \
+  users:$user tickets:$ticket; do
+  printf '[[operations]]\ninclude-path-regex = "^/v1/%s/"\nparameters = { "path.id" = "%s" }\n' \
+    "${pair%%:*}" "${pair#*:}"
+done >"$work/schemathesis.toml"
 
 # The live feed never ends, and logout would end the session the run uses: both are left out
 # here and covered by the API tests. `positive_data_acceptance` (every schema-valid request is

@@ -78,19 +78,15 @@ impl Hub {
         for &seq in &seqs {
             let expected = self.head + 1;
             if seq > expected {
-                let gap = *self.gap.get_or_insert(Gap {
-                    seq: expected,
-                    fence: horizon.map(|(_, xmax)| xmax),
-                    since: Instant::now(),
-                });
-                if gap.seq != expected {
-                    self.gap = Some(Gap {
+                // A gap seen for the first time is fenced by the transactions running now.
+                let gap = match self.gap {
+                    Some(g) if g.seq == expected => g,
+                    _ => *self.gap.insert(Gap {
                         seq: expected,
                         fence: horizon.map(|(_, xmax)| xmax),
                         since: Instant::now(),
-                    });
-                    return Ok(false);
-                }
+                    }),
+                };
                 let ended = match (gap.fence, horizon) {
                     (Some(fence), Some((xmin, _))) => xmin >= fence,
                     _ => true,

@@ -4,7 +4,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -62,7 +62,7 @@ impl OwnPostgres {
         let out =
             as_postgres(&bin, "initdb", &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres"]);
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let pg = OwnPostgres { bin, dir, port };
         pg.up();
         Some(pg)
@@ -104,15 +104,6 @@ impl Drop for OwnPostgres {
     }
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[derive(Default)]
 struct Seen {
     created: Vec<String>,
@@ -129,36 +120,16 @@ async fn a_database_restart_under_load_answers_503_recovers_and_loses_nothing() 
         sqlx::query("CREATE DATABASE cgs").execute(&mut c).await.unwrap();
     }
     let db = pg.url("cgs");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _api = Running(
-        Command::new(env!("CARGO_BIN_EXE_cgs-api"))
-            .env("DATABASE_URL", &db)
-            .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CGS_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("CGS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("CGS_RUN_WORKER", "true")
-            .env("CGS_DB_MAX_CONNECTIONS", "5")
-            .env("RUST_LOG", std::env::var("CGS_CHAOS_LOG").unwrap_or_else(|_| "error".into()))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut cmd = cgs_api_command(&db, port);
+    cmd.env("CGS_RUN_WORKER", "true")
+        .env("CGS_DB_MAX_CONNECTIONS", "5")
+        .env("RUST_LOG", std::env::var("CGS_CHAOS_LOG").unwrap_or_else(|_| "error".into()));
+    let _api = Running::spawn(cmd);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-    wait_until(60, "cgs-api is ready", || async {
-        client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    let login: serde_json::Value = client
-        .post(format!("{base}/v1/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["data"]["token"].as_str().unwrap().to_owned();
+    wait_ready(&base).await;
+    let token = admin_login(&client, &base).await;
 
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));

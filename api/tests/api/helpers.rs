@@ -283,6 +283,84 @@ impl TestApp {
     }
 }
 
+/// A free TCP port on the loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `cgs-api` binary on `db`, listening on `port`, with the test admin; stdout discarded.
+pub fn cgs_api_command(db: &str, port: u16) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cgs-api"));
+    cmd.env("DATABASE_URL", db)
+        .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CGS_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("CGS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(std::process::Stdio::null());
+    cmd
+}
+
+/// A started binary, killed if the test ends before it stopped.
+pub struct Running(pub std::process::Child);
+
+impl Running {
+    pub fn spawn(mut cmd: std::process::Command) -> Self {
+        Running(cmd.spawn().expect("the binary starts"))
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let ok = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+    }
+
+    /// Waits until the process exits; fails the test after `secs` seconds.
+    pub async fn wait_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the process did not stop within {secs} s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until the server at `base` answers `/readyz` with 200.
+pub async fn wait_ready(base: &str) {
+    let client = reqwest::Client::new();
+    wait_until(60, "cgs-api is ready", || async {
+        client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
+/// Logs the test admin in at `base`; returns the token.
+pub async fn admin_login(client: &reqwest::Client, base: &str) -> String {
+    let r: Value = client
+        .post(format!("{base}/v1/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["data"]["token"].as_str().unwrap().to_owned()
+}
+
 /// Runs one SQL query that answers a single integer on the database at `url`.
 pub async fn db_scalar(url: &str, sql: &str) -> i64 {
     use sqlx::Connection;

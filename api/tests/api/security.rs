@@ -1,8 +1,6 @@
 //! Attacks on the API: forged and expired tokens, hostile JSON, and secrets that must never be
 //! answered or logged.
 
-use std::process::{Command, Stdio};
-
 use common::{
     auth::Claims,
     config::Secret,
@@ -134,26 +132,17 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_hash_reaches_a_response_or_a_log_line() {
     let (db, file) = fresh_database(Backend::Sqlite).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log = std::env::temp_dir().join(format!("cgs-security-{}.log", uuid::Uuid::new_v4().simple()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cgs-api"))
-        .env("DATABASE_URL", &db)
-        .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CGS_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("CGS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CGS_JWT_SECRET", SECRET)
+    let mut cmd = cgs_api_command(&db, port);
+    cmd.env("CGS_JWT_SECRET", SECRET)
         .env("CGS_LOG_FORMAT", "json")
         .env("RUST_LOG", "debug,sqlx=debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut child = Running::spawn(cmd);
     let client = reqwest::Client::new();
-    wait_until(60, "cgs-api is ready", || async {
-        client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    wait_ready(&base).await;
     let mut answers = String::new();
     let mut call =
         async |method: Method, path: &str, token: Option<&str>, body: Option<serde_json::Value>| {
@@ -218,8 +207,8 @@ async fn no_secret_or_hash_reaches_a_response_or_a_log_line() {
     call(Method::GET, "/v1/users", Some(&admin), None).await;
     call(Method::GET, &format!("/v1/users/{id}"), Some(&admin), None).await;
     call(Method::GET, "/v1/logout", Some(&admin), None).await;
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let _ = child.wait();
+    child.sigterm();
+    child.wait_exit(60).await;
 
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("request"), "the log was written");

@@ -4,7 +4,6 @@
 //! job it enqueued done after a restart.
 
 use std::{
-    process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -21,74 +20,15 @@ use crate::helpers::*;
 /// no reconciliation (so only the queued jobs themselves can bring the documents up to date
 /// after a restart).
 fn start(db: &str, port: u16, emulator: &Emulator) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_cgs-api"))
-        .env("DATABASE_URL", db)
-        .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CGS_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("CGS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CGS_RUN_WORKER", "true")
+    let mut cmd = cgs_api_command(db, port);
+    cmd.env("CGS_RUN_WORKER", "true")
         .env("CGS_DB_MAX_CONNECTIONS", "8")
         .env("FIRESTORE_PROJECT_ID", "demo-shutdown")
         .env("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emulator.grpc))
         .env("CGS_SYNC_RECONCILE_SCHEDULE", "0 0 0 1 1 *")
         .env("CGS_SHUTDOWN_GRACE_SECONDS", "2")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cgs-api starts");
-    Running(child)
-}
-
-/// A started binary, killed if the test ends before it stopped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn sigterm(child: &Running) {
-    let ok = Command::new("kill").arg("-TERM").arg(child.0.id().to_string()).status().unwrap().success();
-    assert!(ok, "kill -TERM");
-}
-
-async fn wait_exit(child: &mut Running, secs: u64) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(std::time::Instant::now() < deadline, "cgs-api did not stop within {secs} s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn ready(base: &str) {
-    let client = reqwest::Client::new();
-    wait_until(60, "cgs-api is ready", || async {
-        client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let r: serde_json::Value = client
-        .post(format!("{base}/v1/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["data"]["token"].as_str().unwrap().to_owned()
+        .env("RUST_LOG", "warn");
+    Running::spawn(cmd)
 }
 
 /// What the load saw.
@@ -106,11 +46,11 @@ async fn drains_under_load(backend: Backend) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = start(&db, port, &emulator);
-    ready(&base).await;
+    wait_ready(&base).await;
     // A fresh connection per request: what is measured is the server's drain, not a client
     // reusing a pooled connection the server closed.
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let token = login(&client, &base).await;
+    let token = admin_login(&client, &base).await;
 
     // A live-feed stream is open across the shutdown: it must end, not hold the drain.
     let feed = client.get(format!("{base}/v1/tickets/stream")).bearer_auth(&token).send().await.unwrap();
@@ -192,8 +132,8 @@ async fn drains_under_load(backend: Backend) {
         async move { seen.lock().unwrap().created.len() >= before + 10 }
     })
     .await;
-    sigterm(&child);
-    let status = wait_exit(&mut child, 60).await;
+    child.sigterm();
+    let status = child.wait_exit(60).await;
     assert!(status.success(), "cgs-api exits cleanly on SIGTERM: {status}");
     for l in load {
         l.await.unwrap();
@@ -218,7 +158,7 @@ async fn drains_under_load(backend: Backend) {
     assert!(lagging >= 10, "the syncs after Firestore went away are still queued");
     let emulator = Emulator::start_on(emulator.grpc, emulator.http);
     let mut child = start(&db, port, &emulator);
-    ready(&base).await;
+    wait_ready(&base).await;
     wait_until(90, "every ticket is synced", || async {
         db_scalar(
             &db,
@@ -229,8 +169,8 @@ async fn drains_under_load(backend: Backend) {
     })
     .await;
     assert!(emulator.count("demo-shutdown", "tickets").await >= lagging as usize);
-    sigterm(&child);
-    assert!(wait_exit(&mut child, 60).await.success());
+    child.sigterm();
+    assert!(child.wait_exit(60).await.success());
     if let Some(path) = sqlite_file {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -393,17 +393,29 @@ pub async fn has_evidence(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<b
     }))
 }
 
+/// Over its SLA at `$now`: a ticket with an SLA whose clock (stopped at closing) passed the due
+/// time; `sla::sla_type` in SQL, for the list filter and the metrics. `$t` is the table prefix.
+macro_rules! over_sla {
+    ($t:literal, $now:literal) => {
+        concat!($t, "sla_hours IS NOT NULL AND ", $t, "sla_due_at < COALESCE(", $t, "closed_at, ", $now, ")")
+    };
+}
+
 /// Filters: `$4` region, `$5` area name, `$6` type, `$7` end user pattern, `$8` status,
 /// `$9` SLA kind, `$10` now.
-const FILTER_SQL: &str = " AND ($4 IS NULL OR t.region = $4) \
+const FILTER_SQL: &str = concat!(
+    " AND ($4 IS NULL OR t.region = $4) \
      AND ($5 IS NULL OR t.client_id IN (SELECT c.id FROM clients c JOIN areas a ON a.id = c.city_id WHERE a.name = $5)) \
      AND ($6 IS NULL OR t.type = $6) \
      AND ($7 IS NULL OR LOWER(t.end_user) LIKE $7 ESCAPE '\\') \
      AND ($8 IS NULL OR t.status = $8) \
      AND ($9 IS NULL \
           OR ($9 = 'NonSla' AND t.sla_hours IS NULL) \
-          OR ($9 = 'OverSla' AND t.sla_hours IS NOT NULL AND t.sla_due_at < COALESCE(t.closed_at, $10)) \
-          OR ($9 = 'UnderSla' AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, $10))))";
+          OR ($9 = 'OverSla' AND ",
+    over_sla!("t.", "$10"),
+    ") \
+          OR ($9 = 'UnderSla' AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, $10))))"
+);
 
 /// Tickets the scope sees, filtered, newest first.
 pub async fn list(
@@ -571,11 +583,11 @@ pub struct StatusCount {
 
 pub async fn status_counts(tx: &mut Tx, now: DateTime<Utc>) -> Result<Vec<StatusCount>, DomainError> {
     Ok(db_run!(tx, |c| {
-        sqlx::query_as::<_, StatusCount>(
-            "SELECT region, status, COUNT(*) AS tickets, \
-             COALESCE(SUM(CASE WHEN sla_hours IS NOT NULL AND sla_due_at < COALESCE(closed_at, $1) THEN 1 ELSE 0 END), 0) AS over_sla \
-             FROM tickets GROUP BY region, status ORDER BY region, status",
-        )
+        sqlx::query_as::<_, StatusCount>(concat!(
+            "SELECT region, status, COUNT(*) AS tickets, COALESCE(SUM(CASE WHEN ",
+            over_sla!("", "$1"),
+            " THEN 1 ELSE 0 END), 0) AS over_sla FROM tickets GROUP BY region, status ORDER BY region, status"
+        ))
         .bind(now)
         .fetch_all(&mut *c)
         .await?
