@@ -26,11 +26,15 @@ pub struct Single<T: ParseFromJSON + ToJSON> {
 
 /// Paging of a list.
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct PageMeta {
-    /// Rows matching the filters in all.
+    /// Rows matching the filters in all; a lower bound when `totalExact` is `false`.
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
+    /// `false` when the ticket list stopped counting at `offset + CGS_LIST_COUNT_BOUND` (10000 by
+    /// default) matches: then at least `total` rows match. Every other list counts exactly.
+    pub total_exact: bool,
 }
 
 /// `data` of a list.
@@ -114,7 +118,12 @@ pub fn listed<R, T: ParseFromJSON + ToJSON>(page: Page<R>, f: impl FnMut(R) -> T
         status_code: 200,
         data: ListData {
             result: page.items,
-            meta: PageMeta { total: page.total, limit: page.page.limit, offset: page.page.offset },
+            meta: PageMeta {
+                total: page.total,
+                limit: page.page.limit,
+                offset: page.page.offset,
+                total_exact: page.total_exact,
+            },
         },
     })
 }

@@ -43,7 +43,7 @@ pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow:
             )
             .execute(pool)
             .await?;
-            sqlx::query("ANALYZE").execute(pool).await?;
+            sqlx::query("VACUUM ANALYZE").execute(pool).await?;
         }
         Db::Sqlite(pool) => {
             let ago = |extra: &str| {

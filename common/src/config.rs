@@ -119,6 +119,11 @@ pub struct Settings {
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
 
+    /// How many matches past the page the ticket list counts: beyond it `meta.total` is that
+    /// bound and `meta.totalExact` is `false`, so a list costs the same at any table size.
+    #[arg(long, env = "CGS_LIST_COUNT_BOUND", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub list_count_bound: i64,
+
     /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 meanwhile and
     /// responses say `Connection: close`, so a load balancer stops routing here before the
     /// listener closes; then in-flight requests finish (up to 20 s) and jobs (up to 15 s).
@@ -167,6 +172,7 @@ impl Settings {
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),
             feed_retention_hours: 72,
+            list_count_bound: 10_000,
             shutdown_grace_seconds: 0,
             log_format: "text".into(),
         }

@@ -450,7 +450,15 @@ impl TicketsApi {
             }),
         };
         let mut tx = state.db.begin().await?;
-        let rows = tickets::list(&mut tx, auth.actor().ticket_scope(), &filter, page, db::now()).await?;
+        let rows = tickets::list(
+            &mut tx,
+            auth.actor().ticket_scope(),
+            &filter,
+            page,
+            state.settings.list_count_bound,
+            db::now(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(listed(rows, |r| TicketSummary::from(&r)))
     }

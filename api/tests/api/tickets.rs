@@ -398,7 +398,7 @@ on_both_backends! {
         assert_eq!(ids(&app.get("/v1/tickets?agingTime=over", &app.admin).await), set(&[&open]));
         assert_eq!(doc(&app, &open).await["slaType"], "OverSla");
         let page = app.get("/v1/tickets?limit=2&offset=1", &app.admin).await;
-        assert_eq!(page.body["data"]["meta"], json!({"total": 4, "limit": 2, "offset": 1}));
+        assert_eq!(page.body["data"]["meta"], json!({"total": 4, "limit": 2, "offset": 1, "totalExact": true}));
         app.get("/v1/tickets?agingTime=late", &app.admin).await.expect(400);
         app.get("/v1/tickets?latestStatus=Done", &app.admin).await.expect(400);
     }
@@ -565,4 +565,44 @@ async fn futures_join<F: std::future::Future<Output = Answer>>(
     .await;
     out.extend(done.into_iter().map(Option::unwrap));
     out
+}
+
+/// Past `CGS_LIST_COUNT_BOUND` matches beyond the offset the list stops counting and says so;
+/// below it the total is exact, filters and scope applied before the bound.
+async fn the_list_count_is_exact_up_to_its_bound(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.list_count_bound = 3).await else { return };
+    let c = cast(&app).await;
+    for _ in 0..5 {
+        open_ticket(&app, &c).await;
+    }
+    app.post(
+        "/v1/tickets",
+        &c.noc_east,
+        json!({"type": "Trouble", "source": "Phone",
+        "indicationCategory": "Bending", "networkSegment": "Access"}),
+    )
+    .await
+    .expect(201);
+    let meta = |a: &Answer| a.body["data"]["meta"].clone();
+    let all = app.get("/v1/tickets?limit=2", &app.admin).await;
+    assert_eq!(meta(&all), json!({"total": 3, "limit": 2, "offset": 0, "totalExact": false}));
+    assert_eq!(all.result().as_array().unwrap().len(), 2);
+    // The bound counts from the offset: a later page still knows there is more.
+    let later = app.get("/v1/tickets?limit=2&offset=2", &app.admin).await;
+    assert_eq!(meta(&later), json!({"total": 5, "limit": 2, "offset": 2, "totalExact": false}));
+    let east = app.get("/v1/tickets", &c.noc_east).await;
+    assert_eq!(meta(&east), json!({"total": 1, "limit": 20, "offset": 0, "totalExact": true}));
+    let west_offset = app.get("/v1/tickets?offset=3", &c.noc).await;
+    assert_eq!(meta(&west_offset), json!({"total": 5, "limit": 20, "offset": 3, "totalExact": true}));
+    assert_eq!(west_offset.result().as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_count_is_exact_up_to_its_bound_sqlite() {
+    the_list_count_is_exact_up_to_its_bound(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_count_is_exact_up_to_its_bound_postgres() {
+    the_list_count_is_exact_up_to_its_bound(Backend::Postgres).await
 }

@@ -94,7 +94,7 @@ pub async fn list(
             .bind(page.offset)
             .fetch_all(&mut *c)
             .await?;
-        Ok(Page { items, total, page })
+        Ok(Page { items, total, total_exact: true, page })
     })
 }
 

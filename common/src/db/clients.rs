@@ -186,7 +186,7 @@ pub async fn list(tx: &mut Tx, f: &ClientFilter, page: PageRequest) -> Result<Pa
             .bind(page.offset)
             .fetch_all(&mut *c)
             .await?;
-        Ok(Page { items, total, page })
+        Ok(Page { items, total, total_exact: true, page })
     })
 }
 

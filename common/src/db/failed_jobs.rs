@@ -36,7 +36,7 @@ pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, Dom
                 .bind(page.offset)
                 .fetch_all(&mut **t)
                 .await?;
-            Ok(Page { items, total, page })
+            Ok(Page { items, total, total_exact: true, page })
         }
         Tx::Postgres(t) => {
             let sql = format!(
@@ -52,7 +52,7 @@ pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, Dom
                 .bind(page.offset)
                 .fetch_all(&mut **t)
                 .await?;
-            Ok(Page { items, total, page })
+            Ok(Page { items, total, total_exact: true, page })
         }
     }
 }

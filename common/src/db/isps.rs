@@ -74,7 +74,7 @@ pub async fn list(tx: &mut Tx, q: Option<&str>, page: PageRequest) -> Result<Pag
             .bind(page.offset)
             .fetch_all(&mut *c)
             .await?;
-        Ok(Page { items, total, page })
+        Ok(Page { items, total, total_exact: true, page })
     })
 }
 

@@ -201,12 +201,19 @@ impl Default for PageRequest {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
+    /// `false` when counting stopped at a bound: at least `total` rows match.
+    pub total_exact: bool,
     pub page: PageRequest,
 }
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            total_exact: self.total_exact,
+            page: self.page,
+        }
     }
 }
 

@@ -401,28 +401,46 @@ macro_rules! over_sla {
     };
 }
 
-/// Filters: `$4` region, `$5` area name, `$6` type, `$7` end user pattern, `$8` status,
-/// `$9` SLA kind, `$10` now.
-const FILTER_SQL: &str = concat!(
-    " AND ($4 IS NULL OR t.region = $4) \
-     AND ($5 IS NULL OR t.client_id IN (SELECT c.id FROM clients c JOIN areas a ON a.id = c.city_id WHERE a.name = $5)) \
-     AND ($6 IS NULL OR t.type = $6) \
-     AND ($7 IS NULL OR LOWER(t.end_user) LIKE $7 ESCAPE '\\') \
-     AND ($8 IS NULL OR t.status = $8) \
-     AND ($9 IS NULL \
-          OR ($9 = 'NonSla' AND t.sla_hours IS NULL) \
-          OR ($9 = 'OverSla' AND ",
-    over_sla!("t.", "$10"),
-    ") \
-          OR ($9 = 'UnderSla' AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, $10))))"
-);
+/// The list's conditions for the filters that are set, and nothing for those that are not (so
+/// each combination gets a plan of its own). Parameters: `$1` the caller's region, `$2` the
+/// caller, `$3` region, `$4` area name, `$5` type, `$6` end user pattern, `$7` status, `$8` now.
+fn filter_sql(f: &TicketFilter, end_user: bool) -> String {
+    let mut sql = String::new();
+    if f.region.is_some() {
+        sql.push_str(" AND t.region = $3");
+    }
+    if f.area.is_some() {
+        sql.push_str(" AND t.client_id IN (SELECT c.id FROM clients c JOIN areas a ON a.id = c.city_id WHERE a.name = $4)");
+    }
+    if f.ticket_type.is_some() {
+        sql.push_str(" AND t.type = $5");
+    }
+    if end_user {
+        sql.push_str(" AND LOWER(t.end_user) LIKE $6 ESCAPE '\\'");
+    }
+    if f.status.is_some() {
+        sql.push_str(" AND t.status = $7");
+    }
+    match f.sla_type {
+        None => {}
+        Some(SlaType::NonSla) => sql.push_str(" AND t.sla_hours IS NULL"),
+        Some(SlaType::OverSla) => sql.push_str(concat!(" AND ", over_sla!("t.", "$8"))),
+        Some(SlaType::UnderSla) => sql.push_str(
+            " AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, $8))",
+        ),
+    }
+    sql
+}
 
-/// Tickets the scope sees, filtered, newest first.
+/// Tickets the scope sees, filtered, newest first. Matches are counted up to `count_bound` past
+/// the offset; beyond that the total is that bound and not exact (`total_exact: false`), so a
+/// list costs an index walk of bounded length however many tickets there are.
 pub async fn list(
     tx: &mut Tx,
     scope: TicketScope,
     f: &TicketFilter,
     page: PageRequest,
+    count_bound: i64,
     now: DateTime<Utc>,
 ) -> Result<Page<TicketRow>, DomainError> {
     let (role, region, me) = match scope {
@@ -431,44 +449,40 @@ pub async fn list(
         TicketScope::Supervisor { region, me } => (Role::FOCSupervisor, Some(region), Some(me)),
         TicketScope::Technician { region, me } => (Role::FOC, Some(region), Some(me)),
     };
-    let scope_sql = access::ticket_read_sql();
     let pattern = like_pattern(f.end_user.as_deref());
-    let sla = f.sla_type.map(|s| s.as_str());
+    let filters = filter_sql(f, pattern.is_some());
+    let scope_sql = access::ticket_read_rule(role).to_sql("t");
     let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT {cols} FROM tickets t WHERE {scope_sql}{FILTER_SQL} ORDER BY t.created_at DESC, t.id DESC LIMIT $11 OFFSET $12"
+        "SELECT {cols} FROM tickets t WHERE {scope_sql}{filters} ORDER BY t.created_at DESC, t.id DESC LIMIT $9 OFFSET $10"
     );
-    let count_sql = format!("SELECT COUNT(*) FROM tickets t WHERE {scope_sql}{FILTER_SQL}");
+    let count_sql =
+        format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t WHERE {scope_sql}{filters} LIMIT $9) m");
+    let bound = page.offset.saturating_add(count_bound);
+    macro_rules! bind_filters {
+        ($q:expr) => {
+            $q.bind(region)
+                .bind(me)
+                .bind(f.region)
+                .bind(&f.area)
+                .bind(f.ticket_type)
+                .bind(&pattern)
+                .bind(f.status)
+                .bind(now)
+        };
+    }
     db_run!(tx, |c| {
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
-            .bind(region)
-            .bind(me)
-            .bind(role)
-            .bind(f.region)
-            .bind(&f.area)
-            .bind(f.ticket_type)
-            .bind(&pattern)
-            .bind(f.status)
-            .bind(sla)
-            .bind(now)
+        let counted: i64 = bind_filters!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())))
+            .bind(bound)
+            .bind(0_i64)
             .fetch_one(&mut *c)
             .await?;
-        let items = sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(region)
-            .bind(me)
-            .bind(role)
-            .bind(f.region)
-            .bind(&f.area)
-            .bind(f.ticket_type)
-            .bind(&pattern)
-            .bind(f.status)
-            .bind(sla)
-            .bind(now)
+        let items = bind_filters!(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str())))
             .bind(page.limit)
             .bind(page.offset)
             .fetch_all(&mut *c)
             .await?;
-        Ok(Page { items, total, page })
+        Ok(Page { items, total: counted, total_exact: counted < bound, page })
     })
 }
 

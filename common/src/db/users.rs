@@ -183,7 +183,7 @@ pub async fn list(tx: &mut Tx, f: &UserFilter, page: PageRequest) -> Result<Page
             .bind(page.offset)
             .fetch_all(&mut *c)
             .await?;
-        Ok(Page { items, total, page })
+        Ok(Page { items, total, total_exact: true, page })
     })
 }
 
@@ -253,5 +253,18 @@ pub async fn count_with_role(tx: &mut Tx, role: Role) -> Result<i64, DomainError
             .bind(role)
             .fetch_one(&mut *c)
             .await?
+    }))
+}
+
+/// The active field technicians (FOC and FOCSupervisor) of a region: who hears of its open
+/// tickets.
+pub async fn field_staff(tx: &mut Tx, region: Region) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM users WHERE region = $1 AND role IN ('FOC', 'FOCSupervisor') AND active ORDER BY id",
+        )
+        .bind(region)
+        .fetch_all(&mut *c)
+        .await?
     }))
 }
