@@ -15,10 +15,13 @@ drop_test_databases() {
 if [ -z "${CGS_TEST_POSTGRES_URL:-}" ]; then
   echo "note: CGS_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the API tests are SKIPPED" >&2
 fi
-# The Firestore emulator the sync tests start (tools/firestore-emulator), from its lock file.
-if [ ! -d tools/firestore-emulator/node_modules ] || [ tools/firestore-emulator/package-lock.json -nt tools/firestore-emulator/node_modules ]; then
-  (cd tools/firestore-emulator && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The local peers the tests start, from their lock files: the Firestore emulator
+# (tools/firestore-emulator) and the SMTP sink (tools/channel-peers).
+for tool in tools/firestore-emulator tools/channel-peers; do
+  if [ ! -d "$tool/node_modules" ] || [ "$tool/package-lock.json" -nt "$tool/node_modules" ]; then
+    (cd "$tool" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 drop_test_databases
 trap drop_test_databases EXIT

@@ -115,6 +115,21 @@ pub struct Settings {
     #[arg(long, env = "CGS_SYNC_RECONCILE_SCHEDULE", default_value = "0 * * * * *")]
     pub sync_reconcile_schedule: String,
 
+    /// Outgoing mail server, e.g. `smtps://user:password@mail.example.com` or
+    /// `smtp://127.0.0.1:25`; unset turns mail broadcasts off. `smtp://…?tls=required` asks for
+    /// STARTTLS.
+    #[arg(long, env = "CGS_SMTP_URL")]
+    pub smtp_url: Option<Secret>,
+
+    /// Sender of outgoing mail.
+    #[arg(long, env = "CGS_MAIL_FROM", default_value = "CGS Ticketing <tickets@localhost>")]
+    pub mail_from: String,
+
+    /// Base address of the web app; broadcasts link to `<CGS_APP_URL>/tickets/<id>` to accept a
+    /// ticket there. Unset: the mail names the ticket and the app.
+    #[arg(long, env = "CGS_APP_URL")]
+    pub app_url: Option<String>,
+
     /// How long the live feed keeps ticket changes for `Last-Event-ID` resumption, in hours.
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
@@ -138,7 +153,10 @@ pub struct Settings {
 impl Settings {
     /// What changes trigger, by what is configured.
     pub fn effects(&self) -> crate::jobs::Effects {
-        crate::jobs::Effects { sync_firestore: self.firestore_project_id.is_some() }
+        crate::jobs::Effects {
+            sync_firestore: self.firestore_project_id.is_some(),
+            broadcast: self.smtp_url.is_some(),
+        }
     }
 
     pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
@@ -173,6 +191,9 @@ impl Settings {
             sync_reconcile_schedule: "0 * * * * *".into(),
             feed_retention_hours: 72,
             list_count_bound: 10_000,
+            smtp_url: None,
+            mail_from: "CGS Ticketing <tickets@localhost>".into(),
+            app_url: None,
             shutdown_grace_seconds: 0,
             log_format: "text".into(),
         }

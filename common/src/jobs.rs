@@ -7,13 +7,51 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{db::Tx, domain::ticket::TicketState, error::DomainError};
+use crate::{
+    db::Tx,
+    domain::{Status, ticket::TicketState},
+    error::DomainError,
+};
 
 /// Queue of [`ExpirePending`].
 pub const EXPIRE_PENDING_QUEUE: &str = "cgs.expire_pending";
 
 /// Queue of [`SyncTicket`].
 pub const SYNC_TICKET_QUEUE: &str = "cgs.sync_ticket";
+
+/// Queue of [`BroadcastOpenTicket`].
+pub const BROADCAST_QUEUE: &str = "cgs.broadcast_open_ticket";
+
+/// Queue of [`DeliverMail`].
+pub const MAIL_QUEUE: &str = "cgs.deliver_mail";
+
+/// Announce a ticket that became `Open` to the field technicians of its region: one
+/// [`DeliverMail`] per recipient, so a failed delivery is retried alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastOpenTicket {
+    pub ticket_id: Uuid,
+}
+
+/// Mail one user about an open ticket. Dropped when the ticket is no longer `Open` by the time
+/// it runs (someone took it) or the user is no longer active. A mail server that refuses or is
+/// down gets the delivery again later ([`delivery_backoff`]), `attempt` counting the tries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverMail {
+    pub ticket_id: Uuid,
+    pub user_id: Uuid,
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+/// Deliveries to a channel that is down are tried this many times, then kept as failed jobs.
+pub const DELIVERY_ATTEMPTS: u32 = 15;
+
+/// The wait before try `attempt + 1` of a delivery: 5 s doubling up to an hour (about five
+/// hours of tries in all), so an outage of a mail server or of Telegram delays messages
+/// without losing them.
+pub fn delivery_backoff(attempt: u32) -> chrono::Duration {
+    chrono::Duration::seconds((5_i64 << attempt.min(10)).min(3600))
+}
 
 /// Write the ticket's current document to Firestore.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +64,8 @@ pub struct SyncTicket {
 pub struct Effects {
     /// Firestore is configured: every change enqueues a [`SyncTicket`].
     pub sync_firestore: bool,
+    /// A channel is configured: a ticket that becomes `Open` enqueues a [`BroadcastOpenTicket`].
+    pub broadcast: bool,
 }
 
 impl Effects {
@@ -42,6 +82,24 @@ impl Effects {
         crate::db::feed::record(tx, ticket_id, before, now).await?;
         if self.sync_firestore {
             enqueue(tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id }, now).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Effects {
+    /// A ticket whose status went from `before` (`None`: new) to `after`: one that became
+    /// `Open` needs a technician, and is announced to those of its region.
+    pub async fn status_entered(
+        self,
+        tx: &mut Tx,
+        ticket_id: Uuid,
+        before: Option<Status>,
+        after: Status,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if self.broadcast && after == Status::Open && before != Some(Status::Open) {
+            enqueue(tx, BROADCAST_QUEUE, &BroadcastOpenTicket { ticket_id }, now).await?;
         }
         Ok(())
     }

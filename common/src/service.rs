@@ -51,6 +51,7 @@ pub async fn execute(
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
+    effects.status_entered(tx, id, Some(row.state.status), after.state.status, now).await?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
 }
@@ -92,5 +93,6 @@ pub async fn create(
     let first = NewLog::simple(t.status, title, description, now);
     tickets::append_logs(tx, t.id, 1, &[first], who).await?;
     effects.ticket_changed(tx, t.id, None, now).await?;
+    effects.status_entered(tx, t.id, None, t.status, now).await?;
     tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
 }

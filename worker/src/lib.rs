@@ -12,11 +12,11 @@ use apalis_cron::CronScheduler;
 use common::{
     config::Settings,
     db::Db,
-    jobs::{EXPIRE_PENDING_QUEUE, SYNC_TICKET_QUEUE},
+    jobs::{BROADCAST_QUEUE, EXPIRE_PENDING_QUEUE, MAIL_QUEUE, SYNC_TICKET_QUEUE},
 };
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::clients::firestore::FirestoreTickets;
+use crate::clients::{firestore::FirestoreTickets, mail::Mailer};
 
 /// What every job handler shares.
 #[derive(Clone)]
@@ -25,6 +25,8 @@ pub struct Context {
     pub settings: Arc<Settings>,
     /// Firestore, when `FIRESTORE_PROJECT_ID` is set.
     pub firestore: Option<FirestoreTickets>,
+    /// Outgoing mail, when `CGS_SMTP_URL` is set.
+    pub mailer: Option<Mailer>,
 }
 
 impl Context {
@@ -41,7 +43,18 @@ impl Context {
                 None
             }
         };
-        Ok(Self { db, settings, firestore })
+        let mailer = match &settings.smtp_url {
+            Some(url) => {
+                let mailer = Mailer::new(url.expose(), &settings.mail_from)?;
+                tracing::info!(from = %settings.mail_from, "mail broadcasts are on");
+                Some(mailer)
+            }
+            None => {
+                tracing::info!("mail broadcasts are off (CGS_SMTP_URL is not set)");
+                None
+            }
+        };
+        Ok(Self { db, settings, firestore, mailer })
     }
 }
 
@@ -193,7 +206,30 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
                 .run_until(signal(&stop)),
         ));
     }
-    tracing::info!(backend = ?ctx.db.backend(), firestore = ctx.firestore.is_some(), "worker running");
+    if ctx.mailer.is_some() {
+        handles.push(consume!(
+            ctx,
+            &stop,
+            &sqlite_pool,
+            "cgs-broadcast",
+            BROADCAST_QUEUE,
+            jobs::broadcast::run
+        ));
+        handles.push(consume!(
+            ctx,
+            &stop,
+            &sqlite_pool,
+            "cgs-deliver-mail",
+            MAIL_QUEUE,
+            jobs::deliver_mail::run
+        ));
+    }
+    tracing::info!(
+        backend = ?ctx.db.backend(),
+        firestore = ctx.firestore.is_some(),
+        mail = ctx.mailer.is_some(),
+        "worker running"
+    );
     shutdown.await;
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(DRAIN, async {

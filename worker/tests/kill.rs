@@ -160,9 +160,15 @@ impl Fixture {
                 status: Status::Open,
                 published_at: Some(now),
             };
-            service::create(&mut tx, Effects { sync_firestore: true }, &t, &(&noc).into(), now)
-                .await
-                .unwrap();
+            service::create(
+                &mut tx,
+                Effects { sync_firestore: true, ..Effects::default() },
+                &t,
+                &(&noc).into(),
+                now,
+            )
+            .await
+            .unwrap();
             ids.push(t.id);
         }
         tx.commit().await.unwrap();
@@ -248,7 +254,7 @@ fn killed_repeatedly(postgres: Option<String>) {
     rt.block_on(async {
         let f = Fixture::new(&postgres, N).await;
         let project = format!("cgs-kill-{}", uuid::Uuid::new_v4().simple());
-        let effects = Effects { sync_firestore: true };
+        let effects = Effects { sync_firestore: true, ..Effects::default() };
         let stream = {
             let (db, noc, foc, ids) = (f.db.clone(), f.noc.clone(), f.foc.clone(), f.tickets.clone());
             tokio::spawn(async move {

@@ -417,6 +417,61 @@ macro_rules! on_both_backends {
     )*};
 }
 
+/// Starts `node <script> <ports…>` in `tools/<tool>`, which prints its ports as one JSON line
+/// once it listens: the child and that line.
+pub fn start_node_peer(tool: &str, script: &str, ports: &[u16]) -> (std::process::Child, Value) {
+    use std::io::BufRead;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools").join(tool);
+    assert!(dir.join("node_modules").exists(), "run `npm ci` in tools/{tool} first (scripts/test.sh does)");
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .args(ports.iter().map(u16::to_string))
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ports: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{tool} said {line:?}"));
+    (child, ports)
+}
+
+/// An SMTP sink of this test's own (`tools/channel-peers/smtp-sink.js`) that answers what it
+/// received; stopped on drop.
+pub struct MailSink {
+    child: std::process::Child,
+    pub smtp: u16,
+    pub http: u16,
+}
+
+impl MailSink {
+    /// Starts the sink on free ports (or on the given ones, to bring it back in place).
+    pub fn start_on(smtp: u16, http: u16) -> Self {
+        let (child, ports) = start_node_peer("channel-peers", "smtp-sink.js", &[smtp, http]);
+        Self {
+            child,
+            smtp: ports["smtp"].as_u64().unwrap() as u16,
+            http: ports["http"].as_u64().unwrap() as u16,
+        }
+    }
+
+    pub fn start() -> Self {
+        Self::start_on(0, 0)
+    }
+
+    /// The mails received so far: `{from, to, subject, text, messageId, inReplyTo}`.
+    pub async fn mails(&self) -> Vec<Value> {
+        reqwest::get(format!("http://127.0.0.1:{}/", self.http)).await.unwrap().json().await.unwrap()
+    }
+}
+
+impl Drop for MailSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop.
 pub struct Emulator {
     child: std::process::Child,
@@ -427,23 +482,7 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator on free ports (or on the given ones, to restart it in place).
     pub fn start_on(grpc: u16, http: u16) -> Self {
-        use std::io::BufRead;
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/firestore-emulator");
-        assert!(
-            std::path::Path::new(dir).join("node_modules").exists(),
-            "run `npm ci` in tools/firestore-emulator first (scripts/test.sh does)"
-        );
-        let mut child = std::process::Command::new("node")
-            .arg("server.js")
-            .arg(grpc.to_string())
-            .arg(http.to_string())
-            .current_dir(dir)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("node runs");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ports: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("emulator said {line:?}"));
+        let (child, ports) = start_node_peer("firestore-emulator", "server.js", &[grpc, http]);
         Self {
             child,
             grpc: ports["grpc"].as_u64().unwrap() as u16,

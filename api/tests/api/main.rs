@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod channels;
 mod chaos;
 mod cli;
 mod feed;

@@ -1,3 +1,4 @@
 //! Clients of outside services.
 
 pub mod firestore;
+pub mod mail;
