@@ -6,7 +6,7 @@ use chrono::Duration;
 use common::{
     DomainError,
     auth::{Claims, hash_password, verify_password},
-    db::{self, sessions, users},
+    db::{self, sessions, telegram, users},
     domain::{Role, access::Actor, validate::normalize_email},
 };
 use std::sync::{Arc, OnceLock};
@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     ApiTags,
-    envelope::{Done, done},
+    envelope::{Created, Done, created, done},
     error::{ApiError, ApiResult},
     state::AppState,
     text::Text,
@@ -142,6 +142,16 @@ pub struct LoginData {
     pub firebase_token: Option<String>,
 }
 
+/// A one-time code that links a Telegram chat to the caller.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct TelegramLinkCode {
+    pub code: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// What to send to the bot.
+    pub command: String,
+}
+
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct LoginBody {
@@ -224,6 +234,29 @@ impl AuthApi {
             }),
             cookie,
         ))
+    }
+
+    /// Get a one-time code to link a Telegram chat to your account.
+    ///
+    /// Send `/start CODE` to the bot within the code's lifetime: the bot then sends you open
+    /// tickets of your region (field roles) with an Accept button. A new code replaces the
+    /// previous one. 409 `telegram_off` when no bot is configured.
+    #[oai(path = "/telegram/linkCode", method = "post")]
+    async fn telegram_link_code(
+        &self,
+        state: poem::web::Data<&AppState>,
+        auth: Auth,
+    ) -> ApiResult<Created<TelegramLinkCode>> {
+        if state.settings.telegram_bot_token.is_none() {
+            return Err(DomainError::conflict("telegram_off", "no Telegram bot is configured").into());
+        }
+        let code = common::auth::generate_link_code();
+        let expires_at = db::now() + Duration::minutes(state.settings.telegram_link_minutes);
+        let mut tx = state.db.begin_write().await?;
+        telegram::create_code(&mut tx, auth.actor().id, &code, expires_at).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %auth.actor().id, "Telegram link code issued");
+        Ok(created(TelegramLinkCode { command: format!("/start {code}"), code, expires_at }))
     }
 
     /// Log out: ends the session of the token or cookie presented.

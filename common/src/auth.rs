@@ -186,6 +186,15 @@ pub fn generate_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A one-time code a user sends to the Telegram bot (`/start CODE`) to link a chat: eight
+/// characters of an alphabet without look-alikes (`0`/`O`, `1`/`I`), about 40 bits.
+pub fn generate_link_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,6 +130,20 @@ pub struct Settings {
     #[arg(long, env = "CGS_APP_URL")]
     pub app_url: Option<String>,
 
+    /// The Telegram bot's token (from @BotFather); unset turns the bot off. With it the worker
+    /// polls the bot's updates (linking chats, Accept buttons) and broadcasts open tickets to
+    /// linked chats.
+    #[arg(long, env = "CGS_TELEGRAM_BOT_TOKEN")]
+    pub telegram_bot_token: Option<Secret>,
+
+    /// Address of the Telegram Bot API (another one for a local Bot API server or an emulator).
+    #[arg(long, env = "CGS_TELEGRAM_API_URL", default_value = "https://api.telegram.org")]
+    pub telegram_api_url: String,
+
+    /// How long, in minutes, a Telegram link code stays valid.
+    #[arg(long, env = "CGS_TELEGRAM_LINK_MINUTES", default_value_t = 15)]
+    pub telegram_link_minutes: i64,
+
     /// How long the live feed keeps ticket changes for `Last-Event-ID` resumption, in hours.
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
@@ -155,7 +169,7 @@ impl Settings {
     pub fn effects(&self) -> crate::jobs::Effects {
         crate::jobs::Effects {
             sync_firestore: self.firestore_project_id.is_some(),
-            broadcast: self.smtp_url.is_some(),
+            broadcast: self.smtp_url.is_some() || self.telegram_bot_token.is_some(),
         }
     }
 
@@ -194,6 +208,9 @@ impl Settings {
             smtp_url: None,
             mail_from: "CGS Ticketing <tickets@localhost>".into(),
             app_url: None,
+            telegram_bot_token: None,
+            telegram_api_url: "https://api.telegram.org".into(),
+            telegram_link_minutes: 15,
             shutdown_grace_seconds: 0,
             log_format: "text".into(),
         }

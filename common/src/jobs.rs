@@ -22,23 +22,33 @@ pub const SYNC_TICKET_QUEUE: &str = "cgs.sync_ticket";
 /// Queue of [`BroadcastOpenTicket`].
 pub const BROADCAST_QUEUE: &str = "cgs.broadcast_open_ticket";
 
-/// Queue of [`DeliverMail`].
-pub const MAIL_QUEUE: &str = "cgs.deliver_mail";
+/// Queue of [`Deliver`].
+pub const DELIVER_QUEUE: &str = "cgs.deliver";
 
 /// Announce a ticket that became `Open` to the field technicians of its region: one
-/// [`DeliverMail`] per recipient, so a failed delivery is retried alone.
+/// [`Deliver`] per recipient and channel, so a failed delivery is retried alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BroadcastOpenTicket {
     pub ticket_id: Uuid,
 }
 
-/// Mail one user about an open ticket. Dropped when the ticket is no longer `Open` by the time
-/// it runs (someone took it) or the user is no longer active. A mail server that refuses or is
-/// down gets the delivery again later ([`delivery_backoff`]), `attempt` counting the tries.
+/// Where an announcement goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Channel {
+    /// The user's email address.
+    Mail,
+    /// The user's linked Telegram chat, with an Accept button.
+    Telegram,
+}
+
+/// Tell one user about an open ticket on one channel. Dropped when the ticket is no longer
+/// `Open` by the time it runs (someone took it) or the user is gone. A channel that refuses or
+/// is down gets the delivery again later ([`delivery_backoff`]), `attempt` counting the tries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliverMail {
+pub struct Deliver {
     pub ticket_id: Uuid,
     pub user_id: Uuid,
+    pub channel: Channel,
     #[serde(default)]
     pub attempt: u32,
 }

@@ -1,6 +1,7 @@
 //! The background worker: job consumers and schedules. `cgs-worker` runs it on its own; `cgs-api`
 //! runs it in-process on the embedded SQLite default (or when told to).
 
+pub mod bot;
 pub mod clients;
 pub mod jobs;
 
@@ -12,11 +13,11 @@ use apalis_cron::CronScheduler;
 use common::{
     config::Settings,
     db::Db,
-    jobs::{BROADCAST_QUEUE, EXPIRE_PENDING_QUEUE, MAIL_QUEUE, SYNC_TICKET_QUEUE},
+    jobs::{BROADCAST_QUEUE, DELIVER_QUEUE, EXPIRE_PENDING_QUEUE, SYNC_TICKET_QUEUE},
 };
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::clients::{firestore::FirestoreTickets, mail::Mailer};
+use crate::clients::{firestore::FirestoreTickets, mail::Mailer, telegram::Telegram};
 
 /// What every job handler shares.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct Context {
     pub firestore: Option<FirestoreTickets>,
     /// Outgoing mail, when `CGS_SMTP_URL` is set.
     pub mailer: Option<Mailer>,
+    /// The Telegram bot, when `CGS_TELEGRAM_BOT_TOKEN` is set.
+    pub telegram: Option<Telegram>,
 }
 
 impl Context {
@@ -54,7 +57,18 @@ impl Context {
                 None
             }
         };
-        Ok(Self { db, settings, firestore, mailer })
+        let telegram = match &settings.telegram_bot_token {
+            Some(token) => {
+                let bot = Telegram::new(token.expose(), &settings.telegram_api_url)?;
+                tracing::info!(api = %settings.telegram_api_url, "Telegram bot is on");
+                Some(bot)
+            }
+            None => {
+                tracing::info!("Telegram bot is off (CGS_TELEGRAM_BOT_TOKEN is not set)");
+                None
+            }
+        };
+        Ok(Self { db, settings, firestore, mailer, telegram })
     }
 }
 
@@ -206,7 +220,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
                 .run_until(signal(&stop)),
         ));
     }
-    if ctx.mailer.is_some() {
+    if ctx.mailer.is_some() || ctx.telegram.is_some() {
         handles.push(consume!(
             ctx,
             &stop,
@@ -215,19 +229,20 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
             BROADCAST_QUEUE,
             jobs::broadcast::run
         ));
-        handles.push(consume!(
-            ctx,
-            &stop,
-            &sqlite_pool,
-            "cgs-deliver-mail",
-            MAIL_QUEUE,
-            jobs::deliver_mail::run
-        ));
+        handles.push(consume!(ctx, &stop, &sqlite_pool, "cgs-deliver", DELIVER_QUEUE, jobs::deliver::run));
+    }
+    if let Some(telegram) = ctx.telegram.clone() {
+        let (ctx, stop) = (ctx.clone(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            bot::run(ctx, telegram, stop).await;
+            Ok(())
+        }));
     }
     tracing::info!(
         backend = ?ctx.db.backend(),
         firestore = ctx.firestore.is_some(),
         mail = ctx.mailer.is_some(),
+        telegram = ctx.telegram.is_some(),
         "worker running"
     );
     shutdown.await;

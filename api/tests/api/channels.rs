@@ -124,7 +124,7 @@ async fn mail_down_then_back(backend: Backend) {
     let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
     // Each failed delivery is put back for later: four tries, four more to come.
     wait_until(60, "deliveries failed while the mail server was down", || async {
-        app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.deliver_mail'")).await >= 8
+        app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.deliver'")).await >= 8
     })
     .await;
     app.post(&format!("/v1/tickets/{taken}/ticketStatus/accept"), &foc, json!({})).await.expect(201);
@@ -137,7 +137,7 @@ async fn mail_down_then_back(backend: Backend) {
     assert!(mails.iter().all(|m| m["subject"].as_str().unwrap().contains(&number)), "{mails:#?}");
     wait_until(60, "every delivery job ended", || async {
         app.scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.deliver_mail' AND status <> 'Done'"
+            "SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.deliver' AND status <> 'Done'"
         ))
         .await
             == 0
@@ -153,4 +153,138 @@ async fn mail_server_down_then_back_delivers_what_is_still_open_once_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_server_down_then_back_delivers_what_is_still_open_once_postgres() {
     mail_down_then_back(Backend::Postgres).await
+}
+
+/// The app with its worker and bot pointed at a Telegram Bot API emulator of the test's own.
+async fn with_telegram(backend: Backend) -> Option<(TestApp, TelegramApi)> {
+    let tg = TelegramApi::start();
+    let (token, url) = (tg.token.clone(), tg.url.clone());
+    let app = spawn_app_with(backend, move |s| {
+        s.run_worker = true;
+        s.telegram_bot_token = Some(common::config::Secret::new(token));
+        s.telegram_api_url = url;
+    })
+    .await?;
+    Some((app, tg))
+}
+
+/// Links chat `chat` to the user of `token` the way a user does: a code from the API, sent to
+/// the bot as `/start CODE`; waits for the bot's answer and returns it.
+async fn link(app: &TestApp, tg: &TelegramApi, token: &str, chat: i64) -> String {
+    let before = tg.sent_to(chat).await.len();
+    let code = app.post("/v1/telegram/linkCode", token, json!({})).await;
+    code.expect(201);
+    let command = code.result()["command"].as_str().unwrap().to_owned();
+    assert_eq!(command, format!("/start {}", code.result()["code"].as_str().unwrap()));
+    tg.send(chat, &command).await;
+    wait_until(30, "the bot answered /start", || async { tg.sent_to(chat).await.len() > before }).await;
+    tg.sent_to(chat).await.last().unwrap()["text"].as_str().unwrap().to_owned()
+}
+
+async fn telegram_link_flow(backend: Backend) {
+    let Some((app, tg)) = with_telegram(backend).await else { return };
+    let (foc_id, foc) = app.user(Role::FOC, Region::West).await;
+    let answer = link(&app, &tg, &foc, 4242).await;
+    assert!(answer.starts_with("Linked: you are FOC West (FOC, West)"), "{answer}");
+    let sql_id = app.sql_uuid(&foc_id);
+    assert_eq!(app.scalar(&format!("SELECT telegram_chat_id FROM users WHERE id = {sql_id}")).await, 4242);
+    // A code works once, and a new code replaces the old one.
+    let first = app.post("/v1/telegram/linkCode", &foc, json!({})).await.result()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app.post("/v1/telegram/linkCode", &foc, json!({})).await.result()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tg.send(777, &format!("/start {first}")).await;
+    wait_until(30, "the bot refused the replaced code", || async { !tg.sent_to(777).await.is_empty() }).await;
+    assert!(tg.sent_to(777).await[0]["text"].as_str().unwrap().contains("unknown, used or expired"));
+    // Linking another chat moves the link there.
+    tg.send(5151, &format!("/start {second}")).await;
+    wait_until(30, "the bot linked the new chat", || async { !tg.sent_to(5151).await.is_empty() }).await;
+    assert_eq!(app.scalar(&format!("SELECT telegram_chat_id FROM users WHERE id = {sql_id}")).await, 5151);
+    tg.send(5151, "hello").await;
+    wait_until(30, "the bot explained itself", || async { tg.sent_to(5151).await.len() == 2 }).await;
+    assert!(tg.sent_to(5151).await[1]["text"].as_str().unwrap().contains("/start CODE"));
+    app.post("/v1/telegram/linkCode", "not-a-token", json!({})).await.expect(401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_is_linked_with_a_one_time_code_sqlite() {
+    telegram_link_flow(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_is_linked_with_a_one_time_code_postgres() {
+    telegram_link_flow(Backend::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_bot_there_is_no_link_code() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let (_, foc) = app.user(Role::FOC, Region::West).await;
+    let a = app.post("/v1/telegram/linkCode", &foc, json!({})).await;
+    a.expect(409);
+    assert_eq!(a.code(), "telegram_off");
+}
+
+/// Linked technicians of the region get the announcement with an Accept button; two of them
+/// press it at once and a third accepts in the app at the same moment: one wins, the others are
+/// told who took it.
+async fn telegram_accept_race(backend: Backend) {
+    let Some((app, tg)) = with_telegram(backend).await else { return };
+    let (_, noc) = app.user(Role::NOC, Region::West).await;
+    let mut focs = Vec::new();
+    for chat in [3001, 3002] {
+        let (id, token) = app.user(Role::FOC, Region::West).await;
+        link(&app, &tg, &token, chat).await;
+        focs.push((id, token, chat));
+    }
+    let (_, app_foc) = app.user(Role::FOC, Region::West).await;
+    let (_, east) = app.user(Role::FOC, Region::East).await;
+    link(&app, &tg, &east, 3999).await;
+
+    let id = app.post("/v1/tickets", &noc, TICKET()).await.id();
+    for (_, _, chat) in &focs {
+        wait_until(30, "the announcement reached the chat", || async { tg.sent_to(*chat).await.len() == 2 })
+            .await;
+        let m = &tg.sent_to(*chat).await[1];
+        assert!(m["text"].as_str().unwrap().contains("Jl. Merdeka 10"), "{m}");
+        assert_eq!(m["reply_markup"]["inline_keyboard"][0][0]["callback_data"], format!("accept:{id}"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(tg.sent_to(3999).await.len(), 1, "another region's technician hears nothing");
+
+    let data = format!("accept:{id}");
+    let path = format!("/v1/tickets/{id}/ticketStatus/accept");
+    let (_, _, http) =
+        tokio::join!(tg.press(3001, &data), tg.press(3002, &data), app.post(&path, &app_foc, json!({})));
+    let doc = app.get(&format!("/v1/tickets/{id}"), &noc).await.result().clone();
+    assert_eq!(doc["latestStatus"], "Accepted");
+    let winner = doc["foc"]["id"].as_str().unwrap().to_owned();
+    for (user, _, chat) in &focs {
+        wait_until(30, "the press was answered", || async { tg.sent_to(*chat).await.len() == 3 }).await;
+        let answer = tg.sent_to(*chat).await[2]["text"].as_str().unwrap().to_owned();
+        if *user == winner {
+            assert!(answer.starts_with("You took ticket"), "{answer}");
+        } else {
+            assert!(answer.contains("was already taken by FOC West"), "{answer}");
+        }
+    }
+    let by_chat = focs.iter().any(|(user, _, _)| *user == winner);
+    assert_eq!(http.status == 201, !by_chat, "exactly one of the three wins");
+    let accepted =
+        doc["ticketLogs"].as_array().unwrap().iter().filter(|l| l["statusName"] == "Accepted").count();
+    assert_eq!(accepted, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_accept_wins_across_chat_and_app_sqlite() {
+    telegram_accept_race(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_accept_wins_across_chat_and_app_postgres() {
+    telegram_accept_race(Backend::Postgres).await
 }

@@ -472,6 +472,82 @@ impl Drop for MailSink {
     }
 }
 
+/// A Telegram Bot API emulator of this test's own (`tools/channel-peers/telegram-api.js`), for
+/// one bot token; stopped on drop. Users are chats of their own id.
+pub struct TelegramApi {
+    child: std::process::Child,
+    pub url: String,
+    pub token: String,
+}
+
+impl TelegramApi {
+    pub fn start() -> Self {
+        let (child, ports) = start_node_peer("channel-peers", "telegram-api.js", &[free_port()]);
+        let url = format!("http://127.0.0.1:{}", ports["port"]);
+        Self { child, url, token: format!("{}:test", uuid::Uuid::new_v4().simple()) }
+    }
+
+    fn user(id: i64) -> Value {
+        json!({"id": id, "first_name": format!("User {id}"), "is_bot": false})
+    }
+
+    /// User `id` writes `text` to the bot.
+    pub async fn send(&self, id: i64, text: &str) {
+        let body = json!({"botToken": self.token, "from": Self::user(id), "date": chrono::Utc::now().timestamp(),
+            "chat": {"id": id, "type": "private", "first_name": format!("User {id}")}, "text": text});
+        let r = reqwest::Client::new()
+            .post(format!("{}/sendMessage", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// User `id` presses an inline button carrying `data`.
+    pub async fn press(&self, id: i64, data: &str) {
+        let body = json!({"botToken": self.token, "from": Self::user(id), "data": data,
+            "message": {"chat": {"id": id, "type": "private", "first_name": format!("User {id}")},
+                        "date": chrono::Utc::now().timestamp(), "text": "announcement"}});
+        let r = reqwest::Client::new()
+            .post(format!("{}/sendCallback", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// What the bot sent to chat `id`, oldest first (`{chat_id, text, reply_markup}`).
+    pub async fn sent_to(&self, id: i64) -> Vec<Value> {
+        let history: Value = reqwest::Client::new()
+            .post(format!("{}/getUpdatesHistory", self.url))
+            .json(&json!({"token": self.token}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        history["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["message"].clone())
+            .filter(|m| {
+                m["chat_id"].as_i64() == Some(id) || m["chat_id"].as_str() == Some(id.to_string().as_str())
+            })
+            .collect()
+    }
+}
+
+impl Drop for TelegramApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop.
 pub struct Emulator {
     child: std::process::Child,

@@ -14,6 +14,7 @@ pub mod isps;
 pub mod sessions;
 pub mod settings;
 pub mod splitters;
+pub mod telegram;
 pub mod tickets;
 pub mod users;
 

@@ -2,3 +2,4 @@
 
 pub mod firestore;
 pub mod mail;
+pub mod telegram;

@@ -1,12 +1,12 @@
 //! `BroadcastOpenTicket`: fans an open ticket out to the active field technicians of its region,
-//! one `DeliverMail` per recipient in one transaction, so each delivery is retried on its own and
-//! a repeated broadcast job is harmless to the queue (deliveries recheck the ticket).
+//! one `Deliver` per recipient and channel (mail to everyone, Telegram to linked chats) in one
+//! transaction, so each delivery is retried on its own.
 
 use apalis::prelude::{BoxDynError, Data};
 use common::{
-    db::{self, tickets, users},
+    db::{self, telegram, tickets, users},
     domain::Status,
-    jobs::{BroadcastOpenTicket, DeliverMail, MAIL_QUEUE, enqueue},
+    jobs::{BroadcastOpenTicket, Channel, DELIVER_QUEUE, Deliver, enqueue},
 };
 
 use crate::Context;
@@ -21,18 +21,22 @@ pub async fn run(job: BroadcastOpenTicket, ctx: Data<Context>) -> Result<(), Box
         return Ok(());
     }
     let recipients = users::field_staff(&mut tx, ticket.state.region).await?;
-    if ctx.mailer.is_some() {
-        for user_id in &recipients {
-            enqueue(
-                &mut tx,
-                MAIL_QUEUE,
-                &DeliverMail { ticket_id: job.ticket_id, user_id: *user_id, attempt: 0 },
-                now,
-            )
-            .await?;
+    let mut deliveries = 0;
+    for user_id in recipients.iter().copied() {
+        let mut channels = Vec::new();
+        if ctx.mailer.is_some() {
+            channels.push(Channel::Mail);
+        }
+        if ctx.telegram.is_some() && telegram::chat_of(&mut tx, user_id).await?.is_some() {
+            channels.push(Channel::Telegram);
+        }
+        for channel in channels {
+            let d = Deliver { ticket_id: job.ticket_id, user_id, channel, attempt: 0 };
+            enqueue(&mut tx, DELIVER_QUEUE, &d, now).await?;
+            deliveries += 1;
         }
     }
     tx.commit().await?;
-    tracing::info!(recipients = recipients.len(), region = %ticket.state.region, "open ticket announced");
+    tracing::info!(recipients = recipients.len(), deliveries, region = %ticket.state.region, "open ticket announced");
     Ok(())
 }

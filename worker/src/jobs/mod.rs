@@ -1,7 +1,7 @@
 //! One file per job.
 
 pub mod broadcast;
-pub mod deliver_mail;
+pub mod deliver;
 pub mod expire_pending;
 pub mod publish_scheduled;
 pub mod reconcile_sync;

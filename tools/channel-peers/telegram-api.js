@@ -1,0 +1,59 @@
+// A Telegram Bot API emulator for tests (npm telegram-test-api) on 127.0.0.1, with the answers
+// brought closer to the real Bot API where the emulator's differ and a strict client would
+// refuse them: dates in seconds (not milliseconds), a callback query's `chat_instance` and its
+// message's id and date, and no `title` on private chats. (Its answerCallbackQuery answers
+// `null` where Telegram answers `true`; the bot does not depend on that answer.)
+// Usage: node telegram-api.js <port>      (telegram-test-api takes 0 for 9000: pass a free port)
+// Prints one line {"port": <port>} once it listens.
+// Bot side: http://127.0.0.1:<port>/bot<token>/<method>. User side (the emulator's own API):
+// POST /sendMessage, /sendCallback (a message or callback query with `botToken`),
+// POST /getUpdatesHistory {token} (everything the bot and the users sent).
+'use strict';
+const TelegramServer = require('telegram-test-api');
+
+const port = Number(process.argv[2]);
+if (!port) {
+  console.error('usage: node telegram-api.js <port>');
+  process.exit(2);
+}
+
+const seconds = (t) => (t > 1e11 ? Math.floor(t / 1000) : t);
+
+function fixChat(chat) {
+  if (chat && chat.type === 'private') delete chat.title;
+  return chat;
+}
+
+const formatUpdate = TelegramServer.formatUpdate;
+TelegramServer.formatUpdate = (update) => {
+  const u = formatUpdate(update);
+  if (u.message) {
+    u.message.date = seconds(u.message.date || Date.now());
+    fixChat(u.message.chat);
+    delete u.message.botToken;
+  }
+  if (u.callback_query) {
+    const q = u.callback_query;
+    q.chat_instance = q.chat_instance || String(q.from && q.from.id);
+    if (q.message) {
+      q.message.message_id = q.message.message_id || update.messageId;
+      q.message.date = seconds(q.message.date || Date.now());
+      fixChat(q.message.chat);
+    }
+  }
+  return u;
+};
+
+const addBotMessage = TelegramServer.prototype.addBotMessage;
+TelegramServer.prototype.addBotMessage = function fixedAddBotMessage(rawMessage, botToken) {
+  const msg = addBotMessage.call(this, rawMessage, botToken);
+  msg.date = seconds(msg.date);
+  return msg;
+};
+
+const server = new TelegramServer({ port, host: '127.0.0.1', storeTimeout: 600 });
+server.start().then(() => console.log(JSON.stringify({ port })));
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => process.exit(0));
+}

@@ -1,0 +1,196 @@
+//! The Telegram bot: polls the bot's updates and answers them. `/start CODE` links the chat to
+//! the user who asked the API for the code; the Accept button of an announcement runs the same
+//! command as `POST /v1/tickets/:id/ticketStatus/accept` for the linked user (the first press
+//! wins; the others are told who took it). Each update is handled once: its id is recorded in
+//! the transaction of what it does, so a redelivered update changes nothing.
+//!
+//! One process polls at a time: on PostgreSQL the poller holds an advisory lock, and the other
+//! workers wait to take over.
+
+use std::time::Duration;
+
+use common::{
+    DomainError,
+    db::{self, Db, telegram, tickets, users},
+    domain::ticket::Command,
+    service,
+};
+use teloxide_core::types::{CallbackQuery, Message, Update, UpdateKind};
+
+use crate::{
+    Context,
+    clients::telegram::{Telegram, accepted_ticket},
+};
+
+/// The advisory lock of the poller (any constant no other lock uses).
+const POLLER_LOCK: i64 = 0x0C65_7465_6C65;
+/// After a failed poll, the wait before the next.
+const RETRY: Duration = Duration::from_secs(2);
+/// When the poll answers at once with nothing (some servers do not wait), the pause before the
+/// next.
+const IDLE: Duration = Duration::from_millis(200);
+
+/// Polls until `stop` turns true.
+pub async fn run(ctx: Context, bot: Telegram, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let stopping = |s: &tokio::sync::watch::Receiver<bool>| *s.borrow();
+    // Held for as long as this process polls (PostgreSQL); dropped with it.
+    let _lock = loop {
+        match poller_lock(&ctx.db).await {
+            Ok(Some(lock)) => break lock,
+            Ok(None) => tracing::debug!("another worker polls Telegram; waiting"),
+            Err(e) => tracing::warn!(error = %e, "could not ask for the Telegram poller lock"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+    };
+    tracing::info!("Telegram bot polling for updates");
+    let mut offset = match last_update(&ctx.db).await {
+        Ok(last) => last.map_or(0, |l| l as i32 + 1),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the last handled update; starting from Telegram's");
+            0
+        }
+    };
+    while !stopping(&stop) {
+        let polled = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            polled = bot.updates(offset) => polled,
+        };
+        match polled {
+            Ok(updates) if updates.is_empty() => tokio::time::sleep(IDLE).await,
+            Ok(updates) => {
+                for update in updates {
+                    offset = offset.max(update.id.0 as i32 + 1);
+                    if let Err(e) = handle(&ctx, &bot, &update).await {
+                        tracing::warn!(update = update.id.0, error = %format!("{e:#}"), "a Telegram update failed");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "Telegram poll failed; trying again");
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+/// A connection holding the poller lock, or `None` when another process holds it. SQLite has
+/// one process: no lock.
+async fn poller_lock(db: &Db) -> anyhow::Result<Option<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>> {
+    match db {
+        Db::Sqlite(_) => Ok(Some(None)),
+        Db::Postgres(pool) => {
+            let mut conn = pool.acquire().await?;
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(POLLER_LOCK)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(got.then_some(Some(conn)))
+        }
+    }
+}
+
+async fn last_update(db: &Db) -> anyhow::Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let last = telegram::last_update(&mut tx).await?;
+    tx.commit().await?;
+    Ok(last)
+}
+
+async fn handle(ctx: &Context, bot: &Telegram, update: &Update) -> anyhow::Result<()> {
+    match &update.kind {
+        UpdateKind::Message(m) => on_message(ctx, bot, update.id.0.into(), m).await,
+        UpdateKind::CallbackQuery(q) => on_press(ctx, bot, update.id.0.into(), q).await,
+        other => {
+            tracing::debug!(kind = ?std::mem::discriminant(other), "Telegram update ignored");
+            Ok(())
+        }
+    }
+}
+
+async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) -> anyhow::Result<()> {
+    let chat = m.chat.id.0;
+    let text = m.text().unwrap_or_default().trim();
+    let now = db::now();
+    let mut tx = ctx.db.begin_write().await?;
+    if !telegram::first_delivery(&mut tx, update_id, now).await? {
+        return Ok(());
+    }
+    let reply = match text.strip_prefix("/start") {
+        Some(code) if !code.trim().is_empty() => {
+            match telegram::redeem(&mut tx, &code.trim().to_uppercase(), chat, now).await? {
+                Some(user) => {
+                    tracing::info!(user.id = %user.id, "Telegram chat linked");
+                    format!(
+                        "Linked: you are {} ({}, {}). Open tickets of your region will come here.",
+                        user.name, user.role, user.region
+                    )
+                }
+                None => "That code is unknown, used or expired. Ask the CGS app for a new one.".to_owned(),
+            }
+        }
+        _ => "To link this chat to your CGS account, ask the app for a code and send /start CODE.".to_owned(),
+    };
+    tx.commit().await?;
+    bot.say(chat, &reply).await
+}
+
+async fn on_press(ctx: &Context, bot: &Telegram, update_id: i64, q: &CallbackQuery) -> anyhow::Result<()> {
+    let chat = q.from.id.0 as i64;
+    let now = db::now();
+    let mut tx = ctx.db.begin_write().await?;
+    if !telegram::first_delivery(&mut tx, update_id, now).await? {
+        return Ok(());
+    }
+    let Some(ticket_id) = q.data.as_deref().and_then(accepted_ticket) else {
+        tx.commit().await?;
+        return bot.answer(q.id.clone(), "This button is not known here.").await;
+    };
+    let Some(actor) = telegram::actor_of_chat(&mut tx, chat).await? else {
+        tx.commit().await?;
+        return bot.answer(q.id.clone(), "Link this chat to your CGS account first: /start CODE").await;
+    };
+    let ran = service::execute(
+        &mut tx,
+        ctx.settings.effects(),
+        &actor,
+        &(&actor).into(),
+        ticket_id,
+        &Command::Accept,
+        now,
+    )
+    .await;
+    let answer = match ran {
+        Ok((row, _)) => {
+            tx.commit().await?;
+            tracing::info!(ticket.id = %ticket_id, user.id = %actor.id, "ticket accepted from Telegram");
+            format!("You took ticket {}. Go to the site when ready.", row.ticket_id)
+        }
+        Err(e) => {
+            drop(tx);
+            // Record the press even though the command failed, so a redelivery is not retried.
+            let mut tx = ctx.db.begin_write().await?;
+            telegram::first_delivery(&mut tx, update_id, now).await?;
+            let ticket = tickets::get(&mut tx, ticket_id).await?;
+            let taken_by = match ticket.as_ref().and_then(|t| t.state.foc_id) {
+                Some(foc) => users::get_any(&mut tx, foc).await?.map(|u| u.name),
+                None => None,
+            };
+            tx.commit().await?;
+            match (e, ticket, taken_by) {
+                (DomainError::Conflict { .. } | DomainError::Forbidden(_), Some(t), Some(name)) => {
+                    format!("Ticket {} was already taken by {name}.", t.ticket_id)
+                }
+                (DomainError::NotFound(_), _, _) => "That ticket is no longer there.".to_owned(),
+                (e, _, _) => format!("Could not accept: {e}"),
+            }
+        }
+    };
+    // The notice on the button is a courtesy; the message in the chat is the answer.
+    if let Err(e) = bot.answer(q.id.clone(), &answer).await {
+        tracing::debug!(error = %format!("{e:#}"), "answering the button press failed");
+    }
+    bot.say(chat, &answer).await
+}
