@@ -32,7 +32,7 @@ pub struct PageMeta {
     pub total: i64,
     pub limit: i64,
     pub offset: i64,
-    /// `false` when the ticket list stopped counting at `offset + CGS_LIST_COUNT_BOUND` (10000 by
+    /// `false` when the ticket list stopped counting at `offset + CGS_LIST_COUNT_BOUND` (1000 by
     /// default) matches: then at least `total` rows match. Every other list counts exactly.
     pub total_exact: bool,
 }

@@ -289,23 +289,30 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     ];
     // At full concurrency, and from one client: the list's own latency, without queueing for
     // the two cores behind 31 other requests.
-    for (clients, label) in [(load.concurrency, "GET /v1/tickets (filters)"), (1, "  the same, 1 client")] {
-        let (mut lists, elapsed) = phase(clients, load.seconds, |i, samples, stop| {
-            let (client, noc, admin) = (client.clone(), noc.clone(), admin.clone());
+    // At full concurrency (all filters in turn), then each filter from one client: the list's
+    // own latency, without queueing for the two cores behind 31 other requests.
+    let all: Vec<&str> = filters.to_vec();
+    let mut runs = vec![(load.concurrency, "GET /v1/tickets (filters)".to_owned(), all, load.seconds)];
+    for f in filters {
+        runs.push((1, format!("  1 client: {}", f.trim_start_matches("/v1/tickets")), vec![f], 3));
+    }
+    for (clients, label, these, seconds) in runs {
+        let these = Arc::new(these);
+        let (mut lists, elapsed) = phase(clients, seconds, |i, samples, stop| {
+            let (client, noc, admin, these) = (client.clone(), noc.clone(), admin.clone(), these.clone());
             async move {
                 let mut k = i;
                 while !stop.load(Ordering::SeqCst) {
                     // Every filter as the NOC, then every filter as the SuperAdmin.
-                    let token = if (k / filters.len()).is_multiple_of(2) { &noc } else { &admin };
-                    timed(&samples, client.call(Method::GET, filters[k % filters.len()], token, None))
-                        .await?;
+                    let token = if (k / these.len()).is_multiple_of(2) { &noc } else { &admin };
+                    timed(&samples, client.call(Method::GET, these[k % these.len()], token, None)).await?;
                     k += 1;
                 }
                 Ok(())
             }
         })
         .await;
-        lists.report(label, elapsed);
+        lists.report(&label, elapsed);
     }
 
     let (mut gets, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {

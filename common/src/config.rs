@@ -144,13 +144,18 @@ pub struct Settings {
     #[arg(long, env = "CGS_TELEGRAM_LINK_MINUTES", default_value_t = 15)]
     pub telegram_link_minutes: i64,
 
+    /// Region of the tickets reported by people without an account (Telegram, mail); a
+    /// user's report takes the user's region.
+    #[arg(long, env = "CGS_INTAKE_REGION", default_value = "West")]
+    pub intake_region: crate::domain::Region,
+
     /// How long the live feed keeps ticket changes for `Last-Event-ID` resumption, in hours.
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
 
     /// How many matches past the page the ticket list counts: beyond it `meta.total` is that
     /// bound and `meta.totalExact` is `false`, so a list costs the same at any table size.
-    #[arg(long, env = "CGS_LIST_COUNT_BOUND", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, env = "CGS_LIST_COUNT_BOUND", default_value_t = 1_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub list_count_bound: i64,
 
     /// Seconds between SIGTERM and closing the listener: `/readyz` answers 503 meanwhile and
@@ -171,6 +176,11 @@ impl Settings {
             sync_firestore: self.firestore_project_id.is_some(),
             broadcast: self.smtp_url.is_some() || self.telegram_bot_token.is_some(),
         }
+    }
+
+    /// Where channel reports go.
+    pub fn inbox(&self) -> crate::intake::Inbox {
+        crate::intake::Inbox { region: self.intake_region, ticket_prefix: self.ticket_prefix.clone() }
     }
 
     pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
@@ -204,13 +214,14 @@ impl Settings {
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),
             feed_retention_hours: 72,
-            list_count_bound: 10_000,
+            list_count_bound: 1_000,
             smtp_url: None,
             mail_from: "CGS Ticketing <tickets@localhost>".into(),
             app_url: None,
             telegram_bot_token: None,
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_link_minutes: 15,
+            intake_region: crate::domain::Region::West,
             shutdown_grace_seconds: 0,
             log_format: "text".into(),
         }

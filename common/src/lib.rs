@@ -8,6 +8,7 @@ pub mod db;
 pub mod document;
 pub mod domain;
 pub mod error;
+pub mod intake;
 pub mod jobs;
 pub mod service;
 

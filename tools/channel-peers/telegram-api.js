@@ -7,7 +7,7 @@
 // Prints one line {"port": <port>} once it listens.
 // Bot side: http://127.0.0.1:<port>/bot<token>/<method>. User side (the emulator's own API):
 // POST /sendMessage, /sendCallback (a message or callback query with `botToken`),
-// POST /getUpdatesHistory {token} (everything the bot and the users sent).
+// POST /getUpdatesHistory {token} (everything the bot and the users sent), POST /redeliver {token}.
 'use strict';
 const TelegramServer = require('telegram-test-api');
 
@@ -52,6 +52,19 @@ TelegramServer.prototype.addBotMessage = function fixedAddBotMessage(rawMessage,
 };
 
 const server = new TelegramServer({ port, host: '127.0.0.1', storeTimeout: 600 });
+// Telegram delivers an update again until the bot acknowledges it (a bot that crashed mid-way
+// gets it twice); POST /redeliver {token} hands that bot's user updates out once more, with
+// their ids.
+server.webServer.post('/redeliver', (req, res) => {
+  server.storage.userMessages.forEach((u) => {
+    if (u.botToken === req.body.token) u.isRead = false;
+  });
+  res.json({ ok: true, result: true });
+});
+// The package ends its routes with a catch-all 404 and an error handler: this one goes in
+// front of them.
+const stack = server.webServer._router.stack;
+stack.splice(stack.length - 3, 0, stack.pop());
 server.start().then(() => console.log(JSON.stringify({ port })));
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

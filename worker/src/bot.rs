@@ -12,7 +12,8 @@ use std::time::Duration;
 use common::{
     DomainError,
     db::{self, Db, telegram, tickets, users},
-    domain::ticket::Command,
+    domain::{TicketSource, ticket::Command},
+    intake::{self, Report},
     service,
 };
 use teloxide_core::types::{CallbackQuery, Message, Update, UpdateKind};
@@ -112,12 +113,18 @@ async fn handle(ctx: &Context, bot: &Telegram, update: &Update) -> anyhow::Resul
 
 async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) -> anyhow::Result<()> {
     let chat = m.chat.id.0;
-    let text = m.text().unwrap_or_default().trim();
+    let text = m.text().or(m.caption()).unwrap_or_default().trim();
     let now = db::now();
     let mut tx = ctx.db.begin_write().await?;
     if !telegram::first_delivery(&mut tx, update_id, now).await? {
         return Ok(());
     }
+    let media: Vec<String> = m
+        .photo()
+        .and_then(|sizes| sizes.iter().max_by_key(|p| p.width * p.height))
+        .map(|p| format!("telegram-file:{}", p.file.id))
+        .into_iter()
+        .collect();
     let reply = match text.strip_prefix("/start") {
         Some(code) if !code.trim().is_empty() => {
             match telegram::redeem(&mut tx, &code.trim().to_uppercase(), chat, now).await? {
@@ -131,7 +138,35 @@ async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) 
                 None => "That code is unknown, used or expired. Ask the CGS app for a new one.".to_owned(),
             }
         }
-        _ => "To link this chat to your CGS account, ask the app for a code and send /start CODE.".to_owned(),
+        Some(_) => {
+            "To link this chat to your CGS account, ask the app for a code and send /start CODE.".to_owned()
+        }
+        None if text.is_empty() && media.is_empty() => {
+            "Describe the problem in a message (a photo helps): it becomes a ticket for our NOC.".to_owned()
+        }
+        None => {
+            let sender = m.from.as_ref();
+            let name = sender.map_or_else(|| format!("Telegram {chat}"), |u| u.full_name());
+            let report = Report {
+                source: TicketSource::Telegram,
+                contact_name: name,
+                contact_address: format!("telegram:{chat}"),
+                text: text.to_owned(),
+                media,
+                reporter: telegram::actor_of_chat(&mut tx, chat).await?,
+            };
+            match intake::draft(&mut tx, ctx.settings.effects(), &ctx.settings.inbox(), &report, now).await {
+                Ok(t) => {
+                    tracing::info!(ticket.id = %t.state.id, "ticket reported by Telegram");
+                    format!("Thank you. Your report is ticket {}; our NOC will follow it up.", t.ticket_id)
+                }
+                Err(e @ DomainError::Conflict { .. }) => {
+                    tracing::error!(error = %e, "a Telegram report could not become a ticket");
+                    "Sorry, your report cannot be taken right now; please call our NOC.".to_owned()
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     };
     tx.commit().await?;
     bot.say(chat, &reply).await

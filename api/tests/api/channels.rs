@@ -204,7 +204,7 @@ async fn telegram_link_flow(backend: Backend) {
     tg.send(5151, &format!("/start {second}")).await;
     wait_until(30, "the bot linked the new chat", || async { !tg.sent_to(5151).await.is_empty() }).await;
     assert_eq!(app.scalar(&format!("SELECT telegram_chat_id FROM users WHERE id = {sql_id}")).await, 5151);
-    tg.send(5151, "hello").await;
+    tg.send(5151, "/start").await;
     wait_until(30, "the bot explained itself", || async { tg.sent_to(5151).await.len() == 2 }).await;
     assert!(tg.sent_to(5151).await[1]["text"].as_str().unwrap().contains("/start CODE"));
     app.post("/v1/telegram/linkCode", "not-a-token", json!({})).await.expect(401);
@@ -287,4 +287,63 @@ async fn the_first_accept_wins_across_chat_and_app_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_accept_wins_across_chat_and_app_postgres() {
     telegram_accept_race(Backend::Postgres).await
+}
+
+/// A customer writes to the bot: a `Draft` with source `Telegram`, the sender as contact, the
+/// text (and photo reference) as remark, answered with the ticket number; the same updates
+/// delivered again create nothing more. A NOC member's report is the NOC's own draft.
+async fn telegram_intake(backend: Backend) {
+    let Some((app, tg)) = with_telegram(backend).await else { return };
+    let (noc_id, noc) = app.user(Role::NOC, Region::West).await;
+    let (east_noc_id, east_noc) = app.user(Role::NOC, Region::East).await;
+    tg.send(6001, "Internet mati sejak pagi di Jl. Asia Afrika 8").await;
+    tg.send_photo(6002, "photo-123", "Kabel putus di tiang").await;
+    link(&app, &tg, &east_noc, 6003).await;
+    tg.send(6003, "ODP Cimahi 3 down").await;
+    for chat in [6001, 6002] {
+        wait_until(30, "the reporter got a ticket number", || async { !tg.sent_to(chat).await.is_empty() })
+            .await;
+    }
+    wait_until(30, "the NOC got a ticket number", || async { tg.sent_to(6003).await.len() == 2 }).await;
+    let list = app.get("/v1/tickets?latestStatus=Draft", &app.admin).await;
+    assert_eq!(list.body["data"]["meta"]["total"], 3, "{}", list.body);
+    let mut by_chat = std::collections::HashMap::new();
+    for item in list.result().as_array().unwrap() {
+        let d = app
+            .get(&format!("/v1/tickets/{}", item["id"].as_str().unwrap()), &app.admin)
+            .await
+            .result()
+            .clone();
+        by_chat.insert(d["contactPerson"][0]["phone"].as_str().unwrap().to_owned(), d);
+    }
+    let first = &by_chat["telegram:6001"];
+    assert_eq!((first["source"].as_str(), first["region"].as_str()), (Some("Telegram"), Some("West")));
+    assert_eq!(first["contactPerson"][0]["name"], "User 6001");
+    assert_eq!(first["remark"], "Internet mati sejak pagi di Jl. Asia Afrika 8");
+    assert_eq!(first["noc"]["id"], noc_id.as_str(), "an outsider's report goes to the region's NOC");
+    let reply = tg.sent_to(6001).await[0]["text"].as_str().unwrap().to_owned();
+    assert!(reply.contains(first["ticketId"].as_str().unwrap()), "{reply}");
+    assert_eq!(by_chat["telegram:6002"]["remark"], "Kabel putus di tiang\n[media] telegram-file:photo-123");
+    let own = &by_chat["telegram:6003"];
+    assert_eq!(
+        (own["region"].as_str(), own["noc"]["id"].as_str()),
+        (Some("East"), Some(east_noc_id.as_str()))
+    );
+    app.get(&format!("/v1/tickets/{}", own["id"].as_str().unwrap()), &noc).await.expect(404);
+
+    tg.redeliver().await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let again = app.get("/v1/tickets?latestStatus=Draft", &app.admin).await;
+    assert_eq!(again.body["data"]["meta"]["total"], 3, "a redelivered update creates nothing");
+    assert_eq!(tg.sent_to(6001).await.len(), 1, "and is not answered twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_report_becomes_one_draft_sqlite() {
+    telegram_intake(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_report_becomes_one_draft_postgres() {
+    telegram_intake(Backend::Postgres).await
 }

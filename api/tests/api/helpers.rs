@@ -491,31 +491,45 @@ impl TelegramApi {
         json!({"id": id, "first_name": format!("User {id}"), "is_bot": false})
     }
 
+    /// A message in user `id`'s private chat with the bot.
+    fn message(id: i64, text: &str) -> Value {
+        json!({"from": Self::user(id), "date": chrono::Utc::now().timestamp(), "text": text,
+               "chat": {"id": id, "type": "private", "first_name": format!("User {id}")}})
+    }
+
+    /// Posts to the emulator's user side (and its `/redeliver`).
+    async fn user_side(&self, method: &str, mut body: Value) {
+        body["botToken"] = json!(self.token);
+        let r =
+            reqwest::Client::new().post(format!("{}/{method}", self.url)).json(&body).send().await.unwrap();
+        assert!(r.status().is_success(), "{method}: {}", r.status());
+    }
+
     /// User `id` writes `text` to the bot.
     pub async fn send(&self, id: i64, text: &str) {
-        let body = json!({"botToken": self.token, "from": Self::user(id), "date": chrono::Utc::now().timestamp(),
-            "chat": {"id": id, "type": "private", "first_name": format!("User {id}")}, "text": text});
-        let r = reqwest::Client::new()
-            .post(format!("{}/sendMessage", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        self.user_side("sendMessage", Self::message(id, text)).await;
     }
 
     /// User `id` presses an inline button carrying `data`.
     pub async fn press(&self, id: i64, data: &str) {
-        let body = json!({"botToken": self.token, "from": Self::user(id), "data": data,
-            "message": {"chat": {"id": id, "type": "private", "first_name": format!("User {id}")},
-                        "date": chrono::Utc::now().timestamp(), "text": "announcement"}});
-        let r = reqwest::Client::new()
-            .post(format!("{}/sendCallback", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        let body =
+            json!({"from": Self::user(id), "data": data, "message": Self::message(id, "announcement")});
+        self.user_side("sendCallback", body).await;
+    }
+
+    /// User `id` sends a photo with a caption.
+    pub async fn send_photo(&self, id: i64, file_id: &str, caption: &str) {
+        let mut m = Self::message(id, "");
+        m.as_object_mut().unwrap().remove("text");
+        m["caption"] = json!(caption);
+        m["photo"] = json!([{"file_id": format!("{file_id}-small"), "file_unique_id": "s", "width": 90, "height": 90},
+                            {"file_id": file_id, "file_unique_id": "l", "width": 800, "height": 600}]);
+        self.user_side("sendMessage", m).await;
+    }
+
+    /// Hands the users' updates out again, as Telegram does until a bot acknowledges them.
+    pub async fn redeliver(&self) {
+        self.user_side("redeliver", json!({"token": self.token})).await;
     }
 
     /// What the bot sent to chat `id`, oldest first (`{chat_id, text, reply_markup}`).

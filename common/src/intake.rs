@@ -1,0 +1,125 @@
+//! Reports that arrive by a channel (a Telegram message, a mail) become `Draft` tickets for the
+//! NOC to complete and publish: the sender as contact person, the text as remark, attachments as
+//! media references. The same code serves every channel.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{
+    DomainError,
+    db::{
+        Tx,
+        tickets::{LogActor, NewTicket, TicketRow},
+    },
+    db_run,
+    document::{ContactPerson, contacts_json},
+    domain::{
+        IndicationCategory, NetworkSegment, Region, Role, Status, TicketSource, TicketType, access::Actor,
+    },
+    jobs::Effects,
+    service,
+};
+
+/// The longest remark a report keeps (the rest is cut, marked `[…]`).
+pub const MAX_REMARK_CHARS: usize = 4000;
+
+/// A report from a channel.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub source: TicketSource,
+    /// The sender's name as the channel gives it.
+    pub contact_name: String,
+    /// How to reach the sender on that channel (`telegram:<chat>`, a mail address).
+    pub contact_address: String,
+    pub text: String,
+    /// References of attached media (`telegram-file:<id>`, a mail attachment's name).
+    pub media: Vec<String>,
+    /// The sender's account, when the chat or address belongs to a user.
+    pub reporter: Option<Actor>,
+}
+
+/// Where reports that no user sent go, and the ticket number prefix.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub region: Region,
+    pub ticket_prefix: String,
+}
+
+/// The remark of a report: its text, then one line per media reference, bounded.
+pub fn remark(r: &Report) -> String {
+    let mut text: String = r.text.trim().to_owned();
+    for m in &r.media {
+        text.push_str(&format!("\n[media] {m}"));
+    }
+    let text = text.trim().to_owned();
+    if text.chars().count() > MAX_REMARK_CHARS {
+        let cut: String = text.chars().take(MAX_REMARK_CHARS).collect();
+        format!("{cut} […]")
+    } else {
+        text
+    }
+}
+
+/// Creates the draft of a report. Its NOC is the reporter when a NOC or SuperAdmin sent it;
+/// otherwise the region's longest-serving active NOC (the report's region is the reporter's,
+/// or the inbox's for outsiders).
+pub async fn draft(
+    tx: &mut Tx,
+    effects: Effects,
+    inbox: &Inbox,
+    r: &Report,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, DomainError> {
+    let region = r.reporter.as_ref().map_or(inbox.region, |a| a.region);
+    let noc = match &r.reporter {
+        Some(a) if matches!(a.role, Role::NOC | Role::SuperAdmin) => (a.id, a.name.clone()),
+        _ => receiving_noc(tx, region).await?.ok_or_else(|| {
+            DomainError::conflict(
+                "no_noc",
+                format!("no active NOC or SuperAdmin can receive reports for {region}"),
+            )
+        })?,
+    };
+    let contacts = [ContactPerson { name: r.contact_name.clone(), phone: r.contact_address.clone() }];
+    let t = NewTicket {
+        id: Uuid::now_v7(),
+        ticket_id: service::next_ticket_id(tx, &inbox.ticket_prefix, now).await?,
+        region,
+        client_id: None,
+        end_user: "Non SLA".into(),
+        customer_type: None,
+        sla_hours: None,
+        ticket_type: TicketType::Trouble,
+        source: r.source,
+        network_segment: NetworkSegment::Access,
+        indication_category: IndicationCategory::Device,
+        indication: None,
+        address: None,
+        contact_person: contacts_json(&contacts),
+        remark: Some(remark(r)),
+        location_remark: None,
+        ms_name: None,
+        ms_location: None,
+        splitter_name: None,
+        splitter_location: None,
+        noc_id: noc.0,
+        status: Status::Draft,
+        published_at: None,
+    };
+    let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name: r.contact_name.clone(), photo: None };
+    service::create(tx, effects, &t, &who, now).await
+}
+
+/// The NOC who receives outsiders' reports of a region: its longest-serving active NOC, else
+/// the longest-serving SuperAdmin.
+async fn receiving_noc(tx: &mut Tx, region: Region) -> Result<Option<(Uuid, String)>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_as::<_, (Uuid, String)>(
+            "SELECT id, name FROM users WHERE active AND ((role = 'NOC' AND region = $1) OR role = 'SuperAdmin') \
+             ORDER BY CASE WHEN role = 'NOC' THEN 0 ELSE 1 END, created_at, id LIMIT 1",
+        )
+        .bind(region)
+        .fetch_optional(&mut *c)
+        .await?
+    }))
+}
