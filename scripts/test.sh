@@ -15,8 +15,13 @@ drop_test_databases() {
 if [ -z "${CGS_TEST_POSTGRES_URL:-}" ]; then
   echo "note: CGS_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the API tests are SKIPPED" >&2
 fi
+# The IMAP server the mail intake tests start (each its own Dovecot, on a port of its own).
+if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
+  echo "installing Dovecot (dovecot-imapd) for the mail intake tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd) >/dev/null
+fi
 # The local peers the tests start, from their lock files: the Firestore emulator
-# (tools/firestore-emulator) and the SMTP sink (tools/channel-peers).
+# (tools/firestore-emulator), the SMTP sink and the Telegram Bot API emulator (tools/channel-peers).
 for tool in tools/firestore-emulator tools/channel-peers; do
   if [ ! -d "$tool/node_modules" ] || [ "$tool/package-lock.json" -nt "$tool/node_modules" ]; then
     (cd "$tool" && npm ci --no-audit --no-fund --loglevel=error)

@@ -144,6 +144,36 @@ pub struct Settings {
     #[arg(long, env = "CGS_TELEGRAM_LINK_MINUTES", default_value_t = 15)]
     pub telegram_link_minutes: i64,
 
+    /// IMAP server of the mailbox whose mails become tickets; unset turns mail intake off.
+    #[arg(long, env = "CGS_IMAP_HOST")]
+    pub imap_host: Option<String>,
+
+    /// IMAP port (993 for IMAP over TLS).
+    #[arg(long, env = "CGS_IMAP_PORT", default_value_t = 993)]
+    pub imap_port: u16,
+
+    /// Speak TLS to the IMAP server (turn off only for a server on the same host).
+    #[arg(long, env = "CGS_IMAP_TLS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub imap_tls: bool,
+
+    #[arg(long, env = "CGS_IMAP_USER")]
+    pub imap_user: Option<String>,
+
+    #[arg(long, env = "CGS_IMAP_PASSWORD")]
+    pub imap_password: Option<Secret>,
+
+    /// The mailbox polled.
+    #[arg(long, env = "CGS_IMAP_MAILBOX", default_value = "INBOX")]
+    pub imap_mailbox: String,
+
+    /// Seconds between polls of the mailbox.
+    #[arg(long, env = "CGS_IMAP_POLL_SECONDS", default_value_t = 30)]
+    pub imap_poll_seconds: u64,
+
+    /// Mails larger than this many bytes are set aside (flagged `$CgsSetAside`), not read.
+    #[arg(long, env = "CGS_IMAP_MAX_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub imap_max_bytes: u32,
+
     /// Region of the tickets reported by people without an account (Telegram, mail); a
     /// user's report takes the user's region.
     #[arg(long, env = "CGS_INTAKE_REGION", default_value = "West")]
@@ -222,6 +252,14 @@ impl Settings {
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_link_minutes: 15,
             intake_region: crate::domain::Region::West,
+            imap_host: None,
+            imap_port: 993,
+            imap_tls: true,
+            imap_user: None,
+            imap_password: None,
+            imap_mailbox: "INBOX".into(),
+            imap_poll_seconds: 30,
+            imap_max_bytes: 5 * 1024 * 1024,
             shutdown_grace_seconds: 0,
             log_format: "text".into(),
         }

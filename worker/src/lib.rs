@@ -4,6 +4,7 @@
 pub mod bot;
 pub mod clients;
 pub mod jobs;
+pub mod mail_intake;
 
 use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
 
@@ -68,6 +69,16 @@ impl Context {
                 None
             }
         };
+        match &settings.imap_host {
+            Some(host) => tracing::info!(
+                host = %host,
+                port = settings.imap_port,
+                tls = settings.imap_tls,
+                mailbox = %settings.imap_mailbox,
+                "mail intake is on"
+            ),
+            None => tracing::info!("mail intake is off (CGS_IMAP_HOST is not set)"),
+        }
         Ok(Self { db, settings, firestore, mailer, telegram })
     }
 }
@@ -231,6 +242,13 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
         ));
         handles.push(consume!(ctx, &stop, &sqlite_pool, "cgs-deliver", DELIVER_QUEUE, jobs::deliver::run));
     }
+    if ctx.settings.imap_host.is_some() {
+        let (ctx, stop) = (ctx.clone(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            mail_intake::run(ctx, stop).await;
+            Ok(())
+        }));
+    }
     if let Some(telegram) = ctx.telegram.clone() {
         let (ctx, stop) = (ctx.clone(), stop.clone());
         handles.push(tokio::spawn(async move {
@@ -243,6 +261,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
         firestore = ctx.firestore.is_some(),
         mail = ctx.mailer.is_some(),
         telegram = ctx.telegram.is_some(),
+        mail_intake = ctx.settings.imap_host.is_some(),
         "worker running"
     );
     shutdown.await;

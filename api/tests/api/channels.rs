@@ -347,3 +347,137 @@ async fn a_telegram_report_becomes_one_draft_sqlite() {
 async fn a_telegram_report_becomes_one_draft_postgres() {
     telegram_intake(Backend::Postgres).await
 }
+
+fn mail(message_id: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: noc@cgs.test\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n\
+         Date: Sat, 28 Nov 2026 08:00:00 +0700\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The app reading `imap`'s inbox every second (no TLS: the server is on the loopback), mails
+/// larger than 10 kB set aside, answers by `sink`.
+async fn with_mailbox(backend: Backend, imap: &Imap, sink: &MailSink) -> Option<TestApp> {
+    let (port, smtp) = (imap.port, sink.smtp);
+    spawn_app_with(backend, move |s| {
+        s.run_worker = true;
+        s.smtp_url = Some(common::config::Secret::new(format!("smtp://127.0.0.1:{smtp}")));
+        s.imap_host = Some("127.0.0.1".into());
+        s.imap_port = port;
+        s.imap_tls = false;
+        s.imap_user = Some("cgs".into());
+        s.imap_password = Some(common::config::Secret::new("secret"));
+        s.imap_poll_seconds = 1;
+        s.imap_max_bytes = 10_000;
+    })
+    .await
+}
+
+async fn drafts(app: &TestApp) -> Vec<Value> {
+    let list = app.get("/v1/tickets?latestStatus=Draft&limit=100", &app.admin).await;
+    let mut out = Vec::new();
+    for item in list.result().as_array().unwrap() {
+        out.push(
+            app.get(&format!("/v1/tickets/{}", item["id"].as_str().unwrap()), &app.admin)
+                .await
+                .result()
+                .clone(),
+        );
+    }
+    out
+}
+
+/// Each new mail becomes one `Draft` with source `Email`, answered with its number; the same
+/// Message-ID twice makes one ticket; a huge and a broken mail are set aside and do not stop
+/// the mails after them.
+async fn mail_intake(backend: Backend) {
+    let sink = MailSink::start();
+    let mut imap = Imap::new();
+    let report = mail(
+        "<m1@example.com>",
+        "Budi Santoso <budi@example.com>",
+        "Internet mati",
+        "Sejak pagi di Jl. Braga 5.",
+    );
+    imap.deliver("1-first", &report);
+    imap.deliver("2-again", &report);
+    let huge = "x".repeat(20_000);
+    imap.deliver("3-huge", &mail("<m3@example.com>", "big@example.com", "Log", &huge));
+    imap.deliver("4-broken", b"\x00\x01 not a mail at all");
+    imap.deliver("5-second", &mail("<m5@example.com>", "siti@example.com", "ODP rusak", "Tiang roboh."));
+    imap.start().await;
+    let Some(app) = with_mailbox(backend, &imap, &sink).await else { return };
+    app.user(Role::NOC, Region::West).await;
+    wait_until(30, "every mail was read", || async {
+        imap.read_flags().iter().filter(|(_, f)| f.contains('S')).count() == 5
+    })
+    .await;
+    let tickets = drafts(&app).await;
+    assert_eq!(tickets.len(), 2, "{tickets:#?}");
+    let budi =
+        tickets.iter().find(|t| t["contactPerson"][0]["phone"] == "budi@example.com").expect("Budi's ticket");
+    assert_eq!((budi["source"].as_str(), budi["region"].as_str()), (Some("Email"), Some("West")));
+    assert_eq!(budi["contactPerson"][0]["name"], "Budi Santoso");
+    assert_eq!(budi["remark"], "Internet mati\n\nSejak pagi di Jl. Braga 5.");
+    let siti =
+        tickets.iter().find(|t| t["contactPerson"][0]["phone"] == "siti@example.com").expect("Siti's ticket");
+    assert_eq!(siti["contactPerson"][0]["name"], "siti@example.com");
+    // Set aside: flagged with the keyword (Dovecot's first keyword letter), the rest only seen.
+    for (name, flags) in imap.read_flags() {
+        let aside = name.starts_with("3-") || name.starts_with("4-");
+        assert_eq!(flags.contains('a'), aside, "{name}: {flags}");
+    }
+    // Each reporter is answered with the number, in reply to the mail.
+    wait_until(30, "both answers went out", || async { sink.mails().await.len() >= 2 }).await;
+    let answers = sink.mails().await;
+    assert_eq!(answers.len(), 2, "{answers:#?}");
+    for (t, to) in [(budi, "budi@example.com"), (siti, "siti@example.com")] {
+        let a = answers.iter().find(|m| m["to"][0] == to).expect("an answer");
+        assert!(a["subject"].as_str().unwrap().contains(t["ticketId"].as_str().unwrap()), "{a}");
+    }
+    let to_budi = answers.iter().find(|m| m["to"][0] == "budi@example.com").unwrap();
+    assert_eq!(to_budi["inReplyTo"], "<m1@example.com>");
+    // The same mail delivered once more, later: still one ticket.
+    imap.deliver("6-late", &report);
+    wait_until(30, "the late copy was read", || async {
+        imap.read_flags().len() == 6 && imap.read_flags().iter().all(|(_, f)| f.contains('S'))
+    })
+    .await;
+    assert_eq!(drafts(&app).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_reports_become_one_draft_each_and_bad_mail_is_set_aside_sqlite() {
+    mail_intake(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_reports_become_one_draft_each_and_bad_mail_is_set_aside_postgres() {
+    mail_intake(Backend::Postgres).await
+}
+
+/// The IMAP server down: polls fail and go on; when it is up, the mails waiting there become
+/// tickets.
+async fn mailbox_down_then_back(backend: Backend) {
+    let sink = MailSink::start();
+    let mut imap = Imap::new();
+    let Some(app) = with_mailbox(backend, &imap, &sink).await else { return };
+    app.user(Role::NOC, Region::West).await;
+    imap.deliver("1", &mail("<d1@example.com>", "a@example.com", "Mati", "Total."));
+    imap.deliver("2", &mail("<d2@example.com>", "b@example.com", "Lambat", "Sore hari."));
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(drafts(&app).await.is_empty());
+    imap.start().await;
+    wait_until(30, "the waiting mails became tickets", || async { drafts(&app).await.len() == 2 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_that_was_down_is_read_when_back_sqlite() {
+    mailbox_down_then_back(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_that_was_down_is_read_when_back_postgres() {
+    mailbox_down_then_back(Backend::Postgres).await
+}

@@ -472,6 +472,120 @@ impl Drop for MailSink {
     }
 }
 
+/// A Dovecot IMAP server of this test's own (Debian's `dovecot-imapd`, started directly on a
+/// port of its own, no TLS, on the loopback only): user `cgs`, password `secret`, its Maildir in
+/// a directory of the test's own; stopped on drop.
+pub struct Imap {
+    child: Option<std::process::Child>,
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+/// The uid Dovecot keeps the test mail under (it refuses root).
+const MAIL_UID: u32 = 65534;
+
+impl Imap {
+    /// Prepares the server's directory and Maildir; `start` runs it.
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("cgs-imap-{}", uuid::Uuid::new_v4().simple()));
+        for sub in ["run", "state", "mail/cgs/new", "mail/cgs/cur", "mail/cgs/tmp"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(dir.join("passwd"), "cgs:{PLAIN}secret::::::\n").unwrap();
+        let port = free_port();
+        let d = dir.display();
+        std::fs::write(
+            dir.join("dovecot.conf"),
+            format!(
+                "base_dir = {d}/run\nstate_dir = {d}/state\nprotocols = imap\nlisten = 127.0.0.1\n\
+                 log_path = {d}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\n\
+                 auth_mechanisms = plain login\nauth_failure_delay = 0\nlogin_trusted_networks = 127.0.0.0/8\n\
+                 mail_location = maildir:{d}/mail/%u\n\
+                 passdb {{\n  driver = passwd-file\n  args = {d}/passwd\n}}\n\
+                 userdb {{\n  driver = static\n  args = uid={MAIL_UID} gid={MAIL_UID} home={d}/mail/%u\n}}\n\
+                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n\
+                 \x20 inet_listener imaps {{\n    port = 0\n  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let imap = Self { child: None, dir, port };
+        imap.own();
+        imap
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub async fn start(&mut self) {
+        let dovecot =
+            ["/usr/sbin/dovecot", "/usr/bin/dovecot"].into_iter().find(|p| std::path::Path::new(p).exists());
+        let dovecot =
+            dovecot.expect("Dovecot is not installed: apt-get install dovecot-imapd (.ci/run does)");
+        let child = std::process::Command::new(dovecot)
+            .arg("-F")
+            .arg("-c")
+            .arg(self.dir.join("dovecot.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dovecot runs");
+        self.child = Some(child);
+        let port = self.port;
+        wait_until(20, "Dovecot accepts connections", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The Maildir's files and dirs belong to the mail uid.
+    fn own(&self) {
+        let status = std::process::Command::new("chown")
+            .arg("-R")
+            .arg(format!("{MAIL_UID}:{MAIL_UID}"))
+            .arg(self.dir.join("mail"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Puts a mail into the inbox, as a delivery agent does.
+    pub fn deliver(&self, name: &str, raw: &[u8]) {
+        let tmp = self.dir.join("mail/cgs/tmp").join(name);
+        std::fs::write(&tmp, raw).unwrap();
+        std::fs::rename(&tmp, self.dir.join("mail/cgs/new").join(format!("{name}.cgs-test"))).unwrap();
+        self.own();
+    }
+
+    /// The flags of the inbox's mails once read (`S` seen, `a`… keywords), by file name start.
+    pub fn read_flags(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = std::fs::read_dir(self.dir.join("mail/cgs/cur"))
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let (base, flags) = name.split_once(":2,").unwrap_or((&name, ""));
+                (base.split('.').next().unwrap_or_default().to_owned(), flags.to_owned())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Drop for Imap {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A Telegram Bot API emulator of this test's own (`tools/channel-peers/telegram-api.js`), for
 /// one bot token; stopped on drop. Users are chats of their own id.
 pub struct TelegramApi {

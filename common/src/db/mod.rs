@@ -10,6 +10,7 @@ pub mod failed_jobs;
 pub mod feed;
 pub mod idempotency;
 pub mod indications;
+pub mod intake;
 pub mod isps;
 pub mod sessions;
 pub mod settings;

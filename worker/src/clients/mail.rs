@@ -40,16 +40,23 @@ impl Mailer {
     }
 
     pub async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
+        self.send_in_reply(mail, None).await
+    }
+
+    /// Sends `mail` as the answer to the mail `in_reply_to` (a Message-ID without brackets).
+    pub async fn send_in_reply(&self, mail: &Mail, in_reply_to: Option<&str>) -> anyhow::Result<()> {
         let to =
             Mailbox::new(Some(mail.to_name.clone()), mail.to_address.parse().context("recipient address")?);
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&mail.subject)
             .message_id(Some(format!("<{}>", mail.message_id)))
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.text.clone())
-            .context("building the mail")?;
+            .header(ContentType::TEXT_PLAIN);
+        if let Some(original) = in_reply_to {
+            builder = builder.in_reply_to(format!("<{original}>")).references(format!("<{original}>"));
+        }
+        let message = builder.body(mail.text.clone()).context("building the mail")?;
         tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message))
             .await
             .map_err(|_| {
