@@ -481,3 +481,37 @@ async fn a_mailbox_that_was_down_is_read_when_back_sqlite() {
 async fn a_mailbox_that_was_down_is_read_when_back_postgres() {
     mailbox_down_then_back(Backend::Postgres).await
 }
+
+/// Telegram down when a ticket opens: the announcement is tried again later and arrives once
+/// the Bot API is back; the poller recovers too (a press then still works).
+async fn telegram_down_then_back(backend: Backend) {
+    let Some((app, mut tg)) = with_telegram(backend).await else { return };
+    let (_, noc) = app.user(Role::NOC, Region::West).await;
+    let (_, foc) = app.user(Role::FOC, Region::West).await;
+    link(&app, &tg, &foc, 8001).await;
+    tg.stop();
+    let id = app.post("/v1/tickets", &noc, TICKET()).await.id();
+    let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+    wait_until(60, "the announcement failed and was put back", || async {
+        app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.deliver'")).await >= 2
+    })
+    .await;
+    tg.restart();
+    wait_until(60, "the announcement arrived", || async { !tg.sent_to(8001).await.is_empty() }).await;
+    let sent = tg.sent_to(8001).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"], format!("accept:{id}"));
+    tg.press(8001, &format!("accept:{id}")).await;
+    wait_until(30, "the press was answered", || async { tg.sent_to(8001).await.len() == 2 }).await;
+    assert_eq!(app.get(&format!("/v1/tickets/{id}"), &noc).await.result()["latestStatus"], "Accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_down_then_back_delivers_and_polls_again_sqlite() {
+    telegram_down_then_back(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telegram_down_then_back_delivers_and_polls_again_postgres() {
+    telegram_down_then_back(Backend::Postgres).await
+}

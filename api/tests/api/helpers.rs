@@ -590,15 +590,29 @@ impl Drop for Imap {
 /// one bot token; stopped on drop. Users are chats of their own id.
 pub struct TelegramApi {
     child: std::process::Child,
+    port: u16,
     pub url: String,
     pub token: String,
 }
 
 impl TelegramApi {
     pub fn start() -> Self {
-        let (child, ports) = start_node_peer("channel-peers", "telegram-api.js", &[free_port()]);
-        let url = format!("http://127.0.0.1:{}", ports["port"]);
-        Self { child, url, token: format!("{}:test", uuid::Uuid::new_v4().simple()) }
+        let port = free_port();
+        let (child, _) = start_node_peer("channel-peers", "telegram-api.js", &[port]);
+        let url = format!("http://127.0.0.1:{port}");
+        Self { child, port, url, token: format!("{}:test", uuid::Uuid::new_v4().simple()) }
+    }
+
+    /// Takes the Bot API away (the bot's requests fail) until [`TelegramApi::restart`].
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Brings it back on the same address, empty (it keeps nothing).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = start_node_peer("channel-peers", "telegram-api.js", &[self.port]).0;
     }
 
     fn user(id: i64) -> Value {
