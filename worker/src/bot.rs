@@ -2,7 +2,8 @@
 //! the user who asked the API for the code; the Accept button of an announcement runs the same
 //! command as `POST /v1/tickets/:id/ticketStatus/accept` for the linked user (the first press
 //! wins; the others are told who took it). Each update is handled once: its id is recorded in
-//! the transaction of what it does, so a redelivered update changes nothing.
+//! the transaction of what it does, so a redelivered update changes nothing; one whose handling
+//! fails (the database away) is not acknowledged, so Telegram hands it out again (five tries).
 //!
 //! One process polls at a time: on PostgreSQL the poller holds an advisory lock, and the other
 //! workers wait to take over.
@@ -27,6 +28,8 @@ use crate::{
 const POLLER_LOCK: i64 = 0x0C65_7465_6C65;
 /// After a failed poll, the wait before the next.
 const RETRY: Duration = Duration::from_secs(2);
+/// Tries of an update whose handling fails (the database away, say) before it is skipped.
+const UPDATE_ATTEMPTS: u32 = 5;
 /// When the poll answers at once with nothing (some servers do not wait), the pause before the
 /// next.
 const IDLE: Duration = Duration::from_millis(200);
@@ -54,6 +57,7 @@ pub async fn run(ctx: Context, bot: Telegram, mut stop: tokio::sync::watch::Rece
             0
         }
     };
+    let mut failures = 0;
     while !stopping(&stop) {
         let polled = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -63,10 +67,23 @@ pub async fn run(ctx: Context, bot: Telegram, mut stop: tokio::sync::watch::Rece
             Ok(updates) if updates.is_empty() => tokio::time::sleep(IDLE).await,
             Ok(updates) => {
                 for update in updates {
-                    offset = offset.max(update.id.0 as i32 + 1);
-                    if let Err(e) = handle(&ctx, &bot, &update).await {
-                        tracing::warn!(update = update.id.0, error = %format!("{e:#}"), "a Telegram update failed");
+                    let id = update.id.0;
+                    match handle(&ctx, &bot, &update).await {
+                        Ok(()) => failures = 0,
+                        // Not acknowledged: Telegram hands it out again at the next poll (what it
+                        // did is recorded with it, so nothing is done twice).
+                        Err(e) if failures + 1 < UPDATE_ATTEMPTS => {
+                            failures += 1;
+                            tracing::warn!(update = id, attempt = failures, error = %format!("{e:#}"), "a Telegram update failed; trying it again");
+                            tokio::time::sleep(RETRY).await;
+                            break;
+                        }
+                        Err(e) => {
+                            failures = 0;
+                            tracing::error!(update = id, error = %format!("{e:#}"), "a Telegram update failed {UPDATE_ATTEMPTS} times; skipped");
+                        }
                     }
+                    offset = offset.max(id as i32 + 1);
                 }
             }
             Err(e) => {
