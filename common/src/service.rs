@@ -96,3 +96,28 @@ pub async fn create(
     effects.status_entered(tx, t.id, None, t.status, now).await?;
     tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
 }
+
+/// Rewrites a draft's descriptive fields (and its schedule) with `t`, which keeps the draft's
+/// id, number and NOC. Of two racing edits one wins, the other gets 409; a ticket no longer a
+/// draft is 409 too.
+pub async fn edit_draft(
+    tx: &mut Tx,
+    effects: Effects,
+    before: &TicketRow,
+    t: &NewTicket,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, DomainError> {
+    let mut state = before.state.clone();
+    state.region = t.region;
+    state.published_at = t.published_at;
+    let due = sla::due_at(&state, t.sla_hours);
+    let Some(after) = tickets::update_draft(tx, t, before.version, due, now).await? else {
+        return Err(DomainError::conflict(
+            "concurrent_change",
+            "the ticket changed meanwhile or is no longer a draft; reload it",
+        ));
+    };
+    effects.ticket_changed(tx, t.id, Some(&before.state), now).await?;
+    tracing::info!(ticket.id = %t.id, "draft edited");
+    Ok(after)
+}

@@ -281,16 +281,18 @@ async fn assignee(tx: &mut Tx, id: Uuid) -> Result<Assignee, DomainError> {
     Ok(Assignee { id: u.id, role: u.role, region: u.region, name: u.name })
 }
 
-/// Checks a new ticket and fills in what its client gives.
+/// Checks a new ticket (or the new fields of the draft `existing`, which keeps its id, number,
+/// NOC and, without a client or region, its region) and fills in what its client gives.
 async fn new_ticket(
     tx: &mut Tx,
     state: &AppState,
     actor: &Actor,
     b: NewTicketBody,
+    existing: Option<&tickets::TicketRow>,
     now: DateTime<Utc>,
 ) -> Result<tickets::NewTicket, DomainError> {
     if !matches!(actor.role, Role::SuperAdmin | Role::NOC) {
-        return Err(DomainError::Forbidden("only the NOC creates tickets".into()));
+        return Err(DomainError::Forbidden("only the NOC creates and edits tickets".into()));
     }
     let mut check = Checker::new();
     check
@@ -323,6 +325,7 @@ async fn new_ticket(
     let region = match (&client, b.region) {
         (Some(c), _) => c.region,
         (None, Some(r)) => r,
+        (None, None) if existing.is_some() => existing.map_or(actor.region, |e| e.state.region),
         (None, None) if actor.role == Role::NOC => actor.region,
         (None, None) => {
             check.fail("region", "a ticket without a client needs a region");
@@ -339,6 +342,12 @@ async fn new_ticket(
     let (status, published_at) = match (b.is_draft, b.published_at) {
         (true, _) => (Status::Draft, None),
         (false, Some(at)) if at > now => (Status::Draft, Some(at)),
+        (false, _) if existing.is_some() => {
+            return Err(DomainError::invalid(
+                "isDraft",
+                "an edit keeps the ticket a draft: send isDraft true or a future publishedAt; open it with POST /v1/tickets/:id/publish",
+            ));
+        }
         (false, _) => (Status::Open, Some(now)),
     };
     let contacts: Vec<ContactPerson> = b
@@ -348,9 +357,15 @@ async fn new_ticket(
         .collect();
     let customer_type = client.as_ref().map(|c| c.customer_type).or(b.customer_type);
     let policy = state.settings.sla_policy();
+    let (id, ticket_id, noc_id) = match existing {
+        Some(e) => (e.state.id, e.ticket_id.clone(), e.noc_id),
+        None => {
+            (Uuid::now_v7(), service::next_ticket_id(tx, &state.settings.ticket_prefix, now).await?, actor.id)
+        }
+    };
     Ok(tickets::NewTicket {
-        id: Uuid::now_v7(),
-        ticket_id: service::next_ticket_id(tx, &state.settings.ticket_prefix, now).await?,
+        id,
+        ticket_id,
         region,
         client_id: client.as_ref().map(|c| c.id),
         end_user: client.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| "Non SLA".into()),
@@ -370,7 +385,7 @@ async fn new_ticket(
         splitter_name: opt(b.splitter_name).or_else(|| client.as_ref().and_then(|c| c.splitter_name.clone())),
         splitter_location: opt(b.splitter_location)
             .or_else(|| client.as_ref().and_then(|c| c.splitter_coordinate.clone())),
-        noc_id: actor.id,
+        noc_id,
         status,
         published_at,
     })
@@ -400,7 +415,7 @@ impl TicketsApi {
             Start::Proceed(tx) => tx,
         };
         let now = db::now();
-        let t = new_ticket(&mut tx, &state, actor, body.0, now).await?;
+        let t = new_ticket(&mut tx, &state, actor, body.0, None, now).await?;
         let row = service::create(&mut tx, state.settings.effects(), &t, &actor.into(), now).await?;
         tracing::info!(ticket.id = %row.state.id, ticket.number = %row.ticket_id, "ticket created");
         let summary = TicketSummary::from(&row);
@@ -512,6 +527,41 @@ impl TicketsApi {
             })
             .ok_or(DomainError::NotFound("ticket"))?;
         Ok(found(SerdeObject(doc)))
+    }
+
+    /// Edit a draft (SuperAdmin, NOC of the region): the same fields as creation, which
+    /// replace the draft's; its number, NOC and log stay. It stays a draft: send `isDraft: true`
+    /// (or a future `publishedAt` to schedule it) and open it with `POST /v1/tickets/:id/publish`.
+    /// A ticket no longer a draft answers 409 `not_a_draft`.
+    #[oai(path = "/:id", method = "put")]
+    async fn edit(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<NewTicketBody>,
+    ) -> ApiResult<Found<TicketSummary>> {
+        let actor = auth.actor();
+        let mut tx = state.db.begin_write().await?;
+        let before = tickets::get(&mut tx, id.0)
+            .await?
+            .filter(|t| actor.ticket_scope().sees(t.state.region, t.state.status, t.state.foc_id))
+            .ok_or(DomainError::NotFound("ticket"))?;
+        if !actor.is_noc_of(before.state.region) {
+            return Err(DomainError::Forbidden("only the NOC of the ticket's region edits it".into()).into());
+        }
+        if before.state.status != Status::Draft {
+            return Err(DomainError::conflict(
+                "not_a_draft",
+                format!("only a draft is edited; this ticket is {}", before.state.status),
+            )
+            .into());
+        }
+        let now = db::now();
+        let t = new_ticket(&mut tx, &state, actor, body.0, Some(&before), now).await?;
+        let row = service::edit_draft(&mut tx, state.settings.effects(), &before, &t, now).await?;
+        tx.commit().await?;
+        Ok(found(TicketSummary::from(&row)))
     }
 
     /// Publish a draft now (SuperAdmin, NOC of the region).

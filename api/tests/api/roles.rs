@@ -210,6 +210,16 @@ on_both_backends! {
                 }
             }
         }
+        // Editing a draft: its region's NOC and the SuperAdmin; nobody else sees a draft.
+        let edit = json!({"type": "Maintenance", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access", "isDraft": true});
+        for (i, token) in callers.iter().enumerate() {
+            let id = ticket_in(&app, &c, Needs::Draft).await.unwrap();
+            let got = app.send(Method::PUT, &format!("/v1/tickets/{id}"), Some(token), Some(edit.clone())).await.status.as_u16();
+            let expected = [200, 200, 404, 404, 404, 404, 404][i];
+            if got != expected {
+                wrong.push(format!("edit a draft by {}: {got}, the table says {expected}", names[i]));
+            }
+        }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
         // Reads: the ticket of another region is invisible; one of the own region follows the rule.
         let open = ticket_in(&app, &c, Needs::Open).await.unwrap();

@@ -157,51 +157,105 @@ pub async fn month_count(tx: &mut Tx, month: &str) -> Result<i64, DomainError> {
     }))
 }
 
+/// Binds a new ticket's descriptive fields, in the order of [`DESCRIPTIVE`].
+macro_rules! bind_descriptive {
+    ($q:expr, $t:expr) => {
+        $q.bind($t.region)
+            .bind($t.client_id)
+            .bind(&$t.end_user)
+            .bind($t.customer_type)
+            .bind($t.sla_hours)
+            .bind($t.ticket_type)
+            .bind($t.source)
+            .bind($t.network_segment)
+            .bind($t.indication_category)
+            .bind(&$t.indication)
+            .bind(&$t.address)
+            .bind(&$t.contact_person)
+            .bind(&$t.remark)
+            .bind(&$t.location_remark)
+            .bind(&$t.ms_name)
+            .bind(&$t.ms_location)
+            .bind(&$t.splitter_name)
+            .bind(&$t.splitter_location)
+    };
+}
+
+/// The columns [`bind_descriptive`] binds, from `$2`.
+const DESCRIPTIVE: [&str; 18] = [
+    "region",
+    "client_id",
+    "end_user",
+    "customer_type",
+    "sla_hours",
+    "type",
+    "source",
+    "network_segment",
+    "indication_category",
+    "indication",
+    "address",
+    "contact_person",
+    "remark",
+    "location_remark",
+    "ms_name",
+    "ms_location",
+    "splitter_name",
+    "splitter_location",
+];
+
 pub async fn insert(
     tx: &mut Tx,
     t: &NewTicket,
     sla_due_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
+    let params: Vec<String> = (2..2 + DESCRIPTIVE.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO tickets (id, {cols}, ticket_id, noc_id, status, published_at, sla_due_at, created_at, updated_at, \
+         version, need_validate, link_check_approved, canceled, total_pending_seconds, work_pending_seconds) \
+         VALUES ($1, {params}, $20, $21, $22, $23, $24, $25, $25, 1, FALSE, FALSE, FALSE, 0, 0)",
+        cols = DESCRIPTIVE.join(", "),
+        params = params.join(", "),
+    );
     db_run!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO tickets (id, ticket_id, version, region, client_id, end_user, customer_type, sla_hours, \
-             sla_due_at, type, source, network_segment, indication_category, indication, address, contact_person, \
-             remark, location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, status, \
-             need_validate, link_check_approved, canceled, published_at, total_pending_seconds, \
-             work_pending_seconds, created_at, updated_at) \
-             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-             $21, $22, $23, FALSE, FALSE, FALSE, $24, 0, 0, $25, $25)",
-        )
-        .bind(t.id)
-        .bind(&t.ticket_id)
-        .bind(t.region)
-        .bind(t.client_id)
-        .bind(&t.end_user)
-        .bind(t.customer_type)
-        .bind(t.sla_hours)
-        .bind(sla_due_at)
-        .bind(t.ticket_type)
-        .bind(t.source)
-        .bind(t.network_segment)
-        .bind(t.indication_category)
-        .bind(&t.indication)
-        .bind(&t.address)
-        .bind(&t.contact_person)
-        .bind(&t.remark)
-        .bind(&t.location_remark)
-        .bind(&t.ms_name)
-        .bind(&t.ms_location)
-        .bind(&t.splitter_name)
-        .bind(&t.splitter_location)
-        .bind(t.noc_id)
-        .bind(t.status)
-        .bind(t.published_at)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
+        bind_descriptive!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(t.id), t)
+            .bind(&t.ticket_id)
+            .bind(t.noc_id)
+            .bind(t.status)
+            .bind(t.published_at)
+            .bind(sla_due_at)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
     });
     Ok(())
+}
+
+/// Rewrites the descriptive fields of a draft (and its schedule) if it is still a draft at
+/// `version`; the ticket as written, or `None` when it changed meanwhile or is no longer a draft.
+pub async fn update_draft(
+    tx: &mut Tx,
+    t: &NewTicket,
+    version: i64,
+    sla_due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<TicketRow>, DomainError> {
+    let sets: Vec<String> =
+        DESCRIPTIVE.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let sql = format!(
+        "UPDATE tickets SET {sets}, published_at = $20, sla_due_at = $21, updated_at = $22, version = version + 1 \
+         WHERE id = $1 AND version = $23 AND status = 'Draft' RETURNING {COLUMNS}",
+        sets = sets.join(", "),
+    );
+    Ok(db_run!(tx, |c| {
+        bind_descriptive!(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(t.id), t)
+            .bind(t.published_at)
+            .bind(sla_due_at)
+            .bind(now)
+            .bind(version)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
 }
 
 pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError> {
