@@ -51,13 +51,19 @@ pub fn remark(r: &Report) -> String {
     for m in &r.media {
         text.push_str(&format!("\n[media] {m}"));
     }
-    let text = text.trim().to_owned();
+    let text = printable(text.trim(), true);
     if text.chars().count() > MAX_REMARK_CHARS {
         let cut: String = text.chars().take(MAX_REMARK_CHARS).collect();
         format!("{cut} […]")
     } else {
         text
     }
+}
+
+/// `s` without control characters (a database refuses some, like NUL, and none belongs in a
+/// ticket), keeping line breaks and tabs when `lines`.
+pub fn printable(s: &str, lines: bool) -> String {
+    s.chars().filter(|c| !c.is_control() || (lines && matches!(c, '\n' | '\t'))).collect()
 }
 
 /// Creates the draft of a report. Its NOC is the reporter when a NOC or SuperAdmin sent it;
@@ -80,7 +86,9 @@ pub async fn draft(
             )
         })?,
     };
-    let contacts = [ContactPerson { name: r.contact_name.clone(), phone: r.contact_address.clone() }];
+    let name: String = printable(&r.contact_name, false).chars().take(200).collect();
+    let address: String = printable(&r.contact_address, false).chars().take(200).collect();
+    let contacts = [ContactPerson { name: name.clone(), phone: address }];
     let t = NewTicket {
         id: Uuid::now_v7(),
         ticket_id: service::next_ticket_id(tx, &inbox.ticket_prefix, now).await?,
@@ -106,7 +114,7 @@ pub async fn draft(
         status: Status::Draft,
         published_at: None,
     };
-    let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name: r.contact_name.clone(), photo: None };
+    let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name, photo: None };
     service::create(tx, effects, &t, &who, now).await
 }
 
@@ -122,4 +130,35 @@ async fn receiving_noc(tx: &mut Tx, region: Region) -> Result<Option<(Uuid, Stri
         .fetch_optional(&mut *c)
         .await?
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(text: &str, media: &[&str]) -> Report {
+        Report {
+            source: TicketSource::Email,
+            contact_name: "Budi".into(),
+            contact_address: "budi@example.com".into(),
+            text: text.into(),
+            media: media.iter().map(|m| m.to_string()).collect(),
+            reporter: None,
+        }
+    }
+
+    #[test]
+    fn a_remark_is_the_text_then_the_media_without_control_characters() {
+        let r = report("  Mati\u{0}\r\n\tsejak pagi\u{7} ", &["mail-attachment:foto.jpg"]);
+        assert_eq!(remark(&r), "Mati\n\tsejak pagi\n[media] mail-attachment:foto.jpg");
+        assert_eq!(remark(&report("", &["telegram-file:x"])), "[media] telegram-file:x");
+    }
+
+    #[test]
+    fn a_long_remark_is_cut_and_marked() {
+        let r = report(&"é".repeat(MAX_REMARK_CHARS + 10), &[]);
+        let text = remark(&r);
+        assert!(text.ends_with(" […]"));
+        assert_eq!(text.chars().count(), MAX_REMARK_CHARS + 4);
+    }
 }

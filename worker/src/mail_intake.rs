@@ -97,7 +97,14 @@ where
     uids.sort_unstable();
     let mut handled = 0;
     for uid in uids {
-        let outcome = read_one(ctx, &mut imap, uid).await?;
+        let outcome = match read_one(ctx, &mut imap, uid).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // Left unseen for the next poll; the mails after it go on.
+                tracing::warn!(uid, error = %format!("{e:#}"), "a mail could not be taken; trying it again at the next poll");
+                continue;
+            }
+        };
         match &outcome {
             Outcome::Ticket(number) => tracing::info!(uid, ticket = %number, "mail became a ticket"),
             Outcome::Duplicate => tracing::info!(uid, "mail already a ticket"),

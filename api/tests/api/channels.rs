@@ -406,15 +406,23 @@ async fn mail_intake(backend: Backend) {
     imap.deliver("3-huge", &mail("<m3@example.com>", "big@example.com", "Log", &huge));
     imap.deliver("4-broken", b"\x00\x01 not a mail at all");
     imap.deliver("5-second", &mail("<m5@example.com>", "siti@example.com", "ODP rusak", "Tiang roboh."));
+    imap.deliver("6-nul", &mail("<m6@example.com>", "Andi <andi@example.com>", "Kabel", "Putus\u{0} total."));
     imap.start().await;
     let Some(app) = with_mailbox(backend, &imap, &sink).await else { return };
     app.user(Role::NOC, Region::West).await;
     wait_until(30, "every mail was read", || async {
-        imap.read_flags().iter().filter(|(_, f)| f.contains('S')).count() == 5
+        imap.read_flags().iter().filter(|(_, f)| f.contains('S')).count() == 6
     })
     .await;
     let tickets = drafts(&app).await;
-    assert_eq!(tickets.len(), 2, "{tickets:#?}");
+    assert_eq!(tickets.len(), 3, "{tickets:#?}");
+    let andi =
+        tickets.iter().find(|t| t["contactPerson"][0]["phone"] == "andi@example.com").expect("Andi's ticket");
+    let remark = andi["remark"].as_str().unwrap();
+    assert!(
+        remark.starts_with("Kabel\n\nPutus") && remark.ends_with(" total.") && !remark.contains('\0'),
+        "{remark:?}"
+    );
     let budi =
         tickets.iter().find(|t| t["contactPerson"][0]["phone"] == "budi@example.com").expect("Budi's ticket");
     assert_eq!((budi["source"].as_str(), budi["region"].as_str()), (Some("Email"), Some("West")));
@@ -429,9 +437,9 @@ async fn mail_intake(backend: Backend) {
         assert_eq!(flags.contains('a'), aside, "{name}: {flags}");
     }
     // Each reporter is answered with the number, in reply to the mail.
-    wait_until(30, "both answers went out", || async { sink.mails().await.len() >= 2 }).await;
+    wait_until(30, "the three answers went out", || async { sink.mails().await.len() >= 3 }).await;
     let answers = sink.mails().await;
-    assert_eq!(answers.len(), 2, "{answers:#?}");
+    assert_eq!(answers.len(), 3, "{answers:#?}");
     for (t, to) in [(budi, "budi@example.com"), (siti, "siti@example.com")] {
         let a = answers.iter().find(|m| m["to"][0] == to).expect("an answer");
         assert!(a["subject"].as_str().unwrap().contains(t["ticketId"].as_str().unwrap()), "{a}");
@@ -439,12 +447,13 @@ async fn mail_intake(backend: Backend) {
     let to_budi = answers.iter().find(|m| m["to"][0] == "budi@example.com").unwrap();
     assert_eq!(to_budi["inReplyTo"], "<m1@example.com>");
     // The same mail delivered once more, later: still one ticket.
-    imap.deliver("6-late", &report);
+    imap.deliver("7-late", &report);
     wait_until(30, "the late copy was read", || async {
-        imap.read_flags().len() == 6 && imap.read_flags().iter().all(|(_, f)| f.contains('S'))
+        let flags = imap.read_flags();
+        flags.len() == 7 && flags.iter().all(|(_, f)| f.contains('S'))
     })
     .await;
-    assert_eq!(drafts(&app).await.len(), 2);
+    assert_eq!(drafts(&app).await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
