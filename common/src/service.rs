@@ -46,8 +46,7 @@ pub async fn execute(
             "the ticket changed meanwhile; reload it and try again",
         ));
     };
-    let seq = tickets::next_seq(tx, id).await?;
-    tickets::append_logs(tx, id, seq, &change.logs, who).await?;
+    tickets::append_logs(tx, id, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
@@ -91,7 +90,7 @@ pub async fn create(
         _ => ("Ticket opened", format!("{} opened the ticket", who.name)),
     };
     let first = NewLog::simple(t.status, title, description, now);
-    tickets::append_logs(tx, t.id, 1, &[first], who).await?;
+    tickets::append_logs(tx, t.id, &[first], who).await?;
     effects.ticket_changed(tx, t.id, None, now).await?;
     effects.status_entered(tx, t.id, None, t.status, now).await?;
     tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))

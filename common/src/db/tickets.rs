@@ -314,26 +314,26 @@ pub async fn save_state(
 }
 
 /// Appends log entries after `seq`, by `actor`.
+/// Appends log entries after the ticket's last one, each numbered in its own insert (the caller
+/// holds the ticket's row lock, so nobody appends in between).
 pub async fn append_logs(
     tx: &mut Tx,
     ticket: Uuid,
-    seq: i64,
     logs: &[NewLog],
     actor: &LogActor,
 ) -> Result<(), DomainError> {
-    for (i, l) in logs.iter().enumerate() {
+    for l in logs {
         let Evidence { media_url, remark, location } = &l.evidence;
         db_run!(tx, |c| {
             sqlx::query(
                 "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
                  actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, \
                  location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, \
-                 foc_before_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                 foc_before_id, created_at) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, \
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM ticket_logs WHERE ticket_id = $2",
             )
             .bind(Uuid::now_v7())
             .bind(ticket)
-            .bind(seq + i as i64)
             .bind(l.card_type)
             .bind(l.status_name)
             .bind(&l.title)
@@ -415,16 +415,7 @@ pub async fn update_logs(tx: &mut Tx, ticket: Uuid, updates: &[LogUpdate]) -> Re
     Ok(())
 }
 
-/// The next free log position of a ticket.
-pub async fn next_seq(tx: &mut Tx, ticket: Uuid) -> Result<i64, DomainError> {
-    Ok(db_run!(tx, |c| {
-        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) + 1 FROM ticket_logs WHERE ticket_id = $1")
-            .bind(ticket)
-            .fetch_one(&mut *c)
-            .await?
-    }))
-}
-
+/// A ticket's log, in order.
 pub async fn logs(tx: &mut Tx, ticket: Uuid) -> Result<Vec<LogRow>, DomainError> {
     let sql = format!("SELECT {LOG_COLUMNS} FROM ticket_logs WHERE ticket_id = $1 ORDER BY seq");
     Ok(db_run!(tx, |c| sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql.as_str()))
