@@ -98,6 +98,24 @@ impl Effects {
 }
 
 impl Effects {
+    /// [`Effects::ticket_changed`] for many tickets whose region, status and technician stay
+    /// (the SLA sweep's): feed rows and sync jobs written set-wise.
+    pub async fn tickets_touched(
+        self,
+        tx: &mut Tx,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        crate::db::feed::record_unchanged(tx, ids, now).await?;
+        if self.sync_firestore {
+            let jobs: Vec<SyncTicket> = ids.iter().map(|&ticket_id| SyncTicket { ticket_id }).collect();
+            for chunk in jobs.chunks(1000) {
+                enqueue_many(tx, SYNC_TICKET_QUEUE, chunk, now).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A ticket whose status went from `before` (`None`: new) to `after`: one that became
     /// `Open` needs a technician, and is announced to those of its region.
     pub async fn status_entered(
@@ -132,18 +150,34 @@ pub async fn enqueue<J: Serialize>(
     job: &J,
     run_at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    let args = serde_json::to_vec(job).map_err(|e| DomainError::Internal(format!("encoding a job: {e}")))?;
+    enqueue_many(tx, queue, std::slice::from_ref(job), run_at).await
+}
+
+/// [`enqueue`] for many jobs of one queue, in one statement.
+pub async fn enqueue_many<J: Serialize>(
+    tx: &mut Tx,
+    queue: &str,
+    jobs: &[J],
+    run_at: DateTime<Utc>,
+) -> Result<(), DomainError> {
     // The queue counts whole seconds: a job for later is rounded up so it never runs early; a
     // job for now is due at once.
     let later = run_at > Utc::now();
     let at = run_at.timestamp() + i64::from(later && run_at.timestamp_subsec_nanos() > 0);
-    let task = TaskBuilder::new(args).run_at_timestamp(at.max(0) as u64).max_attempts(MAX_ATTEMPTS).build();
+    let mut tasks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let args =
+            serde_json::to_vec(job).map_err(|e| DomainError::Internal(format!("encoding a job: {e}")))?;
+        tasks.push(
+            TaskBuilder::new(args).run_at_timestamp(at.max(0) as u64).max_attempts(MAX_ATTEMPTS).build(),
+        );
+    }
     let failed = |e: String| DomainError::Internal(format!("enqueueing a job on {queue}: {e}"));
     match tx {
-        Tx::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &[task])
+        Tx::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks)
             .await
             .map_err(|e| failed(e.to_string())),
-        Tx::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, queue, vec![task])
+        Tx::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, queue, tasks)
             .await
             .map_err(|e| failed(e.to_string())),
     }

@@ -48,6 +48,32 @@ pub async fn record(
     Ok(())
 }
 
+/// [`record`] with `before: None` for many tickets at once (one statement per chunk on
+/// PostgreSQL), for changes that keep region, status and technician (the SLA sweep's).
+pub async fn record_unchanged(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), DomainError> {
+    match tx {
+        Tx::Postgres(t) => {
+            for chunk in ids.chunks(10_000) {
+                sqlx::query(
+                    "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) \
+                     SELECT id, region, status, foc_id, $2 FROM tickets WHERE id = ANY($1) ORDER BY id",
+                )
+                .bind(chunk)
+                .bind(now)
+                .execute(&mut **t)
+                .await?;
+            }
+        }
+        Tx::Sqlite(_) => {
+            // In process, a statement per ticket costs no round trip.
+            for id in ids {
+                record(tx, *id, None, now).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Up to `limit` event numbers after `after`, in order.
 pub async fn seqs_after(tx: &mut Tx, after: i64, limit: i64) -> Result<Vec<i64>, DomainError> {
     Ok(db_run!(tx, |c| {
