@@ -94,18 +94,23 @@ pub async fn run(ctx: Context, bot: Telegram, mut stop: tokio::sync::watch::Rece
     }
 }
 
-/// A connection holding the poller lock, or `None` when another process holds it. SQLite has
-/// one process: no lock.
-async fn poller_lock(db: &Db) -> anyhow::Result<Option<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>> {
+/// The right to poll: on PostgreSQL a connection holding the advisory lock (released when it
+/// goes); SQLite has one process, so nothing to hold.
+struct PollerLock {
+    _held: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+/// The poller lock, or `None` when another process holds it.
+async fn poller_lock(db: &Db) -> anyhow::Result<Option<PollerLock>> {
     match db {
-        Db::Sqlite(_) => Ok(Some(None)),
+        Db::Sqlite(_) => Ok(Some(PollerLock { _held: None })),
         Db::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(POLLER_LOCK)
                 .fetch_one(&mut *conn)
                 .await?;
-            Ok(got.then_some(Some(conn)))
+            Ok(got.then(|| PollerLock { _held: Some(conn) }))
         }
     }
 }

@@ -140,7 +140,7 @@ with_firestore! {
         step(&app, &foc, &id, "ticketStatus/onTheWay", None).await;
         let second = app.post("/v1/tickets", &noc, json!({"type": "Maintenance", "source": "Email", "indicationCategory": "Bending", "networkSegment": "Backbone"})).await.id();
         // Wait until the sync of these changes has failed at least once against the dead emulator.
-        let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+        let table = app.jobs_table();
         wait_until(30, "a sync attempt failed while Firestore was down", || async {
             app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.sync_ticket' AND status = 'Failed'")).await > 0
         })
@@ -193,7 +193,7 @@ with_firestore! {
             common::jobs::enqueue(&mut tx, common::jobs::SYNC_TICKET_QUEUE, &job, common::db::now()).await.unwrap();
         }
         tx.commit().await.unwrap();
-        let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+        let table = app.jobs_table();
         wait_until(30, "the duplicates ran", || async {
             app.scalar(&format!("SELECT COUNT(*) FROM {table} WHERE job_type = 'cgs.sync_ticket' AND status <> 'Done'")).await == 0
         })

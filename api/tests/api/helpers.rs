@@ -205,6 +205,11 @@ impl TestApp {
         self.db_url.starts_with("postgres")
     }
 
+    /// The job queue's table on this backend.
+    pub fn jobs_table(&self) -> &'static str {
+        if self.is_postgres() { "apalis.jobs" } else { "Jobs" }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -299,7 +304,7 @@ pub fn cgs_api_command(db: &str, port: u16) -> std::process::Command {
     cmd
 }
 
-/// A started binary, killed if the test ends before it stopped.
+/// A started binary or local peer, killed if the test ends before it stopped.
 pub struct Running(pub std::process::Child);
 
 impl Running {
@@ -331,10 +336,17 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
+impl Running {
+    /// Kills it (again is harmless).
+    pub fn stop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -418,8 +430,8 @@ macro_rules! on_both_backends {
 }
 
 /// Starts `node <script> <ports…>` in `tools/<tool>`, which prints its ports as one JSON line
-/// once it listens: the child and that line.
-pub fn start_node_peer(tool: &str, script: &str, ports: &[u16]) -> (std::process::Child, Value) {
+/// once it listens: the process and that line.
+pub fn start_node_peer(tool: &str, script: &str, ports: &[u16]) -> (Running, Value) {
     use std::io::BufRead;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools").join(tool);
     assert!(dir.join("node_modules").exists(), "run `npm ci` in tools/{tool} first (scripts/test.sh does)");
@@ -433,13 +445,13 @@ pub fn start_node_peer(tool: &str, script: &str, ports: &[u16]) -> (std::process
     let mut line = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let ports: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{tool} said {line:?}"));
-    (child, ports)
+    (Running(child), ports)
 }
 
 /// An SMTP sink of this test's own (`tools/channel-peers/smtp-sink.js`) that answers what it
 /// received; stopped on drop.
 pub struct MailSink {
-    child: std::process::Child,
+    _process: Running,
     pub smtp: u16,
     pub http: u16,
 }
@@ -447,9 +459,9 @@ pub struct MailSink {
 impl MailSink {
     /// Starts the sink on free ports (or on the given ones, to bring it back in place).
     pub fn start_on(smtp: u16, http: u16) -> Self {
-        let (child, ports) = start_node_peer("channel-peers", "smtp-sink.js", &[smtp, http]);
+        let (process, ports) = start_node_peer("channel-peers", "smtp-sink.js", &[smtp, http]);
         Self {
-            child,
+            _process: process,
             smtp: ports["smtp"].as_u64().unwrap() as u16,
             http: ports["http"].as_u64().unwrap() as u16,
         }
@@ -465,18 +477,11 @@ impl MailSink {
     }
 }
 
-impl Drop for MailSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A Dovecot IMAP server of this test's own (Debian's `dovecot-imapd`, started directly on a
 /// port of its own, no TLS, on the loopback only): user `cgs`, password `secret`, its Maildir in
 /// a directory of the test's own; stopped on drop.
 pub struct Imap {
-    child: Option<std::process::Child>,
+    process: Option<Running>,
     pub dir: PathBuf,
     pub port: u16,
 }
@@ -508,7 +513,7 @@ impl Imap {
             ),
         )
         .unwrap();
-        let imap = Self { child: None, dir, port };
+        let imap = Self { process: None, dir, port };
         imap.own();
         imap
     }
@@ -527,7 +532,7 @@ impl Imap {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("dovecot runs");
-        self.child = Some(child);
+        self.process = Some(Running(child));
         let port = self.port;
         wait_until(20, "Dovecot accepts connections", || async move {
             tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
@@ -536,10 +541,7 @@ impl Imap {
     }
 
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process = None;
     }
 
     /// The Maildir's files and dirs belong to the mail uid.
@@ -589,7 +591,7 @@ impl Drop for Imap {
 /// A Telegram Bot API emulator of this test's own (`tools/channel-peers/telegram-api.js`), for
 /// one bot token; stopped on drop. Users are chats of their own id.
 pub struct TelegramApi {
-    child: std::process::Child,
+    process: Running,
     port: u16,
     pub url: String,
     pub token: String,
@@ -598,21 +600,20 @@ pub struct TelegramApi {
 impl TelegramApi {
     pub fn start() -> Self {
         let port = free_port();
-        let (child, _) = start_node_peer("channel-peers", "telegram-api.js", &[port]);
+        let (process, _) = start_node_peer("channel-peers", "telegram-api.js", &[port]);
         let url = format!("http://127.0.0.1:{port}");
-        Self { child, port, url, token: format!("{}:test", uuid::Uuid::new_v4().simple()) }
+        Self { process, port, url, token: format!("{}:test", uuid::Uuid::new_v4().simple()) }
     }
 
     /// Takes the Bot API away (the bot's requests fail) until [`TelegramApi::restart`].
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
     }
 
     /// Brings it back on the same address, empty (it keeps nothing).
     pub fn restart(&mut self) {
-        self.stop();
-        self.child = start_node_peer("channel-peers", "telegram-api.js", &[self.port]).0;
+        self.process.stop();
+        self.process = start_node_peer("channel-peers", "telegram-api.js", &[self.port]).0;
     }
 
     fn user(id: i64) -> Value {
@@ -683,16 +684,9 @@ impl TelegramApi {
     }
 }
 
-impl Drop for TelegramApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop.
 pub struct Emulator {
-    child: std::process::Child,
+    process: Running,
     pub grpc: u16,
     pub http: u16,
 }
@@ -700,9 +694,9 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator on free ports (or on the given ones, to restart it in place).
     pub fn start_on(grpc: u16, http: u16) -> Self {
-        let (child, ports) = start_node_peer("firestore-emulator", "server.js", &[grpc, http]);
+        let (process, ports) = start_node_peer("firestore-emulator", "server.js", &[grpc, http]);
         Self {
-            child,
+            process,
             grpc: ports["grpc"].as_u64().unwrap() as u16,
             http: ports["http"].as_u64().unwrap() as u16,
         }
@@ -713,8 +707,7 @@ impl Emulator {
     }
 
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stop();
     }
 
     /// How many documents `collection` of `project` holds.
@@ -741,12 +734,6 @@ impl Emulator {
             .get(id)?
             .get("fields")?;
         Some(Value::Object(fields.as_object()?.iter().map(|(k, v)| (k.clone(), plain(v))).collect()))
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

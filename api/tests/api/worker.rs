@@ -36,7 +36,7 @@ macro_rules! with_worker {
 }
 
 fn jobs_sql(app: &TestApp, what: &str) -> String {
-    let table = if app.is_postgres() { "apalis.jobs" } else { "Jobs" };
+    let table = app.jobs_table();
     format!("SELECT {what} FROM {table} WHERE job_type = 'cgs.expire_pending'")
 }
 

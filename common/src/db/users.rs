@@ -256,12 +256,13 @@ pub async fn count_with_role(tx: &mut Tx, role: Role) -> Result<i64, DomainError
     }))
 }
 
-/// The active field technicians (FOC and FOCSupervisor) of a region: who hears of its open
-/// tickets.
-pub async fn field_staff(tx: &mut Tx, region: Region) -> Result<Vec<Uuid>, DomainError> {
+/// The active field technicians (FOC and FOCSupervisor) of a region, who hear of its open
+/// tickets, with their linked Telegram chats.
+pub async fn field_staff(tx: &mut Tx, region: Region) -> Result<Vec<(Uuid, Option<i64>)>, DomainError> {
     Ok(db_run!(tx, |c| {
-        sqlx::query_scalar::<_, Uuid>(
-            "SELECT id FROM users WHERE region = $1 AND role IN ('FOC', 'FOCSupervisor') AND active ORDER BY id",
+        sqlx::query_as::<_, (Uuid, Option<i64>)>(
+            "SELECT id, telegram_chat_id FROM users WHERE region = $1 AND role IN ('FOC', 'FOCSupervisor') AND active \
+             ORDER BY id",
         )
         .bind(region)
         .fetch_all(&mut *c)

@@ -4,7 +4,7 @@
 
 use apalis::prelude::{BoxDynError, Data};
 use common::{
-    db::{self, telegram, tickets, users},
+    db::{self, tickets, users},
     domain::Status,
     jobs::{BroadcastOpenTicket, Channel, DELIVER_QUEUE, Deliver, enqueue},
 };
@@ -22,15 +22,10 @@ pub async fn run(job: BroadcastOpenTicket, ctx: Data<Context>) -> Result<(), Box
     }
     let recipients = users::field_staff(&mut tx, ticket.state.region).await?;
     let mut deliveries = 0;
-    for user_id in recipients.iter().copied() {
-        let mut channels = Vec::new();
-        if ctx.mailer.is_some() {
-            channels.push(Channel::Mail);
-        }
-        if ctx.telegram.is_some() && telegram::chat_of(&mut tx, user_id).await?.is_some() {
-            channels.push(Channel::Telegram);
-        }
-        for channel in channels {
+    for &(user_id, chat) in &recipients {
+        let mail = ctx.mailer.is_some().then_some(Channel::Mail);
+        let telegram = (ctx.telegram.is_some() && chat.is_some()).then_some(Channel::Telegram);
+        for channel in mail.into_iter().chain(telegram) {
             let d = Deliver { ticket_id: job.ticket_id, user_id, channel, attempt: 0 };
             enqueue(&mut tx, DELIVER_QUEUE, &d, now).await?;
             deliveries += 1;
