@@ -15,13 +15,13 @@ pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow:
     let open = open_of_5 as i64;
     match db {
         Db::Postgres(pool) => {
-            sqlx::query(
+            let sql = format!(
                 "INSERT INTO tickets (id, ticket_id, version, region, end_user, customer_type, sla_hours, sla_due_at, \
                  type, source, network_segment, indication_category, contact_person, noc_id, status, need_validate, \
                  link_check_approved, canceled, published_at, closed_at, total_pending_seconds, work_pending_seconds, \
                  created_at, updated_at) \
                  SELECT gen_random_uuid(), 'SEED-' || g, 1, (ARRAY['West','Central','East'])[1 + g % 3], \
-                 'Seed client ' || (g % 1000), 'Broadband', 24, \
+                 {name}, 'Broadband', 24, \
                  now() - make_interval(secs => g * 10) + interval '24 hours', \
                  CASE WHEN g % 5 = 0 THEN 'Maintenance' ELSE 'Trouble' END, 'Phone', 'Access', 'FiberCut', '[]', $1, \
                  CASE WHEN g % 5 < $3 THEN 'Open' ELSE 'Closed' END, false, false, false, \
@@ -29,12 +29,9 @@ pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow:
                  CASE WHEN g % 5 < $3 THEN NULL ELSE now() - make_interval(secs => g * 10) + interval '2 hours' END, \
                  0, 0, now() - make_interval(secs => g * 10), now() - make_interval(secs => g * 10) \
                  FROM generate_series(1, $2) g",
-            )
-            .bind(noc)
-            .bind(n)
-            .bind(open)
-            .execute(pool)
-            .await?;
+                name = end_user_sql(),
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(noc).bind(n).bind(open).execute(pool).await?;
             sqlx::query(
                 "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
                  actor_name, need_approval, created_at) \
@@ -56,10 +53,11 @@ pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow:
                  created_at, updated_at) \
                  WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < $2) \
                  SELECT randomblob(16), 'SEED-' || g, 1, CASE g % 3 WHEN 0 THEN 'West' WHEN 1 THEN 'Central' ELSE 'East' END, \
-                 'Seed client ' || (g % 1000), 'Broadband', 24, {due}, \
+                 {name}, 'Broadband', 24, {due}, \
                  CASE WHEN g % 5 = 0 THEN 'Maintenance' ELSE 'Trouble' END, 'Phone', 'Access', 'FiberCut', '[]', $1, \
                  CASE WHEN g % 5 < $3 THEN 'Open' ELSE 'Closed' END, 0, 0, 0, {at}, \
                  CASE WHEN g % 5 < $3 THEN NULL ELSE {closed} END, 0, 0, {at}, {at} FROM s",
+                name = end_user_sql(),
                 due = ago(", '+24 hours'"),
                 at = ago(""),
                 closed = ago(", '+2 hours'"),
@@ -77,6 +75,72 @@ pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow:
         }
     }
     Ok(())
+}
+
+/// Given and family names of the seeded customers: ticket `g` is for `GIVEN[g % 50]
+/// FAMILY[(g / 50) % 40]`, so 2000 customers share the tickets, a few hundred each at 1M, and a
+/// family name is shared by one ticket in 40.
+const GIVEN: [&str; 50] = [
+    "Adi", "Agus", "Ahmad", "Andi", "Anisa", "Ayu", "Bambang", "Bayu", "Budi", "Citra", "Dani", "Dewi",
+    "Dian", "Dimas", "Eka", "Fajar", "Fitri", "Gilang", "Hadi", "Hendra", "Indah", "Intan", "Irfan", "Joko",
+    "Kartika", "Lestari", "Lina", "Made", "Maya", "Nanda", "Novi", "Nur", "Putri", "Rahmat", "Rina", "Rizky",
+    "Sari", "Siti", "Slamet", "Sri", "Taufik", "Tika", "Umar", "Vina", "Wahyu", "Wati", "Wulan", "Yanti",
+    "Yoga", "Yusuf",
+];
+const FAMILY: [&str; 40] = [
+    "Anggraini",
+    "Ardiansyah",
+    "Gunawan",
+    "Halim",
+    "Hakim",
+    "Harahap",
+    "Hidayat",
+    "Irawan",
+    "Kurniawan",
+    "Kusuma",
+    "Lubis",
+    "Maulana",
+    "Nasution",
+    "Nugroho",
+    "Pane",
+    "Permana",
+    "Pohan",
+    "Prasetyo",
+    "Pratama",
+    "Purnomo",
+    "Putra",
+    "Rahayu",
+    "Ramadhan",
+    "Saputra",
+    "Setiawan",
+    "Siregar",
+    "Simanjuntak",
+    "Sinaga",
+    "Situmorang",
+    "Susanto",
+    "Syahputra",
+    "Tambunan",
+    "Tanjung",
+    "Utomo",
+    "Wibowo",
+    "Wijaya",
+    "Winata",
+    "Yulianto",
+    "Zulkarnain",
+    "Handoko",
+];
+
+/// The seeded customer's name of row `g`, in SQL both backends read.
+fn end_user_sql() -> String {
+    let case = |names: &[&str], index: &str| {
+        let arms: String = names.iter().enumerate().map(|(i, n)| format!(" WHEN {i} THEN '{n}'")).collect();
+        format!("CASE {index}{arms} END")
+    };
+    format!(
+        "({} || ' ' || {})",
+        case(&GIVEN, &format!("g % {}", GIVEN.len())),
+        case(&FAMILY, &format!("(g / {}) % {}", GIVEN.len(), FAMILY.len()))
+    )
 }
 
 /// Up to `n` ids of seeded tickets, spread over the table.

@@ -384,8 +384,20 @@ on_both_backends! {
         assert_eq!((d["latestStatus"].as_str(), d["type"].as_str(), d["networkSegment"].as_str()), (Some("Draft"), Some("Maintenance"), Some("Backbone")));
         assert_eq!((d["indicationCategory"].as_str(), d["indication"].as_str(), d["remark"].as_str()), (Some("FiberCut"), Some("Kabel putus"), Some("urgent")));
         assert_eq!(d["client"]["id"], c.client.as_str());
-        assert_ne!(d["endUser"], "Non SLA");
+        assert_ne!(d["client"]["name"], first["client"]["name"]);
         assert_eq!(d["version"].as_i64(), first["version"].as_i64().map(|v| v + 1));
+        // The search finds the draft by its new end user, not by its old one.
+        let found = |name: &Value| {
+            let path = format!("/v1/tickets?endUser={}", name.as_str().unwrap().replace(' ', "%20"));
+            let app = &app;
+            let (token, id) = (c.noc.clone(), id.clone());
+            async move {
+                let a = app.get(&path, &token).await;
+                a.result().as_array().unwrap().iter().any(|t| t["id"] == id.as_str())
+            }
+        };
+        assert!(found(&d["client"]["name"]).await, "found by {}", d["client"]["name"]);
+        assert!(!found(&first["client"]["name"]).await, "not by {}", first["client"]["name"]);
         assert_eq!((d["noc"]["id"].as_str(), d["ticketLogs"].as_array().unwrap().len()), (first["noc"]["id"].as_str(), 1));
         // Opening is publish's job; bad input and strangers change nothing.
         body["isDraft"] = json!(false);

@@ -461,7 +461,10 @@ fn filter_sql(f: &TicketFilter, end_user: bool) -> String {
         sql.push_str(" AND t.type = $5");
     }
     if end_user {
-        sql.push_str(" AND LOWER(t.end_user) LIKE $6 ESCAPE '\\'");
+        sql.push_str(
+            " AND t.id IN (SELECT e.ticket_id FROM ticket_end_users e WHERE e.end_user_lower IN \
+             (SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE $6 ESCAPE '\\'))",
+        );
     }
     if f.status.is_some() {
         sql.push_str(" AND t.status = $7");
