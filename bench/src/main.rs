@@ -93,8 +93,8 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Seeds `n` open tickets, half past their SLA, and times one sweep (which marks them) and a
-/// second one (which finds nothing new).
+/// Seeds `n` open tickets, most past their SLA, and times the first sweep (which marks them all,
+/// in batches) and the next one a minute later (which marks the few that ran out meanwhile).
 async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     let (url, backend) = database(postgres).await?;
     let db = common::db::Db::connect(&url, 2).await?;
@@ -115,19 +115,27 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     let t0 = Instant::now();
     seed::tickets_open(&db, n, noc, 5).await?;
     println!("seeded {n} open tickets in {:.1?}", t0.elapsed());
-    // Published 10·k seconds ago with 24 h of SLA: those older than a day are over it.
-    let now = common::db::now();
-    for round in ["first sweep (marks)", "second sweep (nothing new)"] {
+    // Published 10·k seconds ago with 24 h of SLA: those older than a day are over it. The sweep
+    // is the worker's, with what it writes when Firestore is on: per marked ticket a live-feed
+    // row and a sync job, in transactions of `SLA_SWEEP_BATCH` tickets.
+    let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
+    let batch = common::service::SLA_SWEEP_BATCH;
+    let start = common::db::now();
+    for (round, now) in [
+        ("first sweep (catches up: marks every overdue ticket)", start),
+        ("the next sweep, a minute later", start + chrono::Duration::minutes(1)),
+    ] {
+        let warn_until = now + chrono::Duration::minutes(30);
         let t0 = Instant::now();
-        let mut tx = db.begin_write().await?;
-        let sweep = common::db::tickets::sweep_sla(&mut tx, now, now + chrono::Duration::minutes(30)).await?;
-        tx.commit().await?;
+        let sweep = common::service::sweep_sla(&db, effects, now, warn_until, batch, 0).await?;
         println!(
-            "SLA sweep over {n} open tickets on {backend}, {round}: {:.1?} ({} breached, {} warned, {} cleared)",
+            "SLA sweep over {n} open tickets on {backend}, {round}: {:.2?} ({} breached, {} warned, {} cleared; \
+             {} transactions of up to {batch} per kind)",
             t0.elapsed(),
-            sweep.breached.len(),
-            sweep.warned.len(),
-            sweep.cleared.len()
+            sweep.breached,
+            sweep.warned,
+            sweep.cleared,
+            sweep.batches
         );
     }
     db.close().await;

@@ -125,7 +125,8 @@ mod sla_sweep {
     /// 0 in time, 1 warned, 2 breached.
     async fn sla_state(app: &TestApp, id: &str) -> i64 {
         let sql = format!(
-            "SELECT CAST(CASE WHEN sla_state IS NULL THEN 0 WHEN sla_state = 'Warned' THEN 1 ELSE 2 END AS BIGINT) FROM tickets WHERE id = {}",
+            "SELECT CAST(CASE WHEN m.state IS NULL THEN 0 WHEN m.state = 'Warned' THEN 1 ELSE 2 END AS BIGINT) \
+             FROM tickets t LEFT JOIN ticket_sla_marks m ON m.ticket_id = t.id WHERE t.id = {}",
             uuid_sql(app, id)
         );
         app.scalar(&sql).await
@@ -183,5 +184,42 @@ mod sla_sweep {
         if let Some(app) = spawn_app_with(Backend::Postgres, tweak).await {
             run(app).await
         }
+    }
+}
+
+crate::on_both_backends! {
+    async fn a_mass_breach_is_swept_in_batches_and_reported_once(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let body = json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"});
+        let mut late = Vec::new();
+        for _ in 0..5 {
+            late.push(app.post("/v1/tickets", &noc, body.clone()).await.id());
+        }
+        let soon = app.post("/v1/tickets", &noc, body.clone()).await.id();
+        let at = |minutes: i64| {
+            (chrono::Utc::now() + chrono::Duration::minutes(minutes))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+        };
+        for (id, minutes) in late.iter().map(|id| (id, -5)).chain([(&soon, 10)]) {
+            app.exec(&format!("UPDATE tickets SET sla_due_at = '{}' WHERE id = {}", at(minutes), app.sql_uuid(id)))
+                .await;
+        }
+        let db = common::db::Db::connect(&app.db_url, 2).await.unwrap();
+        let now = common::db::now();
+        let warn_until = now + chrono::Duration::minutes(30);
+        let effects = common::jobs::Effects::default();
+        let events = || app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_events");
+        let before = events().await;
+        let sweep = common::service::sweep_sla(&db, effects, now, warn_until, 2, 3).await.unwrap();
+        assert_eq!((sweep.breached, sweep.warned, sweep.cleared), (5, 1, 0));
+        assert_eq!(sweep.batches, 3, "2 + 2 + 1 breaches");
+        assert_eq!((sweep.first_breached.len(), sweep.first_warned.len()), (3, 1));
+        assert!(sweep.first_breached.iter().all(|id| late.contains(&id.to_string())));
+        assert_eq!(events().await - before, 6, "a live-feed row per ticket whose slaType changed");
+        assert_eq!(app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_sla_marks WHERE state = 'Breached'").await, 5);
+        // Nothing new: one transaction, nothing reported.
+        let again = common::service::sweep_sla(&db, effects, now, warn_until, 2, 3).await.unwrap();
+        assert_eq!((again.breached, again.warned, again.cleared, again.batches), (0, 0, 0, 1));
+        db.close().await;
     }
 }

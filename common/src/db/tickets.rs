@@ -578,42 +578,63 @@ pub async fn unsynced(tx: &mut Tx, limit: i64) -> Result<Vec<Uuid>, DomainError>
     }))
 }
 
-/// What one SLA sweep changed: tickets that just went over, just got close, or got time back.
+/// What one batch of an SLA sweep changed: tickets that just went over, just got close, or got
+/// time back.
 #[derive(Debug, Clone, Default)]
 pub struct SlaSweep {
-    pub breached: Vec<(Uuid, String)>,
-    pub warned: Vec<(Uuid, String)>,
+    pub breached: Vec<Uuid>,
+    pub warned: Vec<Uuid>,
     pub cleared: Vec<Uuid>,
 }
 
-/// Marks, set-wise, open tickets whose SLA ran out (`Breached`), runs out before `warn_until`
-/// (`Warned`), or got time back from a pending (cleared). Each ticket is reported once per change.
+impl SlaSweep {
+    /// Some kind filled its batch: more may be waiting.
+    pub fn full(&self, batch: i64) -> bool {
+        [&self.breached, &self.warned, &self.cleared].iter().any(|ids| ids.len() as i64 >= batch)
+    }
+}
+
+/// Marks up to `batch` open tickets of each kind whose SLA ran out (`Breached`), runs out before
+/// `warn_until` (`Warned`, also a breached one given a little time back), or got time back
+/// beyond that (mark removed), in `ticket_sla_marks`. Each ticket is reported once per change, also when two sweeps race (the
+/// loser's upsert finds the mark already there).
 pub async fn sweep_sla(
     tx: &mut Tx,
     now: DateTime<Utc>,
     warn_until: DateTime<Utc>,
+    batch: i64,
 ) -> Result<SlaSweep, DomainError> {
     Ok(db_run!(tx, |c| {
-        let breached = sqlx::query_as::<_, (Uuid, String)>(
-            "UPDATE tickets SET sla_state = 'Breached' WHERE status <> 'Closed' AND sla_due_at IS NOT NULL \
-             AND sla_due_at < $1 AND (sla_state IS NULL OR sla_state <> 'Breached') RETURNING id, ticket_id",
+        let breached = sqlx::query_scalar::<_, Uuid>(
+            "INSERT INTO ticket_sla_marks (ticket_id, state) SELECT t.id, 'Breached' FROM tickets t \
+             WHERE t.status <> 'Closed' AND t.sla_due_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM ticket_sla_marks m WHERE m.ticket_id = t.id AND m.state = 'Breached') LIMIT $2 \
+             ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state \
+             WHERE ticket_sla_marks.state <> excluded.state RETURNING ticket_id",
         )
         .bind(now)
+        .bind(batch)
         .fetch_all(&mut *c)
         .await?;
-        let warned = sqlx::query_as::<_, (Uuid, String)>(
-            "UPDATE tickets SET sla_state = 'Warned' WHERE status <> 'Closed' AND sla_due_at >= $1 \
-             AND sla_due_at < $2 AND sla_state IS NULL RETURNING id, ticket_id",
+        let warned = sqlx::query_scalar::<_, Uuid>(
+            "INSERT INTO ticket_sla_marks (ticket_id, state) SELECT t.id, 'Warned' FROM tickets t \
+             WHERE t.status <> 'Closed' AND t.sla_due_at >= $1 AND t.sla_due_at < $2 AND NOT EXISTS \
+             (SELECT 1 FROM ticket_sla_marks m WHERE m.ticket_id = t.id AND m.state = 'Warned') LIMIT $3 \
+             ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state \
+             WHERE ticket_sla_marks.state <> excluded.state RETURNING ticket_id",
         )
         .bind(now)
         .bind(warn_until)
+        .bind(batch)
         .fetch_all(&mut *c)
         .await?;
         let cleared = sqlx::query_scalar::<_, Uuid>(
-            "UPDATE tickets SET sla_state = NULL WHERE sla_state IS NOT NULL AND status <> 'Closed' \
-             AND sla_due_at >= $1 RETURNING id",
+            "DELETE FROM ticket_sla_marks WHERE ticket_id IN (SELECT m.ticket_id FROM ticket_sla_marks m \
+             JOIN tickets t ON t.id = m.ticket_id WHERE t.status <> 'Closed' AND t.sla_due_at >= $1 LIMIT $2) \
+             RETURNING ticket_id",
         )
         .bind(warn_until)
+        .bind(batch)
         .fetch_all(&mut *c)
         .await?;
         SlaSweep { breached, warned, cleared }
