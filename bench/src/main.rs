@@ -94,7 +94,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Seeds `n` open tickets, most past their SLA, and times the first sweep (which marks them all,
-/// in batches) and the next one a minute later (which marks the few that ran out meanwhile).
+/// in batches), the next one a minute later (which marks the few that ran out meanwhile), and
+/// the hourly sweep of every open ticket.
 async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     let (url, backend) = database(postgres).await?;
     let db = common::db::Db::connect(&url, 2).await?;
@@ -121,13 +122,20 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
     let batch = common::service::SLA_SWEEP_BATCH;
     let start = common::db::now();
-    for (round, now) in [
-        ("first sweep (catches up: marks every overdue ticket)", start),
-        ("the next sweep, a minute later", start + chrono::Duration::minutes(1)),
+    let later = start + chrono::Duration::minutes(1);
+    let minutes = chrono::Duration::minutes(30);
+    let full = common::db::tickets::SlaCursor::full;
+    for (round, now, cursor) in [
+        ("first sweep (catches up: marks every overdue ticket)", start, full()),
+        (
+            "the next sweep, a minute later (what came within reach)",
+            later,
+            common::db::tickets::SlaCursor::since(start, start + minutes),
+        ),
+        ("the hourly full sweep (every open ticket)", later, full()),
     ] {
-        let warn_until = now + chrono::Duration::minutes(30);
         let t0 = Instant::now();
-        let sweep = common::service::sweep_sla(&db, effects, now, warn_until, batch, 0).await?;
+        let sweep = common::service::sweep_sla(&db, effects, now, now + minutes, cursor, batch, 0).await?;
         println!(
             "SLA sweep over {n} open tickets on {backend}, {round}: {:.2?} ({} breached, {} warned, {} cleared; \
              {} transactions of up to {batch} per kind)",

@@ -96,6 +96,11 @@ pub struct Settings {
     #[arg(long, env = "CGS_SLA_WARNING_MINUTES", default_value_t = 30)]
     pub sla_warning_minutes: i64,
 
+    /// How often (minutes) the SLA sweep looks at every open ticket; the sweeps in between look
+    /// only at the due times that came within reach since the previous one.
+    #[arg(long, env = "CGS_SLA_FULL_SWEEP_MINUTES", default_value_t = 60)]
+    pub sla_full_sweep_minutes: u64,
+
     /// Run the background worker inside `cgs-api` (always on with SQLite).
     #[arg(long, env = "CGS_RUN_WORKER", default_value_t = false)]
     pub run_worker: bool,
@@ -240,6 +245,7 @@ impl Settings {
             run_worker: false,
             sla_sweep_schedule: "30 * * * * *".into(),
             sla_warning_minutes: 30,
+            sla_full_sweep_minutes: 60,
             firestore_project_id: None,
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),

@@ -46,6 +46,9 @@ pub async fn execute(
             "the ticket changed meanwhile; reload it and try again",
         ));
     };
+    if due != row.sla_due_at {
+        tickets::clear_sla_mark(tx, id).await?;
+    }
     tickets::append_logs(tx, id, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
@@ -137,7 +140,8 @@ pub struct SlaSweepReport {
 /// commits in steps and never holds a million tickets at once.
 pub const SLA_SWEEP_BATCH: i64 = 10_000;
 
-/// Marks the open tickets whose SLA ran out or is about to (see [`tickets::sweep_sla`]), in
+/// Marks the open tickets whose SLA ran out or is about to (see [`tickets::sweep_sla`]; `cursor`
+/// says whether every open ticket is looked at or what came within reach since a sweep), in
 /// transactions of up to `batch` tickets per kind, each with the live-feed rows and Firestore
 /// syncs of the tickets whose `slaType` changed (breached, warned after a breach, cleared).
 pub async fn sweep_sla(
@@ -145,13 +149,14 @@ pub async fn sweep_sla(
     effects: Effects,
     now: DateTime<Utc>,
     warn_until: DateTime<Utc>,
+    mut cursor: tickets::SlaCursor,
     batch: i64,
     keep: usize,
 ) -> Result<SlaSweepReport, DomainError> {
     let mut report = SlaSweepReport::default();
     loop {
         let mut tx = db.begin_write().await?;
-        let sweep = tickets::sweep_sla(&mut tx, now, warn_until, batch).await?;
+        let sweep = tickets::sweep_sla(&mut tx, now, warn_until, &mut cursor, batch).await?;
         let changed: Vec<Uuid> =
             sweep.breached.iter().chain(&sweep.warned).chain(&sweep.cleared).copied().collect();
         effects.tickets_touched(&mut tx, &changed, now).await?;
@@ -165,7 +170,7 @@ pub async fn sweep_sla(
         report.first_breached.extend(sweep.breached.iter().take(take));
         let take = room(&report.first_warned);
         report.first_warned.extend(sweep.warned.iter().take(take));
-        if !sweep.full(batch) {
+        if !sweep.full {
             return Ok(report);
         }
     }

@@ -13,7 +13,7 @@ CREATE TABLE ticket_end_users (
 );
 INSERT INTO ticket_end_users (ticket_id, end_user_lower) SELECT id, LOWER(end_user) FROM tickets;
 INSERT INTO end_user_names (name_lower) SELECT DISTINCT end_user_lower FROM ticket_end_users;
-CREATE INDEX ticket_end_users_name_idx ON ticket_end_users (end_user_lower);
+CREATE INDEX ticket_end_users_name_idx ON ticket_end_users (end_user_lower, ticket_id);
 CREATE INDEX end_user_names_trgm_idx ON end_user_names USING gin (name_lower gin_trgm_ops);
 DROP INDEX tickets_end_user_trgm_idx;
 

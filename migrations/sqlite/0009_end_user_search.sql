@@ -10,7 +10,7 @@ CREATE TABLE ticket_end_users (
 );
 INSERT INTO ticket_end_users (ticket_id, end_user_lower) SELECT id, LOWER(end_user) FROM tickets;
 INSERT INTO end_user_names (name_lower) SELECT DISTINCT end_user_lower FROM ticket_end_users;
-CREATE INDEX ticket_end_users_name_idx ON ticket_end_users (end_user_lower);
+CREATE INDEX ticket_end_users_name_idx ON ticket_end_users (end_user_lower, ticket_id);
 
 CREATE TRIGGER tickets_end_user_insert AFTER INSERT ON tickets
 BEGIN

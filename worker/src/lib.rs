@@ -31,6 +31,8 @@ pub struct Context {
     pub mailer: Option<Mailer>,
     /// The Telegram bot, when `CGS_TELEGRAM_BOT_TOKEN` is set.
     pub telegram: Option<Telegram>,
+    /// Where the SLA sweep of this process left off.
+    pub sla_sweep: Arc<tokio::sync::Mutex<Option<jobs::sla_sweep::LeftOff>>>,
 }
 
 impl Context {
@@ -79,7 +81,7 @@ impl Context {
             ),
             None => tracing::info!("mail intake is off (CGS_IMAP_HOST is not set)"),
         }
-        Ok(Self { db, settings, firestore, mailer, telegram })
+        Ok(Self { db, settings, firestore, mailer, telegram, sla_sweep: Default::default() })
     }
 }
 

@@ -116,6 +116,8 @@ mod sla_sweep {
         s.run_worker = true;
         s.sla_sweep_schedule = "* * * * * *".into();
         s.sla_warning_minutes = 30;
+        // The test moves due times behind the sweep's back: every sweep looks at every ticket.
+        s.sla_full_sweep_minutes = 0;
     }
 
     fn uuid_sql(app: &TestApp, id: &str) -> String {
@@ -210,16 +212,60 @@ crate::on_both_backends! {
         let effects = common::jobs::Effects::default();
         let events = || app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_events");
         let before = events().await;
-        let sweep = common::service::sweep_sla(&db, effects, now, warn_until, 2, 3).await.unwrap();
-        assert_eq!((sweep.breached, sweep.warned, sweep.cleared), (5, 1, 0));
-        assert_eq!(sweep.batches, 3, "2 + 2 + 1 breaches");
-        assert_eq!((sweep.first_breached.len(), sweep.first_warned.len()), (3, 1));
-        assert!(sweep.first_breached.iter().all(|id| late.contains(&id.to_string())));
+        use common::db::tickets::SlaCursor;
+        let sweep = |now, cursor| {
+            let db = db.clone();
+            async move {
+                common::service::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, 2, 3)
+                    .await
+                    .unwrap()
+            }
+        };
+        let first = sweep(now, SlaCursor::full()).await;
+        assert_eq!((first.breached, first.warned, first.cleared), (5, 1, 0));
+        assert_eq!(first.batches, 3, "2 + 2 + 1 breaches");
+        assert_eq!((first.first_breached.len(), first.first_warned.len()), (3, 1));
+        assert!(first.first_breached.iter().all(|id| late.contains(&id.to_string())));
         assert_eq!(events().await - before, 6, "a live-feed row per ticket whose slaType changed");
         assert_eq!(app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_sla_marks WHERE state = 'Breached'").await, 5);
-        // Nothing new: one transaction, nothing reported.
-        let again = common::service::sweep_sla(&db, effects, now, warn_until, 2, 3).await.unwrap();
-        assert_eq!((again.breached, again.warned, again.cleared, again.batches), (0, 0, 0, 1));
+        // A minute later nothing came within reach: one transaction, nothing reported.
+        let later = now + chrono::Duration::minutes(1);
+        let next = sweep(later, SlaCursor::since(now, warn_until)).await;
+        assert_eq!((next.breached, next.warned, next.cleared, next.batches), (0, 0, 0, 1));
+        // A due time set in the past behind the sweep's back (the worker published a scheduled
+        // ticket hours late, say), and time given back without a change: the hourly full sweep
+        // sees both, a following sweep neither.
+        let backdated = app.post("/v1/tickets", &noc, body.clone()).await.id();
+        app.exec(&format!("UPDATE tickets SET sla_due_at = '{}' WHERE id = {}", at(-120), app.sql_uuid(&backdated)))
+            .await;
+        app.exec(&format!("UPDATE tickets SET sla_due_at = '{}' WHERE id = {}", at(120), app.sql_uuid(&late[0])))
+            .await;
+        let next = sweep(later, SlaCursor::since(now, warn_until)).await;
+        assert_eq!((next.breached, next.warned, next.cleared), (0, 0, 0));
+        let full = sweep(later, SlaCursor::full()).await;
+        assert_eq!((full.breached, full.warned, full.cleared), (1, 0, 1));
+        assert_eq!(full.first_breached.first().map(|id| id.to_string()), Some(backdated));
+        // A change that leaves a ticket's due time alone leaves its mark; one that moves it (here
+        // the due time the SLA gives, back from the one set above) removes it.
+        let client = app
+            .post("/v1/clients", &app.admin, crate::master_data::client_body(&app, "SLA-MARK").await)
+            .await
+            .id();
+        let mut with_sla = body.clone();
+        with_sla["client"] = json!(client);
+        let kept = app.post("/v1/tickets", &noc, with_sla).await.id();
+        let marked = |id: &str| {
+            let (app, sql) = (&app, format!("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_sla_marks WHERE ticket_id = {}", app.sql_uuid(id)));
+            async move { app.scalar(&sql).await }
+        };
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        for id in [&kept, &late[1]] {
+            app.exec(&format!("INSERT INTO ticket_sla_marks (ticket_id, state) VALUES ({}, 'Warned') \
+                ON CONFLICT (ticket_id) DO UPDATE SET state = 'Warned'", app.sql_uuid(id))).await;
+            app.post(&format!("/v1/tickets/{id}/ticketStatus/accept"), &foc, json!({})).await.expect(201);
+        }
+        assert_eq!(marked(&kept).await, 1, "the due time stayed");
+        assert_eq!(marked(&late[1]).await, 0, "the due time moved");
         db.close().await;
     }
 }

@@ -1,12 +1,17 @@
 //! `SlaSweep` (cron): marks set-wise the open tickets whose SLA ran out or is about to, warns
-//! about each once, and syncs the ones whose `slaType` changed. It also prunes the live feed's
+//! about each once, and syncs the ones whose `slaType` changed. A sweep looks at what came
+//! within reach since the process's previous one; the first one of a process, and one every
+//! `CGS_SLA_FULL_SWEEP_MINUTES`, look at every open ticket. It also prunes the live feed's
 //! changes older than its retention.
 
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use common::{
-    db::{self, feed, tickets},
+    db::{
+        self, feed,
+        tickets::{self, SlaCursor},
+    },
     service::{self, SLA_SWEEP_BATCH},
 };
 use uuid::Uuid;
@@ -16,11 +21,28 @@ use crate::Context;
 /// Tickets the sweep names one by one in the log, per kind.
 const LOGGED: usize = 50;
 
+/// Where this process's previous sweep left off.
+#[derive(Debug, Clone, Copy)]
+pub struct LeftOff {
+    now: DateTime<Utc>,
+    warn_until: DateTime<Utc>,
+    full_at: std::time::Instant,
+}
+
 pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
     let now = db::now();
     let warn_until = now + Duration::minutes(ctx.settings.sla_warning_minutes);
     let effects = ctx.settings.effects();
-    let sweep = service::sweep_sla(&ctx.db, effects, now, warn_until, SLA_SWEEP_BATCH, LOGGED).await?;
+    let full_every = std::time::Duration::from_secs(ctx.settings.sla_full_sweep_minutes * 60);
+    let mut left_off = ctx.sla_sweep.lock().await;
+    let (cursor, full_at) = match *left_off {
+        Some(l) if l.full_at.elapsed() < full_every => (SlaCursor::since(l.now, l.warn_until), l.full_at),
+        _ => (SlaCursor::full(), std::time::Instant::now()),
+    };
+    let sweep =
+        service::sweep_sla(&ctx.db, effects, now, warn_until, cursor, SLA_SWEEP_BATCH, LOGGED).await?;
+    *left_off = Some(LeftOff { now, warn_until, full_at });
+    drop(left_off);
     let mut tx = ctx.db.begin_write().await?;
     let pruned = feed::prune(&mut tx, now - Duration::hours(ctx.settings.feed_retention_hours)).await?;
     tx.commit().await?;
