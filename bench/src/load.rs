@@ -188,7 +188,14 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
 
     let t0 = Instant::now();
     crate::seed::tickets(&db, load.tickets, noc_id).await?;
-    println!("seeded {} tickets with their logs in {:.1?}", load.tickets, t0.elapsed());
+    // A running deployment's tickets are swept already: the server's first sweep finds the
+    // overdue ones marked instead of catching up on them under the load.
+    let now = common::db::now();
+    let effects = common::jobs::Effects::default();
+    let (cursor, batch) = (common::db::tickets::SlaCursor::full(), common::service::SLA_SWEEP_BATCH);
+    common::service::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, batch, 0)
+        .await?;
+    println!("seeded {} tickets with their logs, swept, in {:.1?}", load.tickets, t0.elapsed());
     let ids = Arc::new(crate::seed::sample_ids(&db, 10_000).await?);
     db.close().await;
     let after_logins = rss_mib(pid);
