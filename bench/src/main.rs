@@ -124,15 +124,15 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     let start = common::db::now();
     let later = start + chrono::Duration::minutes(1);
     let minutes = chrono::Duration::minutes(30);
-    let full = common::db::tickets::SlaCursor::full;
+    use common::db::tickets::SlaCursor;
     for (round, now, cursor) in [
-        ("first sweep (catches up: marks every overdue ticket)", start, full()),
+        ("first sweep (catches up: marks every overdue ticket)", start, SlaCursor::full()),
         (
             "the next sweep, a minute later (what came within reach)",
             later,
-            common::db::tickets::SlaCursor::since(start, start + minutes),
+            SlaCursor::since(start, start + minutes),
         ),
-        ("the hourly full sweep (every open ticket)", later, full()),
+        ("the hourly full sweep (every open ticket)", later, SlaCursor::full()),
     ] {
         let t0 = Instant::now();
         let sweep = common::service::sweep_sla(&db, effects, now, now + minutes, cursor, batch, 0).await?;

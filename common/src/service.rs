@@ -165,11 +165,11 @@ pub async fn sweep_sla(
         report.breached += sweep.breached.len();
         report.warned += sweep.warned.len();
         report.cleared += sweep.cleared.len();
-        let room = |kept: &Vec<Uuid>| keep.saturating_sub(kept.len());
-        let take = room(&report.first_breached);
-        report.first_breached.extend(sweep.breached.iter().take(take));
-        let take = room(&report.first_warned);
-        report.first_warned.extend(sweep.warned.iter().take(take));
+        for (kept, more) in
+            [(&mut report.first_breached, &sweep.breached), (&mut report.first_warned, &sweep.warned)]
+        {
+            kept.extend(more.iter().take(keep.saturating_sub(kept.len())));
+        }
         if !sweep.full {
             return Ok(report);
         }

@@ -626,11 +626,11 @@ pub async fn clear_sla_mark(tx: &mut Tx, ticket_id: Uuid) -> Result<(), DomainEr
     Ok(())
 }
 
-/// Marks up to `batch` open tickets of each kind whose SLA ran out (`Breached`), runs out before
-/// `warn_until` (`Warned`, also a breached one given a little time back), or (in a full sweep)
-/// got time back beyond that (mark removed), in `ticket_sla_marks`, and moves `cursor` on. Each ticket is
-/// reported once per change, also when two sweeps race (the loser's upsert finds the mark
-/// already there).
+/// Marks up to `batch` open tickets of each kind whose SLA ran out (`Breached`), runs out
+/// before `warn_until` (`Warned`, also a breached one given a little time back), or (in a full
+/// sweep) got time back beyond that (mark removed), in `ticket_sla_marks`, and moves `cursor`
+/// on. Each ticket is reported once per change, also when two sweeps race (the loser's upsert
+/// finds the mark already there).
 pub async fn sweep_sla(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -638,27 +638,14 @@ pub async fn sweep_sla(
     cursor: &mut SlaCursor,
     batch: i64,
 ) -> Result<SlaSweep, DomainError> {
-    let due = |from: DateTime<Utc>, until: DateTime<Utc>, state: &'static str| {
-        let sql = format!(
-            "SELECT t.id, t.sla_due_at FROM tickets t WHERE t.status <> 'Closed' AND t.sla_due_at >= $1 \
-             AND t.sla_due_at < $2 AND NOT EXISTS (SELECT 1 FROM ticket_sla_marks m WHERE m.ticket_id = t.id \
-             AND m.state = '{state}') ORDER BY t.sla_due_at LIMIT $3"
-        );
-        (sql, from, until)
-    };
-    let (breach_sql, from, until) = due(cursor.breached_from, now, "Breached");
-    let breaching = candidates(tx, &breach_sql, from, until, batch).await?;
-    let (warn_sql, from, until) = due(cursor.warned_from.max(now), warn_until, "Warned");
-    let warning = candidates(tx, &warn_sql, from, until, batch).await?;
-    let full = [&breaching, &warning].iter().any(|c| c.len() as i64 >= batch);
+    let breaching = candidates(tx, "Breached", cursor.breached_from, now, batch).await?;
+    let warning = candidates(tx, "Warned", cursor.warned_from.max(now), warn_until, batch).await?;
     if let Some((_, at)) = breaching.last() {
         cursor.breached_from = *at;
     }
     if let Some((_, at)) = warning.last() {
         cursor.warned_from = *at;
     }
-    let breached = mark(tx, &breaching, "Breached").await?;
-    let warned = mark(tx, &warning, "Warned").await?;
     let cleared = if cursor.full {
         db_run!(tx, |c| {
             sqlx::query_scalar::<_, Uuid>(
@@ -674,20 +661,27 @@ pub async fn sweep_sla(
     } else {
         Vec::new()
     };
-    let full = full || cleared.len() as i64 >= batch;
+    let full = [breaching.len(), warning.len(), cleared.len()].iter().any(|&n| n as i64 >= batch);
+    let breached = mark(tx, &breaching, "Breached").await?;
+    let warned = mark(tx, &warning, "Warned").await?;
     Ok(SlaSweep { breached, warned, cleared, full })
 }
 
-/// Open tickets due in `[from, until)` and not yet marked so, by due time, up to `limit`.
+/// Open tickets due in `[from, until)` and not yet marked `state`, by due time, up to `limit`.
 async fn candidates(
     tx: &mut Tx,
-    sql: &str,
+    state: &'static str,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(Uuid, DateTime<Utc>)>, DomainError> {
+    let sql = format!(
+        "SELECT t.id, t.sla_due_at FROM tickets t WHERE t.status <> 'Closed' AND t.sla_due_at >= $1 \
+         AND t.sla_due_at < $2 AND NOT EXISTS (SELECT 1 FROM ticket_sla_marks m WHERE m.ticket_id = t.id \
+         AND m.state = '{state}') ORDER BY t.sla_due_at LIMIT $3"
+    );
     Ok(db_run!(tx, |c| {
-        sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(sqlx::AssertSqlSafe(sql))
+        sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(from)
             .bind(until)
             .bind(limit)
