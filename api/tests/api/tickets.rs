@@ -466,6 +466,71 @@ on_both_backends! {
         app.get("/v1/tickets?latestStatus=Done", &app.admin).await.expect(400);
     }
 
+    async fn the_end_user_search_pages_newest_first_within_the_callers_scope(app) {
+        let c = cast(&app).await;
+        let a = app.post("/v1/clients", &app.admin, client_body(&app, "SR-1").await).await.id();
+        let b = app.post("/v1/clients", &app.admin, client_body(&app, "SR-2").await).await.id();
+        // Two customers of the West and tickets without a client ("Non SLA") in both regions.
+        for client in [Some(&a), Some(&b), None, Some(&a), Some(&c.client), None, Some(&b), Some(&a)] {
+            app.post("/v1/tickets", &c.noc, new_ticket(client.map(String::as_str))).await.expect(201);
+        }
+        for _ in 0..3 {
+            app.post("/v1/tickets", &c.noc_east, new_ticket(None)).await.expect(201);
+        }
+        let on_going = on_going(&app, &c).await;
+        // What each caller's search must answer: its whole list, newest first, filtered here.
+        let ids = |a: &Answer| -> Vec<String> {
+            a.expect(200);
+            a.result().as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let searches = [
+            ("client%20sr", "client sr", ""),
+            ("PT%20CLIENT", "pt client", ""),
+            ("non%20sla", "non sla", ""),
+            ("non%20sla", "non sla", "&region=East"),
+            ("sr-2", "sr-2", "&region=West"),
+            ("client", "client", "&latestStatus=OnGoing"),
+            ("%25", "%", ""),
+        ];
+        for (token, who) in [(&app.admin, "admin"), (&c.noc, "noc"), (&c.noc_east, "noc east"), (&c.foc, "foc")] {
+            for (query, needle, more) in searches {
+                let all = app.get(&format!("/v1/tickets?limit=100{more}"), token).await;
+                let expected: Vec<String> = all
+                    .result()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t["endUser"].as_str().unwrap().to_lowercase().contains(needle))
+                    .map(|t| t["id"].as_str().unwrap().to_owned())
+                    .collect();
+                let mut got = Vec::new();
+                for offset in (0..=expected.len()).step_by(3) {
+                    let page = app.get(&format!("/v1/tickets?endUser={query}{more}&limit=3&offset={offset}"), token).await;
+                    let meta = json!({"total": expected.len(), "limit": 3, "offset": offset, "totalExact": true});
+                    assert_eq!(page.body["data"]["meta"], meta, "{who} {query}{more}");
+                    got.extend(ids(&page));
+                }
+                assert_eq!(got, expected, "{who} searching {query}{more}");
+            }
+        }
+        let west_ongoing = app.get("/v1/tickets?endUser=client%20t-cid&latestStatus=OnGoing", &c.noc).await;
+        assert_eq!(ids(&west_ongoing), vec![on_going]);
+        // A search finds nothing of another region's, and a draft moved to another region moves.
+        assert!(ids(&app.get("/v1/tickets?endUser=client%20sr", &c.noc_east).await).is_empty());
+        let mut draft = new_ticket(None);
+        draft["isDraft"] = json!(true);
+        draft["region"] = json!("West");
+        let moved = app.post("/v1/tickets", &app.admin, draft.clone()).await.id();
+        let found_by = |token: String| {
+            let (app, moved) = (&app, moved.clone());
+            async move { ids(&app.get("/v1/tickets?endUser=non%20sla&limit=100", &token).await).contains(&moved) }
+        };
+        assert_eq!((found_by(c.noc.clone()).await, found_by(c.noc_east.clone()).await), (true, false));
+        draft["region"] = json!("East");
+        app.send(Method::PUT, &format!("/v1/tickets/{moved}"), Some(&app.admin), Some(draft)).await.expect(200);
+        assert_eq!((found_by(c.noc.clone()).await, found_by(c.noc_east.clone()).await), (false, true));
+    }
+
     async fn only_the_nocs_create_tickets_and_of_their_own_region(app) {
         let c = cast(&app).await;
         for token in [&c.foc, &c.supervisor] {

@@ -122,6 +122,16 @@ impl Cond {
         }
     }
 
+    /// Whether the condition reads nothing of the ticket but its region (so a table that
+    /// carries the region, such as the end-user search's, can be filtered by it alone).
+    pub fn reads_region_only(&self) -> bool {
+        match self {
+            Cond::Always | Cond::InMyRegion => true,
+            Cond::StatusIs(_) | Cond::StatusIsNot(_) | Cond::Assigned | Cond::AssignedToMe => false,
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().all(Cond::reads_region_only),
+        }
+    }
+
     /// The condition in the Firestore rules language, over `resource.data` (the ticket
     /// document) and the claims of the caller's Firebase token.
     pub fn to_rules(&self) -> String {
@@ -250,6 +260,17 @@ mod tests {
 
     fn actor(role: Role, region: Region) -> Actor {
         Actor { id: Uuid::now_v7(), role, region, name: "x".into() }
+    }
+
+    #[test]
+    fn only_the_admin_and_noc_rules_read_the_region_alone() {
+        let region_only: Vec<bool> =
+            Role::ALL.iter().map(|r| ticket_read_rule(*r).reads_region_only()).collect();
+        let expected: Vec<bool> =
+            Role::ALL.iter().map(|r| matches!(r, Role::SuperAdmin | Role::NOC)).collect();
+        assert_eq!(region_only, expected);
+        assert!(!Cond::All(vec![Cond::InMyRegion, Cond::StatusIs(Status::Open)]).reads_region_only());
+        assert!(Cond::Any(vec![Cond::InMyRegion, Cond::Always]).reads_region_only());
     }
 
     #[test]
