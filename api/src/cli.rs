@@ -9,7 +9,7 @@ use common::{
         Region, Role,
         validate::{Checker, normalize_email},
     },
-    jobs::{SYNC_TICKET_QUEUE, SyncTicket, enqueue},
+    jobs::enqueue_syncs,
 };
 
 async fn open(settings: &Settings) -> anyhow::Result<Db> {
@@ -62,9 +62,7 @@ pub async fn resync(settings: &Settings) -> anyhow::Result<()> {
     loop {
         let mut tx = db.begin_write().await?;
         let ids = tickets::ids_after(&mut tx, after, 500).await?;
-        for id in &ids {
-            enqueue(&mut tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id: *id }, db::now()).await?;
-        }
+        enqueue_syncs(&mut tx, &ids, db::now()).await?;
         tx.commit().await?;
         total += ids.len();
         match ids.last() {

@@ -19,6 +19,9 @@ pub const EXPIRE_PENDING_QUEUE: &str = "cgs.expire_pending";
 /// Queue of [`SyncTicket`].
 pub const SYNC_TICKET_QUEUE: &str = "cgs.sync_ticket";
 
+/// Queue of [`SyncTickets`].
+pub const SYNC_TICKETS_QUEUE: &str = "cgs.sync_tickets";
+
 /// Queue of [`BroadcastOpenTicket`].
 pub const BROADCAST_QUEUE: &str = "cgs.broadcast_open_ticket";
 
@@ -69,6 +72,28 @@ pub struct SyncTicket {
     pub ticket_id: Uuid,
 }
 
+/// Write the current documents of many tickets to Firestore: what a sweep, the reconciler or a
+/// resync enqueues for many tickets at once, one job per up to [`SYNC_BATCH`] tickets instead of
+/// a job each. A ticket whose write fails is handed to a [`SyncTicket`] of its own, with its
+/// own retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncTickets {
+    pub ticket_ids: Vec<Uuid>,
+}
+
+/// Tickets per [`SyncTickets`] job.
+pub const SYNC_BATCH: usize = 500;
+
+/// Enqueues the Firestore sync of `ids` in the caller's transaction, [`SYNC_BATCH`] tickets a job.
+pub async fn enqueue_syncs(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), DomainError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let jobs: Vec<SyncTickets> =
+        ids.chunks(SYNC_BATCH).map(|chunk| SyncTickets { ticket_ids: chunk.to_vec() }).collect();
+    enqueue_many(tx, SYNC_TICKETS_QUEUE, &jobs, now).await
+}
+
 /// What a change triggers besides itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Effects {
@@ -99,7 +124,7 @@ impl Effects {
 
 impl Effects {
     /// [`Effects::ticket_changed`] for many tickets whose region, status and technician stay
-    /// (the SLA sweep's): feed rows and sync jobs written set-wise.
+    /// (the SLA sweep's): feed rows and batched syncs written set-wise.
     pub async fn tickets_touched(
         self,
         tx: &mut Tx,
@@ -108,10 +133,7 @@ impl Effects {
     ) -> Result<(), DomainError> {
         crate::db::feed::record_unchanged(tx, ids, now).await?;
         if self.sync_firestore {
-            let jobs: Vec<SyncTicket> = ids.iter().map(|&ticket_id| SyncTicket { ticket_id }).collect();
-            for chunk in jobs.chunks(1000) {
-                enqueue_many(tx, SYNC_TICKET_QUEUE, chunk, now).await?;
-            }
+            enqueue_syncs(tx, ids, now).await?;
         }
         Ok(())
     }

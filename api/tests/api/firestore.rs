@@ -30,6 +30,8 @@ macro_rules! with_firestore {
                         s.run_worker = true;
                         s.firestore_project_id = Some(p);
                         s.sync_reconcile_schedule = "* * * * * *".into();
+                        // The tests that sweep call the sweep themselves, at the moment they choose.
+                        s.sla_sweep_schedule = "0 0 0 1 1 *".into();
                     })
                     .await;
                     if let Some(app) = app {
@@ -180,6 +182,55 @@ with_firestore! {
         app.send(Method::POST, &format!("/v1/admin/jobs/{job_id}/retry"), Some(&app.admin), None).await.expect(200);
         app.send(Method::POST, &format!("/v1/admin/jobs/{job_id}/retry"), Some(&app.admin), None).await.expect(404);
         synced(&app, &emu, &project, &id).await;
+    }
+
+    async fn an_sla_sweep_syncs_its_tickets_in_batches_and_failures_alone(app, emu, project) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let client = app.post("/v1/clients", &app.admin, crate::master_data::client_body(&app, "SLA-FS").await).await.id();
+        let body = json!({"client": client, "type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"});
+        let mut late = Vec::new();
+        for _ in 0..3 {
+            let id = app.post("/v1/tickets", &noc, body.clone()).await.id();
+            app.set_due(&id, -5).await;
+            late.push(id);
+        }
+        let on_time = app.post("/v1/tickets", &noc, body).await.id();
+        let table = app.jobs_table();
+        let jobs = |queue: &'static str, done: bool| {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE job_type = '{queue}' AND (status = 'Done') = {done}");
+            let app = &app;
+            async move { app.scalar(&sql).await }
+        };
+        wait_until(30, "the creations are synced", || async {
+            jobs("cgs.sync_ticket", false).await == 0 && jobs("cgs.sync_tickets", false).await == 0
+        })
+        .await;
+        let (singles, batches) = (jobs("cgs.sync_ticket", true).await, jobs("cgs.sync_tickets", true).await);
+        // Firestore is down while the sweep marks the three: their batch fails, and hands each
+        // ticket to a job of its own.
+        let (grpc, http) = (emu.grpc, emu.http);
+        emu.stop();
+        let db = common::db::Db::connect(&app.db_url, 1).await.unwrap();
+        let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
+        let now = common::db::now();
+        let swept = common::service::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30),
+            common::db::tickets::SlaCursor::full(), 100, 0).await.unwrap();
+        assert_eq!(swept.breached, 3);
+        wait_until(30, "the batch handed its tickets on", || async {
+            jobs("cgs.sync_tickets", true).await == batches + 1 && jobs("cgs.sync_ticket", false).await == 3
+        })
+        .await;
+        assert_eq!(jobs("cgs.sync_tickets", false).await, 0, "one batch job for the sweep's three tickets");
+        // Back: each of the three converges through its own job, and says it is over its SLA.
+        let emu = Emulator::start_on(grpc, http);
+        for id in &late {
+            wait_until(60, "Firestore says the ticket is over its SLA", || async {
+                emu.document(&project, "tickets", id).await.is_some_and(|d| d["slaType"] == "OverSla")
+            })
+            .await;
+        }
+        assert_eq!(jobs("cgs.sync_ticket", true).await, singles + 3);
+        assert!(emu.document(&project, "tickets", &on_time).await.is_none(), "the emulator restarted empty; an untouched ticket is not written again");
     }
 
     async fn duplicated_sync_jobs_give_the_same_document(app, emu, project) {

@@ -201,6 +201,13 @@ impl TestApp {
         if self.is_postgres() { format!("'{id}'") } else { format!("X'{}'", id.replace('-', "")) }
     }
 
+    /// Sets a ticket's SLA due time `minutes` from now (negative: past), behind the API's back.
+    pub async fn set_due(&self, id: &str, minutes: i64) {
+        let at = (chrono::Utc::now() + chrono::Duration::minutes(minutes))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        self.exec(&format!("UPDATE tickets SET sla_due_at = '{at}' WHERE id = {}", self.sql_uuid(id))).await;
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db_url.starts_with("postgres")
     }

@@ -120,12 +120,6 @@ async fn sla_state(app: &TestApp, id: &str) -> i64 {
 }
 
 /// Moves a ticket's due time to `minutes` from now, behind the sweep's back.
-async fn set_due(app: &TestApp, id: &str, minutes: i64) {
-    let at = (chrono::Utc::now() + chrono::Duration::minutes(minutes))
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-    app.exec(&format!("UPDATE tickets SET sla_due_at = '{at}' WHERE id = {}", app.sql_uuid(id))).await;
-}
-
 mod sla_sweep {
     use super::*;
 
@@ -147,8 +141,8 @@ mod sla_sweep {
         let late = app.post("/v1/tickets", &noc, body.clone()).await.id();
         let close = app.post("/v1/tickets", &noc, body.clone()).await.id();
         let fine = app.post("/v1/tickets", &noc, body).await.id();
-        set_due(&app, &late, -5).await;
-        set_due(&app, &close, 10).await;
+        app.set_due(&late, -5).await;
+        app.set_due(&close, 10).await;
         wait_until(20, "the sweep marks both", || async {
             sla_state(&app, &late).await == 2 && sla_state(&app, &close).await == 1
         })
@@ -156,7 +150,7 @@ mod sla_sweep {
         assert_eq!(sla_state(&app, &fine).await, 0, "a ticket with hours left is left alone");
         assert_eq!(status(&app, &late).await["slaType"], "OverSla");
         // Time given back (say by a pending) clears the mark.
-        set_due(&app, &late, 120).await;
+        app.set_due(&late, 120).await;
         wait_until(20, "the sweep clears it", || async { sla_state(&app, &late).await == 0 }).await;
     }
 
@@ -183,7 +177,7 @@ crate::on_both_backends! {
         }
         let soon = app.post("/v1/tickets", &noc, body.clone()).await.id();
         for (id, minutes) in late.iter().map(|id| (id, -5)).chain([(&soon, 10)]) {
-            set_due(&app, id, minutes).await;
+            app.set_due(id, minutes).await;
         }
         let db = common::db::Db::connect(&app.db_url, 2).await.unwrap();
         let now = common::db::now();
@@ -215,8 +209,8 @@ crate::on_both_backends! {
         // ticket hours late, say), and time given back without a change: the hourly full sweep
         // sees both, a following sweep neither.
         let backdated = app.post("/v1/tickets", &noc, body.clone()).await.id();
-        set_due(&app, &backdated, -120).await;
-        set_due(&app, &late[0], 120).await;
+        app.set_due(&backdated, -120).await;
+        app.set_due(&late[0], 120).await;
         let next = sweep(later, SlaCursor::since(now, warn_until)).await;
         assert_eq!((next.breached, next.warned, next.cleared), (0, 0, 0));
         let full = sweep(later, SlaCursor::full()).await;

@@ -5,7 +5,7 @@ use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
 use common::{
     db::{self, tickets},
-    jobs::{SYNC_TICKET_QUEUE, SyncTicket, enqueue},
+    jobs::enqueue_syncs,
 };
 
 use crate::Context;
@@ -17,9 +17,7 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
     let now = db::now();
     let mut tx = ctx.db.begin_write().await?;
     let lagging = tickets::unsynced(&mut tx, 1000).await?;
-    for ticket_id in &lagging {
-        enqueue(&mut tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id: *ticket_id }, now).await?;
-    }
+    enqueue_syncs(&mut tx, &lagging, now).await?;
     tx.commit().await?;
     if !lagging.is_empty() {
         tracing::info!(count = lagging.len(), "re-enqueued the sync of lagging tickets");
