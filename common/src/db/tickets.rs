@@ -446,10 +446,11 @@ macro_rules! over_sla {
     };
 }
 
-/// The list's conditions for the filters that are set, and nothing for those that are not (so
-/// each combination gets a plan of its own). Parameters: `$1` the caller's region, `$2` the
-/// caller, `$3` region, `$4` area name, `$5` type, `$6` end user pattern, `$7` status, `$8` now.
-fn filter_sql(f: &TicketFilter, end_user: bool) -> String {
+/// The list's conditions on `tickets` (alias `t`) for the filters that are set but the end
+/// user's, and nothing for those that are not (so each combination gets a plan of its own).
+/// Parameters: `$1` the caller's region, `$2` the caller, `$3` region, `$4` area name, `$5`
+/// type, `$6` end user pattern, `$7` status, `$8` now.
+fn filter_sql(f: &TicketFilter) -> String {
     let mut sql = String::new();
     if f.region.is_some() {
         sql.push_str(" AND t.region = $3");
@@ -459,12 +460,6 @@ fn filter_sql(f: &TicketFilter, end_user: bool) -> String {
     }
     if f.ticket_type.is_some() {
         sql.push_str(" AND t.type = $5");
-    }
-    if end_user {
-        sql.push_str(
-            " AND t.id IN (SELECT e.ticket_id FROM ticket_end_users e WHERE e.end_user_lower IN \
-             (SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE $6 ESCAPE '\\'))",
-        );
     }
     if f.status.is_some() {
         sql.push_str(" AND t.status = $7");
@@ -484,10 +479,12 @@ fn filter_sql(f: &TicketFilter, end_user: bool) -> String {
 /// the offset; beyond that the total is that bound and not exact (`total_exact: false`), so a
 /// list costs an index walk of bounded length however many tickets there are.
 ///
-/// A search by end user that no other condition narrows but the region (the read rule of a NOC
-/// or the SuperAdmin, the region filter) is answered from the search table in list order: the
+/// A search by end user reads the search table (`ticket_end_users`, alias `e`), whose entries
+/// are indexed per name newest first and carry the ticket's region and creation time: the
 /// tickets of a family name are one in forty, too many to read each and too few to find soon in
-/// a walk of all tickets. Every other combination filters `tickets` itself.
+/// a walk of all tickets. When nothing but the region narrows the search (the read rule of a
+/// NOC or the SuperAdmin, the region filter), the entries alone answer it; otherwise the
+/// entries, in list order, lead to their tickets until a page of them passes the other filters.
 pub async fn list(
     tx: &mut Tx,
     scope: TicketScope,
@@ -505,23 +502,28 @@ pub async fn list(
     let pattern = like_pattern(f.end_user.as_deref());
     let rule = access::ticket_read_rule(role);
     let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
-    let by_end_user = pattern.is_some()
-        && rule.reads_region_only()
-        && f.area.is_none()
-        && f.ticket_type.is_none()
-        && f.status.is_none()
-        && f.sla_type.is_none();
-    let (sql, count_sql) = if by_end_user {
-        end_user_list_sql(&rule.to_sql("e"), f.region.is_some(), &cols, matches!(tx, Tx::Postgres(_)))
-    } else {
-        let filters = filter_sql(f, pattern.is_some());
-        let scope_sql = rule.to_sql("t");
+    let postgres = matches!(tx, Tx::Postgres(_));
+    let (sql, count_sql) = if pattern.is_none() {
+        let (scope_sql, filters) = (rule.to_sql("t"), filter_sql(f));
         (
             format!(
                 "SELECT {cols} FROM tickets t WHERE {scope_sql}{filters} ORDER BY t.created_at DESC, t.id DESC LIMIT $9 OFFSET $10"
             ),
             format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t WHERE {scope_sql}{filters} LIMIT $9) m"),
         )
+    } else {
+        let entries_only = rule.reads_region_only()
+            && f.area.is_none()
+            && f.ticket_type.is_none()
+            && f.status.is_none()
+            && f.sla_type.is_none();
+        let region = if f.region.is_some() { " AND e.region = $3" } else { "" };
+        if entries_only {
+            end_user_entries_sql(&format!("{}{region}", rule.to_sql("e")), &cols, postgres)
+        } else {
+            let on_tickets = format!("{}{}", rule.to_sql("t"), filter_sql(f));
+            end_user_tickets_sql(region, &on_tickets, &cols, postgres)
+        }
     };
     let bound = page.offset.saturating_add(count_bound);
     macro_rules! bind_filters {
@@ -551,33 +553,54 @@ pub async fn list(
     })
 }
 
-/// The page and count SQL of a search by end user answered from `ticket_end_users` (alias `e`),
-/// with the parameters of [`filter_sql`]: `scope_sql` is the read rule over `e`, which carries
-/// the ticket's region. Per matching name only its newest `limit + offset` entries can be on the
-/// page; PostgreSQL reads just those (a lateral walk of the name's index in list order), SQLite
-/// orders the names' entries.
-fn end_user_list_sql(scope_sql: &str, region_filter: bool, cols: &str, lateral: bool) -> (String, String) {
-    let region = if region_filter { " AND e.region = $3" } else { "" };
-    let names = "SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE $6 ESCAPE '\\'";
+/// The names that match the end user pattern `$6`.
+const MATCHING_NAMES: &str =
+    "SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE $6 ESCAPE '\\'";
+
+/// The page and count SQL of a search by end user that the search table's entries answer alone:
+/// `on_entries` is the read rule and the region filter over `e`. Per matching name only its
+/// newest `limit + offset` entries can be on the page; PostgreSQL reads just those (a lateral
+/// walk of each name's index in list order), SQLite orders the names' entries.
+fn end_user_entries_sql(on_entries: &str, cols: &str, postgres: bool) -> (String, String) {
     let count = format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e WHERE e.end_user_lower IN ({names}) \
-         AND {scope_sql}{region} LIMIT $9) m"
+        "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e WHERE e.end_user_lower IN ({MATCHING_NAMES}) \
+         AND {on_entries} LIMIT $9) m"
     );
-    let ids = if lateral {
+    let ids = if postgres {
         format!(
             "SELECT x.ticket_id FROM end_user_names n CROSS JOIN LATERAL (SELECT e.ticket_id, e.created_at \
-             FROM ticket_end_users e WHERE e.end_user_lower = n.name_lower AND {scope_sql}{region} \
+             FROM ticket_end_users e WHERE e.end_user_lower = n.name_lower AND {on_entries} \
              ORDER BY e.created_at DESC, e.ticket_id DESC LIMIT $9 + $10) x \
              WHERE n.name_lower LIKE $6 ESCAPE '\\' ORDER BY x.created_at DESC, x.ticket_id DESC LIMIT $9 OFFSET $10"
         )
     } else {
         format!(
-            "SELECT e.ticket_id FROM ticket_end_users e WHERE e.end_user_lower IN ({names}) AND {scope_sql}{region} \
+            "SELECT e.ticket_id FROM ticket_end_users e WHERE e.end_user_lower IN ({MATCHING_NAMES}) AND {on_entries} \
              ORDER BY e.created_at DESC, e.ticket_id DESC LIMIT $9 OFFSET $10"
         )
     };
     let page =
         format!("SELECT {cols} FROM tickets t WHERE t.id IN ({ids}) ORDER BY t.created_at DESC, t.id DESC");
+    (page, count)
+}
+
+/// The page and count SQL of a search by end user with conditions on the tickets themselves
+/// (`on_tickets`, over `t`; `region` narrows the entries, over `e`): the matching entries in
+/// list order lead to their tickets, which stops once a page passed. On PostgreSQL `OFFSET 0`
+/// keeps the entries' order ahead of the join (the planner, expecting few entries, would join
+/// every entry first and sort the tickets after).
+fn end_user_tickets_sql(region: &str, on_tickets: &str, cols: &str, postgres: bool) -> (String, String) {
+    let entries = format!("e.end_user_lower IN ({MATCHING_NAMES}){region}");
+    let fence = if postgres { " OFFSET 0" } else { "" };
+    let page = format!(
+        "SELECT {cols} FROM (SELECT e.ticket_id, e.created_at FROM ticket_end_users e WHERE {entries} \
+         ORDER BY e.created_at DESC, e.ticket_id DESC{fence}) x JOIN tickets t ON t.id = x.ticket_id \
+         WHERE {on_tickets} ORDER BY x.created_at DESC, x.ticket_id DESC LIMIT $9 OFFSET $10"
+    );
+    let count = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e JOIN tickets t ON t.id = e.ticket_id \
+         WHERE {entries} AND {on_tickets} LIMIT $9) m"
+    );
     (page, count)
 }
 
