@@ -512,17 +512,21 @@ pub async fn list(
             format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t WHERE {scope_sql}{filters} LIMIT $9) m"),
         )
     } else {
-        let entries_only = rule.reads_region_only()
-            && f.area.is_none()
-            && f.ticket_type.is_none()
-            && f.status.is_none()
-            && f.sla_type.is_none();
-        let region = if f.region.is_some() { " AND e.region = $3" } else { "" };
-        if entries_only {
-            end_user_entries_sql(&format!("{}{region}", rule.to_sql("e")), &cols, postgres)
+        // A rule that reads the region alone narrows the entries; any other reads the tickets.
+        let region_only = rule.reads_region_only();
+        let (rule_on_entries, rule_on_tickets) = if region_only {
+            (rule.to_sql("e"), "TRUE".to_owned())
         } else {
-            let on_tickets = format!("{}{}", rule.to_sql("t"), filter_sql(f));
-            end_user_tickets_sql(region, &on_tickets, &cols, postgres)
+            ("TRUE".to_owned(), rule.to_sql("t"))
+        };
+        let region = if f.region.is_some() { " AND e.region = $3" } else { "" };
+        let on_entries = format!("{rule_on_entries}{region}");
+        let tickets_filtered =
+            f.area.is_some() || f.ticket_type.is_some() || f.status.is_some() || f.sla_type.is_some();
+        if region_only && !tickets_filtered {
+            end_user_entries_sql(&on_entries, &cols, postgres)
+        } else {
+            end_user_tickets_sql(&on_entries, &format!("{rule_on_tickets}{}", filter_sql(f)), &cols, postgres)
         }
     };
     let bound = page.offset.saturating_add(count_bound);
@@ -585,12 +589,12 @@ fn end_user_entries_sql(on_entries: &str, cols: &str, postgres: bool) -> (String
 }
 
 /// The page and count SQL of a search by end user with conditions on the tickets themselves
-/// (`on_tickets`, over `t`; `region` narrows the entries, over `e`): the matching entries in
+/// (`on_tickets`, over `t`; `on_entries` narrows the entries, over `e`): the matching entries in
 /// list order lead to their tickets, which stops once a page passed. On PostgreSQL `OFFSET 0`
 /// keeps the entries' order ahead of the join (the planner, expecting few entries, would join
 /// every entry first and sort the tickets after).
-fn end_user_tickets_sql(region: &str, on_tickets: &str, cols: &str, postgres: bool) -> (String, String) {
-    let entries = format!("e.end_user_lower IN ({MATCHING_NAMES}){region}");
+fn end_user_tickets_sql(on_entries: &str, on_tickets: &str, cols: &str, postgres: bool) -> (String, String) {
+    let entries = format!("e.end_user_lower IN ({MATCHING_NAMES}) AND {on_entries}");
     let fence = if postgres { " OFFSET 0" } else { "" };
     let page = format!(
         "SELECT {cols} FROM (SELECT e.ticket_id, e.created_at FROM ticket_end_users e WHERE {entries} \
