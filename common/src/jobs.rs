@@ -120,9 +120,7 @@ impl Effects {
         }
         Ok(())
     }
-}
 
-impl Effects {
     /// [`Effects::ticket_changed`] for many tickets whose region, status and technician stay
     /// (the SLA sweep's): feed rows and batched syncs written set-wise.
     pub async fn tickets_touched(

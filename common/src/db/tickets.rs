@@ -561,15 +561,18 @@ pub async fn list(
 const MATCHING_NAMES: &str =
     "SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE $6 ESCAPE '\\'";
 
+/// The search table's entries of the matching names that pass `on_entries` (over `e`).
+fn matching_entries(on_entries: &str) -> String {
+    format!("e.end_user_lower IN ({MATCHING_NAMES}) AND {on_entries}")
+}
+
 /// The page and count SQL of a search by end user that the search table's entries answer alone:
 /// `on_entries` is the read rule and the region filter over `e`. Per matching name only its
 /// newest `limit + offset` entries can be on the page; PostgreSQL reads just those (a lateral
 /// walk of each name's index in list order), SQLite orders the names' entries.
 fn end_user_entries_sql(on_entries: &str, cols: &str, postgres: bool) -> (String, String) {
-    let count = format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e WHERE e.end_user_lower IN ({MATCHING_NAMES}) \
-         AND {on_entries} LIMIT $9) m"
-    );
+    let entries = matching_entries(on_entries);
+    let count = format!("SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e WHERE {entries} LIMIT $9) m");
     let ids = if postgres {
         format!(
             "SELECT x.ticket_id FROM end_user_names n CROSS JOIN LATERAL (SELECT e.ticket_id, e.created_at \
@@ -579,7 +582,7 @@ fn end_user_entries_sql(on_entries: &str, cols: &str, postgres: bool) -> (String
         )
     } else {
         format!(
-            "SELECT e.ticket_id FROM ticket_end_users e WHERE e.end_user_lower IN ({MATCHING_NAMES}) AND {on_entries} \
+            "SELECT e.ticket_id FROM ticket_end_users e WHERE {entries} \
              ORDER BY e.created_at DESC, e.ticket_id DESC LIMIT $9 OFFSET $10"
         )
     };
@@ -594,7 +597,7 @@ fn end_user_entries_sql(on_entries: &str, cols: &str, postgres: bool) -> (String
 /// keeps the entries' order ahead of the join (the planner, expecting few entries, would join
 /// every entry first and sort the tickets after).
 fn end_user_tickets_sql(on_entries: &str, on_tickets: &str, cols: &str, postgres: bool) -> (String, String) {
-    let entries = format!("e.end_user_lower IN ({MATCHING_NAMES}) AND {on_entries}");
+    let entries = matching_entries(on_entries);
     let fence = if postgres { " OFFSET 0" } else { "" };
     let page = format!(
         "SELECT {cols} FROM (SELECT e.ticket_id, e.created_at FROM ticket_end_users e WHERE {entries} \
