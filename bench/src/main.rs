@@ -11,11 +11,7 @@ mod load;
 mod pgbench;
 mod seed;
 
-use std::{
-    io::BufRead,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -72,7 +68,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench {
         Bench::FirestoreLatency { changes, postgres } => {
-            let emulator = Emulator::start()?;
+            let emulator = peers::FirestoreEmulator::start()?;
             // SAFETY: set before the runtime and its threads exist.
             unsafe { std::env::set_var("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emulator.grpc)) };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -161,35 +157,6 @@ fn cleanup(url: &str) {
     }
 }
 
-struct Emulator {
-    child: Child,
-    grpc: u16,
-    http: u16,
-}
-
-impl Emulator {
-    fn start() -> anyhow::Result<Self> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/firestore-emulator");
-        let mut child = Command::new("node")
-            .args(["server.js", "0", "0"])
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting the emulator (run `npm ci` in tools/firestore-emulator)")?;
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().context("emulator stdout")?).read_line(&mut line)?;
-        let ports: Value = serde_json::from_str(&line).with_context(|| format!("emulator said {line:?}"))?;
-        let port = |k: &str| ports[k].as_u64().map(|p| p as u16).context("emulator port");
-        Ok(Self { grpc: port("grpc")?, http: port("http")?, child })
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
 async fn database(postgres: Option<String>) -> anyhow::Result<(String, &'static str)> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     Ok(match postgres {
@@ -207,7 +174,11 @@ async fn database(postgres: Option<String>) -> anyhow::Result<(String, &'static 
     })
 }
 
-async fn firestore_latency(emu: &Emulator, changes: usize, postgres: Option<String>) -> anyhow::Result<()> {
+async fn firestore_latency(
+    emu: &peers::FirestoreEmulator,
+    changes: usize,
+    postgres: Option<String>,
+) -> anyhow::Result<()> {
     let (url, backend) = database(postgres).await?;
     let project = format!("cgs-bench-{}", uuid::Uuid::new_v4().simple());
     let db_url = url.clone();

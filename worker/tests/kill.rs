@@ -3,7 +3,6 @@
 //! converges on every ticket's latest version. Against the Firestore emulator, on both backends.
 
 use std::{
-    io::BufRead,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -21,31 +20,6 @@ use common::{
 use sqlx::Connection;
 
 const TICKETS: usize = 60;
-
-struct Emulator(Child, u16);
-
-impl Emulator {
-    fn start() -> Self {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/firestore-emulator");
-        let mut child = Command::new("node")
-            .args(["server.js", "0", "0"])
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ports: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let grpc = ports["grpc"].as_u64().unwrap() as u16;
-        Self(child, grpc)
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
 
 fn worker(url: &str, emulator: u16, project: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cgs-worker"))
@@ -194,13 +168,13 @@ impl Fixture {
 }
 
 fn killed_mid_stream(postgres: Option<String>) {
-    let emulator = Emulator::start();
+    let emulator = peers::FirestoreEmulator::start().expect("the Firestore emulator starts");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let f = Fixture::new(&postgres, TICKETS).await;
         let (url, db) = (&f.url, &f.db);
         let project = format!("cgs-kill-{}", uuid::Uuid::new_v4().simple());
-        let mut first = worker(url, emulator.1, &project);
+        let mut first = worker(url, emulator.grpc, &project);
         let started = Instant::now();
         while synced(db).await < 10 {
             assert!(started.elapsed() < Duration::from_secs(60), "the worker synced nothing");
@@ -210,7 +184,7 @@ fn killed_mid_stream(postgres: Option<String>) {
         first.wait().unwrap();
         let at_kill = synced(db).await;
         assert!(at_kill < TICKETS as i64, "killed after the stream ended: {at_kill}");
-        let mut second = worker(url, emulator.1, &project);
+        let mut second = worker(url, emulator.grpc, &project);
         let restarted = Instant::now();
         while synced(db).await < TICKETS as i64 {
             assert!(
@@ -249,7 +223,7 @@ fn on_sqlite_a_worker_killed_repeatedly_during_transitions_converges() {
 /// 400 ms; afterwards every ticket's Firestore copy is its latest version.
 fn killed_repeatedly(postgres: Option<String>) {
     const N: usize = 20;
-    let emulator = Emulator::start();
+    let emulator = peers::FirestoreEmulator::start().expect("the Firestore emulator starts");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let f = Fixture::new(&postgres, N).await;
@@ -290,7 +264,7 @@ fn killed_repeatedly(postgres: Option<String>) {
         };
         let mut kills = 0;
         while !stream.is_finished() {
-            let mut w = worker(&f.url, emulator.1, &project);
+            let mut w = worker(&f.url, emulator.grpc, &project);
             tokio::time::sleep(Duration::from_millis(400)).await;
             w.kill().unwrap();
             w.wait().unwrap();
@@ -298,7 +272,7 @@ fn killed_repeatedly(postgres: Option<String>) {
         }
         let transitions = stream.await.unwrap();
         assert_eq!(transitions, N * 8);
-        let mut last = worker(&f.url, emulator.1, &project);
+        let mut last = worker(&f.url, emulator.grpc, &project);
         let restarted = Instant::now();
         while synced(&f.db).await < N as i64 {
             assert!(

@@ -436,29 +436,15 @@ macro_rules! on_both_backends {
     )*};
 }
 
-/// Starts `node <script> <ports…>` in `tools/<tool>`, which prints its ports as one JSON line
-/// once it listens: the process and that line.
-pub fn start_node_peer(tool: &str, script: &str, ports: &[u16]) -> (Running, Value) {
-    use std::io::BufRead;
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools").join(tool);
-    assert!(dir.join("node_modules").exists(), "run `npm ci` in tools/{tool} first (scripts/test.sh does)");
-    let mut child = std::process::Command::new("node")
-        .arg(script)
-        .args(ports.iter().map(u16::to_string))
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let ports: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{tool} said {line:?}"));
-    (Running(child), ports)
+/// Starts `node <script> <ports…>` in `tools/<tool>` (see the `peers` crate).
+fn start_node_peer(tool: &str, script: &str, ports: &[u16]) -> peers::Peer {
+    peers::Peer::start(tool, script, ports).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// An SMTP sink of this test's own (`tools/channel-peers/smtp-sink.js`) that answers what it
 /// received; stopped on drop.
 pub struct MailSink {
-    _process: Running,
+    _process: peers::Peer,
     pub smtp: u16,
     pub http: u16,
 }
@@ -466,12 +452,8 @@ pub struct MailSink {
 impl MailSink {
     /// Starts the sink on free ports (or on the given ones, to bring it back in place).
     pub fn start_on(smtp: u16, http: u16) -> Self {
-        let (process, ports) = start_node_peer("channel-peers", "smtp-sink.js", &[smtp, http]);
-        Self {
-            _process: process,
-            smtp: ports["smtp"].as_u64().unwrap() as u16,
-            http: ports["http"].as_u64().unwrap() as u16,
-        }
+        let process = start_node_peer("channel-peers", "smtp-sink.js", &[smtp, http]);
+        Self { smtp: process.port("smtp").unwrap(), http: process.port("http").unwrap(), _process: process }
     }
 
     pub fn start() -> Self {
@@ -598,7 +580,7 @@ impl Drop for Imap {
 /// A Telegram Bot API emulator of this test's own (`tools/channel-peers/telegram-api.js`), for
 /// one bot token; stopped on drop. Users are chats of their own id.
 pub struct TelegramApi {
-    process: Running,
+    process: peers::Peer,
     port: u16,
     pub url: String,
     pub token: String,
@@ -607,7 +589,7 @@ pub struct TelegramApi {
 impl TelegramApi {
     pub fn start() -> Self {
         let port = free_port();
-        let (process, _) = start_node_peer("channel-peers", "telegram-api.js", &[port]);
+        let process = start_node_peer("channel-peers", "telegram-api.js", &[port]);
         let url = format!("http://127.0.0.1:{port}");
         Self { process, port, url, token: format!("{}:test", uuid::Uuid::new_v4().simple()) }
     }
@@ -620,7 +602,7 @@ impl TelegramApi {
     /// Brings it back on the same address, empty (it keeps nothing).
     pub fn restart(&mut self) {
         self.process.stop();
-        self.process = start_node_peer("channel-peers", "telegram-api.js", &[self.port]).0;
+        self.process = start_node_peer("channel-peers", "telegram-api.js", &[self.port]);
     }
 
     fn user(id: i64) -> Value {
@@ -693,7 +675,7 @@ impl TelegramApi {
 
 /// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop.
 pub struct Emulator {
-    process: Running,
+    emulator: peers::FirestoreEmulator,
     pub grpc: u16,
     pub http: u16,
 }
@@ -701,12 +683,8 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the emulator on free ports (or on the given ones, to restart it in place).
     pub fn start_on(grpc: u16, http: u16) -> Self {
-        let (process, ports) = start_node_peer("firestore-emulator", "server.js", &[grpc, http]);
-        Self {
-            process,
-            grpc: ports["grpc"].as_u64().unwrap() as u16,
-            http: ports["http"].as_u64().unwrap() as u16,
-        }
+        let emulator = peers::FirestoreEmulator::start_on(grpc, http).unwrap_or_else(|e| panic!("{e:#}"));
+        Self { grpc: emulator.grpc, http: emulator.http, emulator }
     }
 
     pub fn start() -> Self {
@@ -714,7 +692,7 @@ impl Emulator {
     }
 
     pub fn stop(&mut self) {
-        self.process.stop();
+        self.emulator.stop();
     }
 
     /// How many documents `collection` of `project` holds.
