@@ -1,7 +1,8 @@
 //! `cgs-bench load`: the real `cgs-api` binary on a database seeded with N tickets, driven by
 //! concurrent clients over loopback; prints latency percentiles and throughput per operation,
 //! the server's RSS, and on PostgreSQL the database's own ceiling (pgbench with a transaction
-//! shaped like one transition) with our transitions/s as a ratio of it.
+//! shaped like one transition) with our transitions/s as a ratio of it, and what PostgreSQL alone
+//! makes of our transition's statements (pgbench replaying them).
 
 use std::{
     process::{Child, Command, Stdio},
@@ -217,12 +218,16 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     let new_ticket = json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut",
                             "networkSegment": "Access", "contactPerson": [{"name": "Budi", "phone": "0812"}]});
 
-    // Ticket creation.
+    // Ticket creation. The new tickets, open in the technicians' region, are those the status
+    // flows then work on.
+    let open = Arc::new(Mutex::new(Vec::new()));
     let (mut created, elapsed) = phase(load.concurrency, load.seconds, |_, samples, stop| {
-        let (client, noc, body) = (client.clone(), noc.clone(), new_ticket.clone());
+        let (client, noc, body, open) = (client.clone(), noc.clone(), new_ticket.clone(), open.clone());
         async move {
             while !stop.load(Ordering::SeqCst) {
-                timed(&samples, client.call(Method::POST, "/v1/tickets", &noc, Some(body.clone()))).await?;
+                let t = timed(&samples, client.call(Method::POST, "/v1/tickets", &noc, Some(body.clone())))
+                    .await?;
+                open.lock().await.push(t["data"]["result"]["id"].as_str().context("id")?.to_owned());
             }
             Ok(())
         }
@@ -230,15 +235,25 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     created.report("POST /v1/tickets", elapsed);
 
-    // Complete status flows: each client its own technician and tickets.
+    // Complete status flows: each client its own technician, on the tickets just created (a
+    // client that runs out creates one).
     let steps = ["checking", "pullingCable", "jointing", "tidying"];
+    let inline = Arc::new(AtomicU64::new(0));
     let (mut transitions, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
-        let (client, noc, foc, body) = (client.clone(), noc.clone(), focs[i].clone(), new_ticket.clone());
+        let (client, noc, foc, body, open, inline) =
+            (client.clone(), noc.clone(), focs[i].clone(), new_ticket.clone(), open.clone(), inline.clone());
         async move {
             let evidence = json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"});
             while !stop.load(Ordering::SeqCst) {
-                let t = client.call(Method::POST, "/v1/tickets", &noc, Some(body.clone())).await?;
-                let id = t["data"]["result"]["id"].as_str().context("id")?.to_owned();
+                let next = open.lock().await.pop();
+                let id = match next {
+                    Some(id) => id,
+                    None => {
+                        inline.fetch_add(1, Ordering::SeqCst);
+                        let t = client.call(Method::POST, "/v1/tickets", &noc, Some(body.clone())).await?;
+                        t["data"]["result"]["id"].as_str().context("id")?.to_owned()
+                    }
+                };
                 let go = |path: String, token: String, body: Option<Value>| {
                     let client = client.clone();
                     async move { client.call(Method::POST, &path, &token, body).await }
@@ -284,6 +299,10 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     let transitions_per_s = transitions.0.len() as f64 / elapsed.as_secs_f64();
     transitions.report("status transitions", elapsed);
+    let inline = inline.load(Ordering::SeqCst);
+    if inline > 0 {
+        println!("    ({inline} flows created their ticket, the creation phase's tickets ran out)");
+    }
 
     // Lists with filters, as a NOC (its region) and as the SuperAdmin.
     let filters = [
@@ -353,6 +372,13 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
              our transitions: {transitions_per_s:.0}/s = {:.0}% of it",
             load.concurrency,
             transitions_per_s / tps * 100.0
+        );
+        let replayed = crate::pgbench::replay(&url, load.tickets, load.concurrency, load.seconds).await?;
+        println!(
+            "  pgbench replaying a transition's statements (session check, begin, read, update, log entry, \
+             live-feed row, commit) without the API, {} clients: {replayed:.0} tps = {:.0}% of the ceiling",
+            load.concurrency,
+            replayed / tps * 100.0
         );
     }
     drop(api);

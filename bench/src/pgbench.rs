@@ -1,6 +1,7 @@
-//! The database's own ceiling on this machine: pgbench running a transaction shaped like one
-//! ticket transition (update one row, insert one log row, insert one job row) on a database of
-//! its own, over TCP like the app.
+//! The database's own figures on this machine, by pgbench over TCP like the app: its ceiling (a
+//! transaction shaped like one ticket transition: update one row, insert one log row, insert one
+//! job row, on a database of its own), and the statements of one of our transitions replayed on
+//! the benchmark's database without the API (what PostgreSQL alone makes of them).
 
 use anyhow::{Context, bail};
 
@@ -29,16 +30,57 @@ pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Resu
     let mut db = sqlx::PgConnection::connect(&url).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(SETUP)).execute(&mut db).await?;
     db.close().await?;
-    let script = std::env::temp_dir().join(format!("{name}.sql"));
-    std::fs::write(&script, SCRIPT)?;
+    let tps = run(&url, SCRIPT, &["-M", "simple"], clients, seconds);
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&mut c).await?;
+    tps
+}
+
+/// Transactions per second of the statements of one ticket transition as the API runs them
+/// (`common::db::{sessions::actor, tickets::get, tickets::save_state, tickets::append_logs,
+/// feed::record}`), replayed by pgbench with `clients` connections for `seconds` on the load
+/// benchmark's database `url` (tickets `SEED-1` to `SEED-<tickets>`), as prepared statements
+/// like the app's. Each transaction checks a technician's session, reads a random seeded
+/// ticket, writes its state guarded by its version, appends a log entry and a live-feed row.
+pub async fn replay(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(url).await?;
+    let (session, user): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT s.id, s.user_id FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE u.role = 'FOC' AND s.revoked_at IS NULL ORDER BY s.created_at DESC LIMIT 1",
+    )
+    .fetch_one(&mut db)
+    .await
+    .context("a technician's session (the load benchmark logs them in)")?;
+    db.close().await?;
+    let columns = common::db::tickets::COLUMNS;
+    let script = format!(
+        "\\set n random(1, {tickets})
+SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid AND s.revoked_at IS NULL AND s.expires_at > now() AND u.active;
+BEGIN;
+SELECT id AS tid, version AS ver, {columns} FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset
+UPDATE tickets SET version = version + 1, status = CASE WHEN status = 'Open' THEN 'Accepted' ELSE 'Open' END, status_before = status, need_validate = false, awaiting_evidence = NULL, foc_id = NULL, link_check_approved = false, canceled = false, published_at = published_at, accepted_at = now(), departure_at = NULL, check_in_at = NULL, on_going_at = NULL, closed_at = closed_at, pending_evidence = NULL, pending_started_at = NULL, pending_minutes = NULL, resume_status = NULL, total_pending_seconds = 0, work_pending_seconds = 0, sla_due_at = sla_due_at, updated_at = now() WHERE id = :tid AND version = :ver RETURNING {columns};
+INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at) SELECT gen_random_uuid(), :tid, COALESCE(MAX(seq), 0) + 1, 'SimpleStatus', 'Accepted', 'Ticket accepted', 'replayed', :uid, 'FOC', NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now() FROM ticket_logs WHERE ticket_id = :tid;
+INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES (:tid, 'West', 'Open', NULL, now());
+END;
+"
+    );
+    let (sid, uid) = (format!("sid={session}"), format!("uid={user}"));
+    run(url, &script, &["-M", "prepared", "-D", &sid, "-D", &uid], clients, seconds)
+}
+
+/// Runs pgbench with `script` on `url` and returns its transactions per second.
+fn run(url: &str, script: &str, args: &[&str], clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    let path = std::env::temp_dir().join(format!("cgs-pgbench-{}.sql", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, script)?;
     let out = std::process::Command::new(pgbench_path())
         .args(["-n", "-f"])
-        .arg(&script)
-        .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), &url])
+        .arg(&path)
+        .args(args)
+        .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), url])
         .output()
-        .context("running pgbench (Debian: postgresql-contrib or the server package)")?;
-    let _ = std::fs::remove_file(&script);
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&mut c).await?;
+        .context("running pgbench (Debian: postgresql-contrib or the server package)");
+    let _ = std::fs::remove_file(&path);
+    let out = out?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));

@@ -121,7 +121,9 @@ pub struct TicketFilter {
     pub sla_type: Option<SlaType>,
 }
 
-const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, customer_type, sla_hours, sla_due_at, \
+/// The columns of `tickets` a [`TicketRow`] reads (the load benchmark's replay of a transition
+/// reads and returns the same).
+pub const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, customer_type, sla_hours, sla_due_at, \
      type, source, network_segment, indication_category, indication, address, contact_person, remark, \
      location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, foc_id, status, \
      status_before, need_validate, awaiting_evidence, link_check_approved, canceled, published_at, accepted_at, \
