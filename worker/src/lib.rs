@@ -87,12 +87,19 @@ impl Context {
 
 /// How often the SQLite queue is polled.
 const SQLITE_POLL: Duration = Duration::from_millis(50);
-/// How often a queue consumer says it is alive; the jobs of one silent for two beats (a worker
-/// killed mid-job) are taken over by the others or by its restart. On SQLite the consumer at times
-/// waits for its next beat before fetching a due job, so the beat there is short (it bounds that
-/// wait; each beat is one small write).
+/// How often a queue consumer says it is alive; the jobs of one silent for [`MISSED_HEARTBEATS`]
+/// beats (a worker killed mid-job) are taken over by the others or by its restart: after 15 s on
+/// PostgreSQL, 5 s on SQLite. On SQLite the consumer at times waits for its next beat before
+/// fetching a due job, so the beat there is short (it bounds that wait; each beat is one small
+/// write).
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const SQLITE_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Beats a consumer may miss before its jobs count as orphaned (the queue's default is 10). A
+/// live consumer whose beats stall that long has its jobs run a second time, as a worker killed
+/// between a job's work and its acknowledgement does: jobs run at least once, and each re-reads
+/// the database first.
+const MISSED_HEARTBEATS: usize = 3;
+const SQLITE_MISSED_HEARTBEATS: usize = 5;
 /// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).
 const PG_POLL: Duration = Duration::from_secs(1);
 
@@ -145,7 +152,10 @@ macro_rules! consume {
             Db::Sqlite(_) => {
                 let backend = apalis_sqlite::SqliteStorage::new($sqlite)
                     .with_config(
-                        apalis_sqlite::Config::default().queue($queue).heartbeat_interval(SQLITE_HEARTBEAT),
+                        apalis_sqlite::Config::default()
+                            .queue($queue)
+                            .heartbeat_interval(SQLITE_HEARTBEAT)
+                            .missed_heartbeats(SQLITE_MISSED_HEARTBEATS),
                     )
                     .poll_with_interval(SQLITE_POLL);
                 let worker = WorkerBuilder::new(instance($name))
@@ -162,7 +172,10 @@ macro_rules! consume {
                     .interval(PG_POLL);
                 let backend = apalis_postgres::PostgresStorage::new(pool)
                     .with_config(
-                        apalis_postgres::Config::default().queue($queue).heartbeat_interval(HEARTBEAT),
+                        apalis_postgres::Config::default()
+                            .queue($queue)
+                            .heartbeat_interval(HEARTBEAT)
+                            .missed_heartbeats(MISSED_HEARTBEATS),
                     )
                     .poll_with_strategy(strategy);
                 let worker = WorkerBuilder::new(instance($name))
