@@ -245,6 +245,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         async move {
             let evidence = json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"});
             while !stop.load(Ordering::SeqCst) {
+                // Taken before the match, so the lock is not held while a ticket is created.
                 let next = open.lock().await.pop();
                 let id = match next {
                     Some(id) => id,

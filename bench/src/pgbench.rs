@@ -53,9 +53,11 @@ pub async fn replay(url: &str, tickets: u64, clients: usize, seconds: u64) -> an
     .context("a technician's session (the load benchmark logs them in)")?;
     db.close().await?;
     let columns = common::db::tickets::COLUMNS;
+    let session_check =
+        common::db::sessions::LIVE_ACTOR.replace("$1", ":sid").replace("$2", ":uid").replace("$3", "now()");
     let script = format!(
         "\\set n random(1, {tickets})
-SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = :sid AND s.user_id = :uid AND s.revoked_at IS NULL AND s.expires_at > now() AND u.active;
+{session_check};
 BEGIN;
 SELECT id AS tid, version AS ver, {columns} FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset
 UPDATE tickets SET version = version + 1, status = CASE WHEN status = 'Open' THEN 'Accepted' ELSE 'Open' END, status_before = status, need_validate = false, awaiting_evidence = NULL, foc_id = NULL, link_check_approved = false, canceled = false, published_at = published_at, accepted_at = now(), departure_at = NULL, check_in_at = NULL, on_going_at = NULL, closed_at = closed_at, pending_evidence = NULL, pending_started_at = NULL, pending_minutes = NULL, resume_status = NULL, total_pending_seconds = 0, work_pending_seconds = 0, sla_due_at = sla_due_at, updated_at = now() WHERE id = :tid AND version = :ver RETURNING {columns};

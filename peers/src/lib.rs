@@ -35,6 +35,7 @@ impl Peer {
             .with_context(|| format!("starting node {script} in tools/{tool}"))?;
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().context("the peer's stdout")?).read_line(&mut line)?;
+        // Owned before its line is read, so that a peer that says something else is killed too.
         let mut peer = Self { child, ports: Value::Null };
         peer.ports = serde_json::from_str(&line).with_context(|| format!("{tool}/{script} said {line:?}"))?;
         Ok(peer)

@@ -673,26 +673,31 @@ impl TelegramApi {
     }
 }
 
-/// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop.
-pub struct Emulator {
-    emulator: peers::FirestoreEmulator,
-    pub grpc: u16,
-    pub http: u16,
+/// A Firestore emulator of this test's own (`tools/firestore-emulator`), stopped on drop; its
+/// ports and `stop` are [`peers::FirestoreEmulator`]'s.
+pub struct Emulator(peers::FirestoreEmulator);
+
+impl std::ops::Deref for Emulator {
+    type Target = peers::FirestoreEmulator;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Emulator {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Emulator {
     /// Starts the emulator on free ports (or on the given ones, to restart it in place).
     pub fn start_on(grpc: u16, http: u16) -> Self {
-        let emulator = peers::FirestoreEmulator::start_on(grpc, http).unwrap_or_else(|e| panic!("{e:#}"));
-        Self { grpc: emulator.grpc, http: emulator.http, emulator }
+        Self(peers::FirestoreEmulator::start_on(grpc, http).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
     pub fn start() -> Self {
         Self::start_on(0, 0)
-    }
-
-    pub fn stop(&mut self) {
-        self.emulator.stop();
     }
 
     /// How many documents `collection` of `project` holds.

@@ -31,7 +31,9 @@ pub async fn create(
     Ok(id)
 }
 
-const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id \
+/// The session check every authenticated request makes (`$1` session, `$2` user, `$3` now); the
+/// load benchmark's replay of a transition runs it too.
+pub const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id \
      WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.active";
 
 /// The actor behind a live session: not revoked, not expired, user still active.
