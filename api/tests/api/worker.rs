@@ -96,6 +96,33 @@ with_worker! {
         assert_eq!(status(&app, &id).await["version"], version, "nothing changed");
     }
 
+    async fn a_pending_whose_time_runs_out_while_a_cancel_waits_resumes_when_the_cancel_is_rejected(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"})).await.id();
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/accept"), Some(&foc), None).await.expect(201);
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/pending"), Some(&noc),
+            Some(json!({"pendingCategory": "Weather", "pendingInterval": 10}))).await.expect(201);
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/cancel"), Some(&foc),
+            Some(json!({"cancelCategory": "CustomerRequest"}))).await.expect(201);
+        let cancel = status(&app, &id).await["ticketLogs"].as_array().unwrap().last().unwrap()["evidenceId"].as_str().unwrap().to_owned();
+        // The pending's time runs out while the cancel waits: its expiry job meets the request.
+        let start = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+        app.exec(&format!("UPDATE tickets SET pending_started_at = '{start}'")).await;
+        let now_sql = if app.is_postgres() { "UPDATE apalis.jobs SET run_at = now()" } else { "UPDATE Jobs SET run_at = strftime('%s', 'now')" };
+        app.exec(now_sql).await;
+        wait_until(20, "the expiry job ran", || async { app.scalar(&format!("{} AND status = 'Done'", jobs_sql(&app, "COUNT(*)"))).await >= 1 }).await;
+        assert_eq!(status(&app, &id).await["latestStatus"], "Canceled", "the request still waits for the NOC");
+        // Rejected: back to a pending whose time is up, which ends at once.
+        app.send(Method::POST, &format!("/v1/tickets/{id}/validate/{cancel}/false"), Some(&noc), None).await.expect(200);
+        let d = status(&app, &id).await;
+        assert_eq!(d["latestStatus"], "Accepted", "work resumes");
+        assert_eq!(d["totalPendingDuration"], 10 * 60, "the pending counts its interval");
+        let pending = d["ticketLogs"].as_array().unwrap().iter().find(|l| l["statusName"] == "Pending").unwrap().clone();
+        assert_eq!(pending["isResumed"], true);
+        app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/onTheWay"), Some(&foc), None).await.expect(201);
+    }
+
     async fn a_ticket_scheduled_for_later_opens_when_its_time_comes(app) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let at = chrono::Utc::now() + chrono::Duration::seconds(2);

@@ -128,7 +128,7 @@ pub const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, 
      location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, foc_id, status, \
      status_before, need_validate, awaiting_evidence, link_check_approved, canceled, published_at, accepted_at, \
      departure_at, check_in_at, on_going_at, closed_at, pending_evidence, pending_started_at, pending_minutes, \
-     resume_status, total_pending_seconds, work_pending_seconds, created_at, updated_at";
+     pending_category, resume_status, total_pending_seconds, work_pending_seconds, created_at, updated_at";
 
 const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
      evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
@@ -282,7 +282,8 @@ pub async fn save_state(
              awaiting_evidence = $6, foc_id = $7, link_check_approved = $8, canceled = $9, published_at = $10, \
              accepted_at = $11, departure_at = $12, check_in_at = $13, on_going_at = $14, closed_at = $15, \
              pending_evidence = $16, pending_started_at = $17, pending_minutes = $18, resume_status = $19, \
-             total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23 \
+             total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23, \
+             pending_category = $24 \
              WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
     );
     Ok(db_run!(tx, |c| {
@@ -310,6 +311,7 @@ pub async fn save_state(
             .bind(s.work_pending_seconds)
             .bind(sla_due_at)
             .bind(now)
+            .bind(s.pending_category)
             .fetch_optional(&mut *c)
             .await?
     }))

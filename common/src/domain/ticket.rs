@@ -41,6 +41,7 @@ pub struct TicketState {
     pub pending_evidence: Option<Uuid>,
     pub pending_started_at: Option<DateTime<Utc>>,
     pub pending_minutes: Option<i64>,
+    pub pending_category: Option<PendingCategory>,
     pub resume_status: Option<Status>,
     /// Pending seconds already over, in all and since work went on.
     pub total_pending_seconds: i64,
@@ -69,6 +70,7 @@ impl TicketState {
             pending_evidence: None,
             pending_started_at: None,
             pending_minutes: None,
+            pending_category: None,
             resume_status: None,
             total_pending_seconds: 0,
             work_pending_seconds: 0,
@@ -421,8 +423,12 @@ pub fn decide(
                     "only the NOC of the region or the assigned technician puts a ticket on hold",
                 ));
             }
-            ensure_free()?;
-            if !pendable(t.status) {
+            if noc {
+                supersede(&mut next, &mut updates, "the NOC's pending");
+            } else {
+                ensure_free()?;
+            }
+            if !pendable(next.status) {
                 return Err(invalid_transition(cmd, t.status));
             }
             if !(1..=MAX_PENDING_MINUTES).contains(minutes) {
@@ -433,6 +439,7 @@ pub fn decide(
             }
             let mut log = request(&mut next, Status::Pending, evidence.clone(), who, now);
             next.pending_minutes = Some(*minutes);
+            next.pending_category = Some(*category);
             log.pending_minutes = Some(*minutes);
             log.pending_category = Some(*category);
             log.is_resumed = Some(false);
@@ -455,7 +462,11 @@ pub fn decide(
                     "only the NOC of the region or the assigned technician cancels a ticket",
                 ));
             }
-            ensure_free()?;
+            if noc {
+                supersede(&mut next, &mut updates, "the NOC's cancel");
+            } else {
+                ensure_free()?;
+            }
             if t.status == Status::Closed {
                 return Err(invalid_transition(cmd, t.status));
             }
@@ -514,9 +525,86 @@ pub fn decide(
                 approved: *approved,
                 remark: remark.clone(),
             });
+            // A rejected request (a cancel asked during a pending) returns to a pending whose
+            // interval may have run out while it waited: that pending ends now, as its expiry
+            // would have ended it.
+            if next.status == Status::Pending && next.pending_due().is_some_and(|due| due <= now) {
+                let (evidence_id, minutes) = end_pending(&mut next, now);
+                updates.push(LogUpdate::Resumed { evidence_id, minutes });
+                logs.push(NewLog::simple(
+                    next.status,
+                    "Work resumed",
+                    "the pending interval ran out while a request waited",
+                    now,
+                ));
+            }
         }
     }
+    for log in &mut logs {
+        conform(log, t, &next);
+    }
     Ok(Change { next, logs, updates })
+}
+
+/// What the contract says a log entry of a status must carry besides the common fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogKeys {
+    /// `evidenceId` is a UUID.
+    pub evidence: bool,
+    /// The value `needApproval` has.
+    pub need_approval: bool,
+    /// `pendingInterval`, `pendingCategory` and `isResumed` have values.
+    pub pending: bool,
+}
+
+/// The keys an entry of `status` must carry (the contract's "TicketLogs" list).
+pub fn log_keys(status: Status) -> LogKeys {
+    use Status as S;
+    match status {
+        S::CheckedIn | S::Closed | S::Canceled | S::Finishing | S::LinkChecking => {
+            LogKeys { evidence: true, need_approval: true, pending: false }
+        }
+        S::Checking | S::PullingCable | S::Jointing | S::Tidying => {
+            LogKeys { evidence: true, need_approval: false, pending: false }
+        }
+        S::Pending => LogKeys { evidence: true, need_approval: true, pending: true },
+        S::Draft | S::Open | S::Accepted | S::OnTheWay | S::OnGoing => {
+            LogKeys { evidence: false, need_approval: false, pending: false }
+        }
+    }
+}
+
+/// Gives an entry the keys its status must carry, from the ticket before and after the change:
+/// an entry that is no request of its own (a reassignment, "work resumed") but shows a status
+/// that needs approval carries the verdict the ticket holds on it (`true` once the status
+/// stands; while its request waits, `null` and that request's evidence id), and an entry shown
+/// in `Pending` carries the pending's interval and category.
+fn conform(log: &mut NewLog, before: &TicketState, after: &TicketState) {
+    let keys = log_keys(log.status_name);
+    let request = matches!(log.card_type, CardType::RequestValidationAction | CardType::FinishingAction);
+    if keys.need_approval && !request && log.is_approved.is_none() {
+        if after.need_validate && after.status == log.status_name {
+            // The status's request still waits: the entry names that request's evidence, so
+            // the NOC's verdict reaches it too and an app that looks for the waiting evidence
+            // finds one id.
+            log.evidence_id = after.awaiting_evidence.or(log.evidence_id);
+        } else {
+            log.is_approved = Some(true);
+        }
+    }
+    if keys.evidence && log.evidence_id.is_none() {
+        log.evidence_id = Some(Uuid::now_v7());
+    }
+    log.need_approval = keys.need_approval;
+    if keys.pending {
+        let (minutes, category) = match (after.pending_minutes, after.pending_category) {
+            (Some(m), Some(c)) => (Some(m), Some(c)),
+            _ => (before.pending_minutes, before.pending_category),
+        };
+        log.pending_minutes = log.pending_minutes.or(minutes);
+        log.pending_category = log.pending_category.or(category);
+        log.is_resumed = log.is_resumed.or(Some(false));
+    }
 }
 
 fn title_of(status: Status) -> &'static str {
@@ -532,6 +620,28 @@ fn title_of(status: Status) -> &'static str {
         Status::Canceled => "Cancel request",
         _ => "Status change",
     }
+}
+
+/// Closes the technician's request that waits for the NOC, if one does, as superseded by the
+/// NOC's own command (`by`): its log entry is rejected with a remark naming that command, and
+/// the ticket returns to the status before the request, as on a rejection.
+fn supersede(next: &mut TicketState, updates: &mut Vec<LogUpdate>, by: &str) {
+    if !next.need_validate {
+        return;
+    }
+    let Some(evidence_id) = next.awaiting_evidence.take() else { return };
+    let requested = next.status;
+    next.need_validate = false;
+    next.status = next.status_before.take().unwrap_or(Status::Accepted);
+    if requested == Status::Pending {
+        next.pending_minutes = None;
+        next.pending_category = None;
+    }
+    updates.push(LogUpdate::Validated {
+        evidence_id,
+        approved: false,
+        remark: Some(format!("superseded by {by}")),
+    });
 }
 
 /// Turns `next` into "waiting for the NOC on `requested`" and returns the request's log entry.
@@ -584,6 +694,7 @@ fn end_pending(next: &mut TicketState, now: DateTime<Utc>) -> (Uuid, i64) {
     let evidence_id = next.pending_evidence.take().expect("a running pending");
     let started = next.pending_started_at.take().expect("a running pending has a start");
     let allowed = next.pending_minutes.take().unwrap_or(0);
+    next.pending_category = None;
     let seconds = (now - started).num_seconds().clamp(0, allowed * 60);
     next.total_pending_seconds += seconds;
     if next.on_going_at.is_some() {
@@ -633,6 +744,7 @@ fn validate(
         next.status = next.status_before.take().unwrap_or(Status::Accepted);
         if requested == Status::Pending {
             next.pending_minutes = None;
+            next.pending_category = None;
         }
         logs.push(log);
         return;

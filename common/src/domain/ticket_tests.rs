@@ -88,6 +88,7 @@ fn ticket(s: Situation, foc: Uuid) -> TicketState {
         Situation::PendingAwaiting => {
             let mut t = awaiting(Status::Pending, Status::OnGoing);
             t.pending_minutes = Some(60);
+            t.pending_category = Some(PendingCategory::WaitingForMaterial);
             t
         }
         Situation::PendingRunning => {
@@ -95,6 +96,7 @@ fn ticket(s: Situation, foc: Uuid) -> TicketState {
             t.pending_evidence = Some(Uuid::now_v7());
             t.pending_started_at = Some(t0());
             t.pending_minutes = Some(60);
+            t.pending_category = Some(PendingCategory::WaitingForMaterial);
             t.resume_status = Some(Status::OnGoing);
             t
         }
@@ -169,6 +171,11 @@ fn commands(t: &TicketState) -> Vec<Command> {
             approved: true,
             remark: None,
         },
+        Command::Validate {
+            evidence_id: t.awaiting_evidence.unwrap_or_else(Uuid::now_v7),
+            approved: false,
+            remark: Some("blurred".into()),
+        },
     ]);
     cmds
 }
@@ -209,8 +216,20 @@ fn expected(s: Situation, who: Who, cmd: &Command, t: &TicketState, a: &Actor) -
         Command::Task(..) => (assigned, work(s)),
         Command::LinkChecking(_) => (assigned, work(s)),
         Command::Finishing(_) => (assigned, s == S::LinkCheckingApproved),
-        Command::Pending { .. } => (noc || assigned, matches!(s, S::Accepted | S::OnTheWay) || work(s)),
-        Command::Cancel { .. } => (noc || assigned, s != S::Closed && !awaiting),
+        // The NOC's pending and cancel supersede a waiting request: the ticket is judged in the
+        // status before that request.
+        Command::Pending { .. } => {
+            let base = match s {
+                S::CheckInAwaiting => S::OnTheWay,
+                S::LinkCheckingAwaiting => S::Task(Status::Jointing),
+                S::FinishingAwaiting => S::LinkCheckingApproved,
+                S::PendingAwaiting | S::CancelAwaiting => S::OnGoing,
+                s => s,
+            };
+            let free = noc || !awaiting;
+            (noc || assigned, free && (matches!(base, S::Accepted | S::OnTheWay) || work(base)))
+        }
+        Command::Cancel { .. } => (noc || assigned, s != S::Closed && (noc || !awaiting)),
         Command::Resume => (noc || assigned, s == S::PendingRunning),
         Command::Validate { .. } => (noc, awaiting),
         Command::ExpirePending { .. } => unreachable!(),
@@ -231,6 +250,7 @@ fn expected(s: Situation, who: Who, cmd: &Command, t: &TicketState, a: &Actor) -
 #[test]
 fn every_status_command_and_actor_cell_answers_as_the_role_table_says() {
     let mut cells = 0;
+    let mut entries = 0;
     for s in SITUATIONS {
         for who in EVERYONE {
             let a = actor(who);
@@ -239,7 +259,13 @@ fn every_status_command_and_actor_cell_answers_as_the_role_table_says() {
             let t = ticket(s, foc);
             for cmd in commands(&t) {
                 let got = match decide(&t, &a, &cmd, t0() + Duration::minutes(10)) {
-                    Ok(_) => Outcome::Done,
+                    Ok(change) => {
+                        entries += change.logs.len();
+                        change.logs.iter().for_each(|l| {
+                            assert_carries_its_keys(l, &format!("{s:?} {who:?} {}", cmd.name()))
+                        });
+                        Outcome::Done
+                    }
                     Err(DomainError::NotFound(_)) => Outcome::NotFound,
                     Err(DomainError::Forbidden(_)) => Outcome::Forbidden,
                     Err(DomainError::Conflict { .. }) => Outcome::Conflict,
@@ -250,7 +276,71 @@ fn every_status_command_and_actor_cell_answers_as_the_role_table_says() {
             }
         }
     }
-    assert_eq!(cells, SITUATIONS.len() * EVERYONE.len() * 15, "17 situations × 8 callers × 15 commands");
+    assert_eq!(cells, SITUATIONS.len() * EVERYONE.len() * 16, "17 situations × 8 callers × 16 commands");
+    assert!(entries > 200, "{entries} entries checked");
+}
+
+/// Checks that an entry carries, with values, the keys the contract says its status must have.
+fn assert_carries_its_keys(l: &NewLog, case: &str) {
+    let keys = log_keys(l.status_name);
+    assert_eq!(l.need_approval, keys.need_approval, "{case}: needApproval of a {} entry", l.status_name);
+    if keys.evidence {
+        assert!(l.evidence_id.is_some(), "{case}: a {} entry has an evidenceId", l.status_name);
+    }
+    if keys.pending {
+        assert!(
+            l.pending_minutes.is_some() && l.pending_category.is_some() && l.is_resumed.is_some(),
+            "{case}: a Pending entry has its interval, category and isResumed: {l:?}"
+        );
+    }
+}
+
+#[test]
+fn every_kind_of_entry_the_state_machine_writes_carries_the_keys_of_its_status() {
+    let foc = actor(Who::FocHere);
+    let system = actor(Who::SuperAdmin);
+    let mut kinds = Vec::new();
+    // Resumed by hand and by expiry, into each status work can pause in.
+    for back in [Status::Accepted, Status::OnTheWay, Status::OnGoing, Status::Checking, Status::LinkChecking]
+    {
+        let mut t = ticket(Situation::PendingRunning, foc.id);
+        t.resume_status = Some(back);
+        t.pending_category = Some(PendingCategory::Weather);
+        t.link_check_approved = back == Status::LinkChecking;
+        let expire = Command::ExpirePending { evidence_id: t.pending_evidence.unwrap() };
+        kinds.push(step(&t, &foc, Command::Resume, t0() + Duration::minutes(5)).1);
+        kinds.push(step(&t, &system, expire, t0() + Duration::hours(2)).1);
+        // A reassignment while the pending runs.
+        let other = Assignee { id: Uuid::now_v7(), role: Role::FOC, region: Region::West, name: "B".into() };
+        kinds.push(step(&t, &noc(), Command::Assign(other), t0()).1);
+    }
+    // A rejected cancel that returns to a pending whose time is up.
+    let mut t = ticket(Situation::PendingRunning, foc.id);
+    t.pending_category = Some(PendingCategory::Weather);
+    let (asked, c) =
+        step(&t, &foc, Command::Cancel { evidence: evidence(), category: CancelCategory::Other }, t0());
+    kinds.push(c);
+    let reject =
+        Command::Validate { evidence_id: asked.awaiting_evidence.unwrap(), approved: false, remark: None };
+    kinds.push(step(&asked, &noc(), reject, t0() + Duration::hours(3)).1);
+    // A reassignment while each request waits.
+    for s in [Situation::CheckInAwaiting, Situation::PendingAwaiting, Situation::FinishingAwaiting] {
+        let mut t = ticket(s, foc.id);
+        t.pending_category = t.pending_minutes.map(|_| PendingCategory::Weather);
+        let other = Assignee { id: Uuid::now_v7(), role: Role::FOC, region: Region::West, name: "B".into() };
+        let c = step(&t, &noc(), Command::Assign(other), t0()).1;
+        assert_eq!(c.logs[0].is_approved, None, "{s:?}: the request still waits");
+        assert_eq!(c.logs[0].evidence_id, t.awaiting_evidence, "{s:?}: the entry names the waiting evidence");
+        kinds.push(c);
+    }
+    let mut entries = 0;
+    for change in &kinds {
+        for l in &change.logs {
+            assert_carries_its_keys(l, &format!("{} / {}", l.title, l.status_name));
+            entries += 1;
+        }
+    }
+    assert_eq!(entries, 5 * 3 + 2 + 1 + 3, "every entry of these kinds");
 }
 
 fn noc() -> Actor {
@@ -455,4 +545,85 @@ fn a_pending_interval_is_bounded() {
         let cmd = Command::Pending { evidence: evidence(), category: PendingCategory::Other, minutes };
         assert!(matches!(decide(&t, &foc, &cmd, t0()), Err(DomainError::Validation(_))), "{minutes}");
     }
+}
+
+#[test]
+fn the_nocs_cancel_and_pending_supersede_a_waiting_request() {
+    let foc = actor(Who::FocHere);
+    for s in [
+        Situation::CheckInAwaiting,
+        Situation::LinkCheckingAwaiting,
+        Situation::FinishingAwaiting,
+        Situation::PendingAwaiting,
+        Situation::CancelAwaiting,
+    ] {
+        let t = ticket(s, foc.id);
+        let waiting = t.awaiting_evidence.unwrap();
+        let superseded = |c: &Change, by: &str| {
+            assert_eq!(
+                c.updates[0],
+                LogUpdate::Validated {
+                    evidence_id: waiting,
+                    approved: false,
+                    remark: Some(format!("superseded by the NOC's {by}")),
+                },
+                "{s:?}"
+            );
+        };
+        let cancel = Command::Cancel { evidence: Evidence::default(), category: CancelCategory::Duplicate };
+        let (closed, c) = step(&t, &noc(), cancel, t0());
+        superseded(&c, "cancel");
+        assert_eq!((closed.status, closed.canceled, closed.need_validate), (Status::Closed, true, false));
+        assert_eq!(closed.awaiting_evidence, None);
+
+        let pending =
+            Command::Pending { evidence: Evidence::default(), category: PendingCategory::Other, minutes: 15 };
+        let (held, c) = step(&t, &noc(), pending, t0());
+        superseded(&c, "pending");
+        assert_eq!(
+            (held.status, held.need_validate, held.pending_minutes),
+            (Status::Pending, false, Some(15))
+        );
+        assert_eq!(
+            held.resume_status, t.status_before,
+            "{s:?}: work resumes where it was before the request"
+        );
+        assert_eq!(c.logs[0].is_approved, Some(true));
+    }
+    // The technician's own requests still wait their turn.
+    let t = ticket(Situation::CheckInAwaiting, foc.id);
+    let cancel = Command::Cancel { evidence: evidence(), category: CancelCategory::Duplicate };
+    assert!(matches!(
+        decide(&t, &foc, &cancel, t0()),
+        Err(DomainError::Conflict { code: "awaiting_validation", .. })
+    ));
+}
+
+#[test]
+fn a_rejected_cancel_returns_to_a_pending_whose_time_is_up_and_resumes_it_at_once() {
+    let foc = actor(Who::FocHere);
+    let t = ticket(Situation::PendingRunning, foc.id);
+    let pending_id = t.pending_evidence.unwrap();
+    let ask = Command::Cancel { evidence: evidence(), category: CancelCategory::WrongReport };
+    let (asked, _) = step(&t, &foc, ask, t0() + Duration::minutes(30));
+    let expire = Command::ExpirePending { evidence_id: pending_id };
+    assert!(
+        matches!(
+            decide(&asked, &actor(Who::SuperAdmin), &expire, t0() + Duration::minutes(61)),
+            Err(DomainError::Conflict { .. })
+        ),
+        "the expiry meets the waiting cancel"
+    );
+    let cmd =
+        Command::Validate { evidence_id: asked.awaiting_evidence.unwrap(), approved: false, remark: None };
+    let (back, c) = step(&asked, &noc(), cmd, t0() + Duration::minutes(90));
+    assert_eq!((back.status, back.pending_evidence), (Status::OnGoing, None));
+    assert_eq!(back.total_pending_seconds, 3600, "the pending counts its interval, not the wait");
+    assert!(c.updates.contains(&LogUpdate::Resumed { evidence_id: pending_id, minutes: 60 }));
+    assert_eq!(c.logs.last().map(|l| l.title.as_str()), Some("Work resumed"));
+    // Rejected before the interval is over: the pending goes on.
+    let cmd =
+        Command::Validate { evidence_id: asked.awaiting_evidence.unwrap(), approved: false, remark: None };
+    let (back, _) = step(&asked, &noc(), cmd, t0() + Duration::minutes(40));
+    assert_eq!((back.status, back.pending_evidence), (Status::Pending, Some(pending_id)));
 }

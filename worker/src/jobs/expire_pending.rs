@@ -33,15 +33,26 @@ pub async fn run(job: ExpirePending, ctx: Data<Context>) -> Result<(), BoxDynErr
             tracing::info!("pending interval over: ticket resumed");
         }
         Err(DomainError::Conflict { .. }) | Err(DomainError::NotFound(_)) => {
-            // Resumed by hand, closed, or not due yet (clocks of two machines): if the same
-            // pending still runs, come back when it is due.
+            // Resumed by hand, closed, not due yet (clocks of two machines), beaten by a
+            // concurrent change, or a request waits. While the same pending has not ended, it is
+            // planned again: at its due time, or at once after a lost race. A waiting request
+            // ends it when the NOC decides (a rejection returns to the pending and resumes it
+            // at once when its time is up; an approval or the NOC's own cancel closes it).
             let row = common::db::tickets::get(&mut tx, job.ticket_id).await?;
             if let Some(row) = row
                 && row.state.pending_evidence == Some(job.evidence_id)
                 && let Some(due) = row.state.pending_due()
-                && due > now
             {
-                enqueue(&mut tx, EXPIRE_PENDING_QUEUE, &job, due).await?;
+                if due > now {
+                    enqueue(&mut tx, EXPIRE_PENDING_QUEUE, &job, due).await?;
+                } else if !row.state.need_validate {
+                    tracing::info!("pending expiry lost a race; planned again");
+                    enqueue(&mut tx, EXPIRE_PENDING_QUEUE, &job, now).await?;
+                } else {
+                    tracing::info!(
+                        "pending interval over while a request waits; the NOC's decision resumes it"
+                    );
+                }
                 tx.commit().await?;
             }
         }
