@@ -190,3 +190,17 @@ on_both_backends! {
         assert_eq!(app.get("/v1/clients?region=East", &app.admin).await.body["data"]["meta"]["total"], 0);
     }
 }
+
+on_both_backends! {
+    async fn of_two_deletes_of_one_row_at_once_one_answers_404(app) {
+        for round in 0..5 {
+            let id = app.area(Region::West, &format!("Race{round}")).await;
+            let path = format!("/v1/areas/{id}");
+            let (a, b) = tokio::join!(app.delete(&path, &app.admin), app.delete(&path, &app.admin));
+            let mut codes = [a.status.as_u16(), b.status.as_u16()];
+            codes.sort();
+            assert_eq!(codes, [200, 404], "round {round}: {} {}", a.body, b.body);
+            app.get(&path, &app.admin).await.expect(404);
+        }
+    }
+}

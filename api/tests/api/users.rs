@@ -157,3 +157,41 @@ on_both_backends! {
         app.put(&format!("/v1/users/{id}"), &app.admin, demote).await.expect(200);
     }
 }
+
+/// A user's full update body with a new role.
+fn with_role(u: &serde_json::Value, role: Role) -> serde_json::Value {
+    json!({"email": u["email"], "nik": u["nik"], "name": u["name"], "role": role, "region": u["region"]})
+}
+
+on_both_backends! {
+    async fn the_last_two_super_admins_cannot_demote_each_other_at_once(app) {
+        let count = "SELECT COUNT(*) FROM users WHERE role = 'SuperAdmin' AND active";
+        let (admin_id, _) = (app.get("/v1/users?limit=100", &app.admin).await.result().as_array().unwrap().iter()
+            .find(|u| u["role"] == "SuperAdmin").unwrap()["id"].as_str().unwrap().to_owned(), ());
+        let (other_id, other) = app.user(Role::SuperAdmin, Region::West).await;
+        let mut refused = 0;
+        for round in 0..8 {
+            assert_eq!(app.scalar(count).await, 2, "round {round} starts with two SuperAdmins");
+            let admin_row = app.get(&format!("/v1/users/{admin_id}"), &app.admin).await.result().clone();
+            let other_row = app.get(&format!("/v1/users/{other_id}"), &app.admin).await.result().clone();
+            let (other_path, admin_path) = (format!("/v1/users/{other_id}"), format!("/v1/users/{admin_id}"));
+            let (a, b) = tokio::join!(
+                app.put(&other_path, &app.admin, with_role(&other_row, Role::NOC)),
+                app.put(&admin_path, &other, with_role(&admin_row, Role::NOC)),
+            );
+            let codes = [a.status.as_u16(), b.status.as_u16()];
+            assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "round {round}: exactly one demotion passes: {codes:?} {} {}", a.body, b.body);
+            for refusal in [&a, &b].into_iter().filter(|x| x.status != 200) {
+                // Refused as the last SuperAdmin, or (when the other demotion committed before
+                // this request was authorized) as no SuperAdmin any more.
+                assert!(matches!(refusal.code(), "last_super_admin" | "forbidden"), "{}", refusal.body);
+                refused += 1;
+            }
+            assert_eq!(app.scalar(count).await, 1, "round {round}: one SuperAdmin remains");
+            // The one who remains promotes the other back.
+            let (keeper, demoted, row) = if a.status == 200 { (&app.admin, &other_id, &other_row) } else { (&other, &admin_id, &admin_row) };
+            app.put(&format!("/v1/users/{demoted}"), keeper, with_role(row, Role::SuperAdmin)).await.expect(200);
+        }
+        assert_eq!(refused, 8);
+    }
+}

@@ -121,6 +121,6 @@ pub async fn update(
 /// Deletes an area and returns it; 409 while users or clients use it.
 pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<Option<AreaRow>, DomainError> {
     let Some(row) = get(tx, id).await? else { return Ok(None) };
-    delete_by_id(tx, "areas", id).await?;
-    Ok(Some(row))
+    // A concurrent delete may have removed it since the read: then it is gone, 404.
+    Ok(delete_by_id(tx, "areas", id).await?.then_some(row))
 }

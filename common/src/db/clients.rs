@@ -213,6 +213,6 @@ pub async fn update(
 /// Deletes a client and returns it; 409 while tickets use it.
 pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<Option<ClientRow>, DomainError> {
     let Some(row) = get(tx, id).await? else { return Ok(None) };
-    delete_by_id(tx, "clients", id).await?;
-    Ok(Some(row))
+    // A concurrent delete may have removed it since the read: then it is gone, 404.
+    Ok(delete_by_id(tx, "clients", id).await?.then_some(row))
 }

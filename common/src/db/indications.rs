@@ -109,6 +109,6 @@ pub async fn update(
 
 pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<Option<IndicationRow>, DomainError> {
     let Some(row) = get(tx, id).await? else { return Ok(None) };
-    delete_by_id(tx, "indications", id).await?;
-    Ok(Some(row))
+    // A concurrent delete may have removed it since the read: then it is gone, 404.
+    Ok(delete_by_id(tx, "indications", id).await?.then_some(row))
 }

@@ -101,6 +101,6 @@ pub async fn update(
 /// Deletes an ISP and returns it; 409 while clients use it.
 pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<Option<IspRow>, DomainError> {
     let Some(row) = get(tx, id).await? else { return Ok(None) };
-    delete_by_id(tx, "isps", id).await?;
-    Ok(Some(row))
+    // A concurrent delete may have removed it since the read: then it is gone, 404.
+    Ok(delete_by_id(tx, "isps", id).await?.then_some(row))
 }

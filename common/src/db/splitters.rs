@@ -136,6 +136,6 @@ pub async fn update(
 /// Deletes a splitter and returns it; 409 while clients use it.
 pub async fn delete(tx: &mut Tx, kind: SplitterKind, id: Uuid) -> Result<Option<SplitterRow>, DomainError> {
     let Some(row) = get(tx, kind, id).await? else { return Ok(None) };
-    delete_by_id(tx, kind.table(), id).await?;
-    Ok(Some(row))
+    // A concurrent delete may have removed it since the read: then it is gone, 404.
+    Ok(delete_by_id(tx, kind.table(), id).await?.then_some(row))
 }

@@ -247,6 +247,18 @@ pub async fn credentials(tx: &mut Tx, email: &str) -> Result<Option<(Uuid, Strin
 }
 
 /// How many active users hold a role.
+/// Locks the active SuperAdmins' rows until the transaction ends, so that two transactions
+/// that each demote or deactivate one of the last two cannot both see the other still there.
+/// On SQLite the write transaction (`BEGIN IMMEDIATE`) already runs alone.
+pub async fn lock_super_admins(tx: &mut Tx) -> Result<(), DomainError> {
+    if let Tx::Postgres(c) = tx {
+        sqlx::query("SELECT id FROM users WHERE role = 'SuperAdmin' AND active FOR UPDATE")
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn count_with_role(tx: &mut Tx, role: Role) -> Result<i64, DomainError> {
     Ok(db_run!(tx, |c| {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users WHERE role = $1 AND active")
