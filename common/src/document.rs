@@ -91,7 +91,9 @@ document! {
         pub address: Option<String>,
         pub contact_person: Vec<ContactPerson>,
         pub foc: Option<UserDoc>,
-        pub noc: Option<UserDoc>,
+        // The NOC who opened the ticket (or received its report); always set. (A doc comment
+        // here would wrap the reference in the OpenAPI document and name a type of its own.)
+        pub noc: UserDoc,
         pub client: ClientDoc,
         pub ticket_logs: Vec<LogDoc>,
     }
@@ -302,11 +304,31 @@ pub fn render(
         address: row.address.clone(),
         contact_person,
         foc: foc.map(user_doc),
-        noc: people.get(&row.noc_id).map(user_doc),
+        // The ticket's NOC is a user row that is never deleted (deactivated at most), and
+        // `load` reads it: the fallback names the id alone if a caller passed fewer people.
+        noc: people.get(&row.noc_id).map(user_doc).unwrap_or_else(|| UserDoc {
+            id: row.noc_id,
+            nik: String::new(),
+            phone_number: None,
+            email: String::new(),
+            name: String::new(),
+            role: Role::NOC,
+            region: row.state.region,
+            profile_photo: None,
+            areas: vec![],
+        }),
         client: client_doc(row, client),
         ticket_logs: logs.iter().map(|l| log_doc(l, people)).collect(),
     }
 }
+
+/// The document's fields that the contract types `Date` (Firestore Timestamps; the API and the
+/// live feed write them as RFC 3339 strings, since JSON has no date type), with the SLA's due
+/// time beside them. The `*Time` fields are typed `string` by the contract and stay strings.
+pub const DATE_FIELDS: [&str; 4] = ["createdAt", "updatedAt", "publishedAt", "slaDueAt"];
+
+/// The fields of a log entry (`ticketLogs[]`) that the contract types `Date`.
+pub const LOG_DATE_FIELDS: [&str; 1] = ["timestamp"];
 
 /// The document's JSON form: the one the API answers, Firestore stores and the live feed sends.
 pub fn to_json(doc: &TicketDocument) -> serde_json::Value {

@@ -67,8 +67,10 @@ async fn synced(app: &TestApp, emu: &Emulator, project: &str, id: &str) -> (Valu
     (api_doc(app, id).await, emu.document(project, "tickets", id).await.unwrap())
 }
 
-/// The document without the durations that count up to the moment it was rendered.
-fn timeless(mut d: Value) -> Value {
+/// The document without the durations that count up to the moment it was rendered, its dates
+/// as instants.
+fn timeless(d: Value) -> Value {
+    let mut d = instants(d);
     for key in ["totalTime", "workDuration", "totalPendingDuration", "onTheWayDuration", "acceptedDuration"] {
         d.as_object_mut().unwrap().remove(key);
     }
@@ -124,7 +126,7 @@ with_firestore! {
         }
         let (api, fs) = synced(&app, &emu, &project, &id).await;
         assert_eq!(api["latestStatus"], "Closed");
-        assert_eq!(fs, api, "a closed ticket's document is identical, durations included");
+        assert_eq!(instants(fs), instants(api), "a closed ticket's document is identical, durations included");
         let month = chrono::Utc::now().format("%Y-%m").to_string();
         let count = emu.document(&project, "ticketcount", &month).await.expect("ticketcount");
         assert_eq!(count, json!({"count": 1, "month": chrono::Utc::now().format("%B").to_string(), "year": chrono::Utc::now().format("%Y").to_string().parse::<i64>().unwrap()}));
@@ -254,5 +256,92 @@ with_firestore! {
         .await;
         let again = emu.document(&project, "tickets", &id).await.unwrap();
         assert_eq!(timeless(again), timeless(first));
+    }
+}
+
+/// Reads `tickets/{id}` with Google's Firestore client library (Python) from the test's
+/// emulator, with the Python type of every value, and the ids an app's `createdAt >= since`
+/// query finds.
+fn read_with_google_client(emu: &Emulator, project: &str, id: &str, since: &str) -> Value {
+    let out = std::process::Command::new(app_clients_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/app-clients/read_firestore.py"))
+        .args([project, "tickets", id, since])
+        .env("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emu.grpc))
+        .output()
+        .expect("running the Firestore client");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
+}
+
+/// Checks that `typed` (the Python client's view) holds `api` (the API's JSON) value for value,
+/// each with the type an app gets: the contract's `Date` fields as Timestamps of the same
+/// instant, everything else as the JSON type says (the `*Time` fields stay strings).
+fn assert_typed_as_the_contract_says(api: &Value, typed: &Value, path: &str, date: bool) {
+    let (kind, value) = (typed["type"].as_str().unwrap(), &typed["value"]);
+    if date && !api.is_null() {
+        assert_eq!(kind, "DatetimeWithNanoseconds", "{path} is a Timestamp");
+        let want = chrono::DateTime::parse_from_rfc3339(api.as_str().unwrap()).unwrap();
+        let got = chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap();
+        assert_eq!(got, want, "{path}: the same instant as the API shows");
+        return;
+    }
+    match api {
+        Value::Null => assert_eq!(kind, "NoneType", "{path} is null"),
+        Value::Bool(_) => assert_eq!((kind, value), ("bool", api), "{path}"),
+        Value::Number(_) => assert_eq!((kind, value), ("int", api), "{path}"),
+        Value::String(_) => assert_eq!((kind, value), ("str", api), "{path}"),
+        Value::Array(items) => {
+            assert_eq!(kind, "list", "{path}");
+            assert_eq!(items.len(), value.as_array().unwrap().len(), "{path}");
+            for (i, (a, t)) in items.iter().zip(value.as_array().unwrap()).enumerate() {
+                assert_typed_as_the_contract_says(a, t, &format!("{path}[{i}]"), false);
+            }
+        }
+        Value::Object(fields) => {
+            assert_eq!(kind, "dict", "{path}");
+            let got = value.as_object().unwrap();
+            assert_eq!(fields.keys().collect::<Vec<_>>().len(), got.len(), "{path}: the same keys");
+            let in_log = path.starts_with("ticketLogs[");
+            for (k, a) in fields {
+                let t = got.get(k).unwrap_or_else(|| panic!("{path}.{k} is missing in Firestore"));
+                let date = if path.is_empty() {
+                    common::document::DATE_FIELDS.contains(&k.as_str())
+                } else {
+                    in_log && !path.contains('.') && common::document::LOG_DATE_FIELDS.contains(&k.as_str())
+                };
+                let sub = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                assert_typed_as_the_contract_says(a, t, &sub, date);
+            }
+        }
+    }
+}
+
+with_firestore! {
+    async fn the_apps_read_the_contracts_dates_as_timestamps_with_googles_client(app, emu, project) {
+        let since = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let client = app.post("/v1/clients", &app.admin, crate::master_data::client_body(&app, "TS-1").await).await.id();
+        let id = app.post("/v1/tickets", &noc, json!({"client": client, "type": "Trouble", "source": "Phone",
+            "indicationCategory": "FiberCut", "networkSegment": "Access", "contactPerson": [{"name": "Budi", "phone": "0812"}]})).await.id();
+        step(&app, &foc, &id, "ticketStatus/accept", None).await;
+        step(&app, &foc, &id, "ticketStatus/onTheWay", None).await;
+        step(&app, &foc, &id, "ticketStatus/checkedIn", Some(json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"}))).await;
+        let (api, _) = synced(&app, &emu, &project, &id).await;
+        let read = read_with_google_client(&emu, &project, &id, &since);
+        assert_eq!(read["exists"], true);
+        let fields = json!({"type": "dict", "value": read["fields"]});
+        assert_typed_as_the_contract_says(&api, &fields, "", false);
+        // Spot checks of what an app does with them.
+        let f = &read["fields"];
+        for key in ["createdAt", "updatedAt", "publishedAt", "slaDueAt"] {
+            assert_eq!(f[key]["type"], "DatetimeWithNanoseconds", "{key}");
+        }
+        for key in ["acceptedTime", "departureTime", "checkInTime"] {
+            assert_eq!(f[key]["type"], "str", "{key} stays a string, as the contract types it");
+        }
+        assert!(f["ticketLogs"]["value"].as_array().unwrap().iter().all(|l| l["value"]["timestamp"]["type"] == "DatetimeWithNanoseconds"));
+        assert_eq!(f["noc"]["type"], "dict", "the ticket's NOC is always there");
+        assert_eq!(read["queried"], json!([id]), "an app's query on createdAt finds the ticket");
     }
 }

@@ -742,6 +742,48 @@ pub fn plain(v: &Value) -> Value {
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
                 .unwrap_or_default(),
         ),
+        // A Timestamp as RFC 3339 with nanoseconds, the form `instants` gives the API's dates.
+        "timestamp_value" => {
+            let seconds =
+                value["seconds"].as_str().map(|s| s.parse::<i64>().unwrap()).or(value["seconds"].as_i64());
+            let nanos = value["nanos"].as_u64().unwrap_or(0) as u32;
+            let at =
+                chrono::DateTime::from_timestamp(seconds.expect("a Timestamp has seconds"), nanos).unwrap();
+            json!({ "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true) })
+        }
         _ => value.clone(),
     }
+}
+
+/// A ticket document with its `Date` fields (`document::DATE_FIELDS`, and each log entry's
+/// `LOG_DATE_FIELDS`) as `{"timestamp": <RFC 3339 with nanoseconds>}`: the API's strings and
+/// Firestore's Timestamps (see [`plain`]) compare as instants, and a date Firestore held as a
+/// string would not compare equal.
+pub fn instants(mut doc: Value) -> Value {
+    fn instant(v: &mut Value) {
+        if let Some(s) = v.as_str() {
+            let at = chrono::DateTime::parse_from_rfc3339(s).expect("an RFC 3339 date").to_utc();
+            *v = json!({ "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true) });
+        }
+    }
+    for key in common::document::DATE_FIELDS {
+        doc.get_mut(key).into_iter().for_each(instant);
+    }
+    for entry in doc.get_mut("ticketLogs").and_then(Value::as_array_mut).into_iter().flatten() {
+        for key in common::document::LOG_DATE_FIELDS {
+            entry.get_mut(key).into_iter().for_each(instant);
+        }
+    }
+    doc
+}
+
+/// The Python of the app clients' tools (`tools/app-clients`: Google's Firestore client and
+/// the generated API client), installed by `scripts/test.sh`.
+pub fn app_clients_python() -> PathBuf {
+    let path = std::env::var_os("CGS_APP_CLIENTS_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/cgs-ticketing/app-clients/bin/python")
+    });
+    assert!(path.exists(), "{} is missing: scripts/test.sh installs tools/app-clients", path.display());
+    path
 }
