@@ -20,6 +20,11 @@ if ! command -v dovecot >/dev/null && [ ! -x /usr/sbin/dovecot ]; then
   echo "installing Dovecot (dovecot-imapd) for the mail intake tests"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd) >/dev/null
 fi
+# The headless browser the CORS test drives a web app on another origin with (Debian's chromium).
+if ! command -v chromium >/dev/null; then
+  echo "installing Chromium (chromium) for the web app test"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
 # The local peers the tests start, from their lock files: the Firestore emulator
 # (tools/firestore-emulator), the SMTP sink and the Telegram Bot API emulator (tools/channel-peers).
 for tool in tools/firestore-emulator tools/channel-peers; do
@@ -27,6 +32,12 @@ for tool in tools/firestore-emulator tools/channel-peers; do
     (cd "$tool" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# The apps' own clients (tools/app-clients): Google's Firestore client library, which the
+# Firestore tests read the documents with.
+. scripts/venv.sh
+venv_for tools/app-clients "${CGS_APP_CLIENTS_VENV:-$HOME/.cache/cgs-ticketing/app-clients}"
+export CGS_APP_CLIENTS_PYTHON="${CGS_APP_CLIENTS_VENV:-$HOME/.cache/cgs-ticketing/app-clients}/bin/python"
 
 drop_test_databases
 trap drop_test_databases EXIT

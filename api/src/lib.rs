@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod feed;
@@ -26,7 +27,7 @@ use common::{
 use poem::{
     Endpoint, EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpListener},
-    middleware::CatchPanic,
+    middleware::{CatchPanic, NormalizePath, TrailingSlash},
 };
 use poem_openapi::{OpenApiService, Tags};
 
@@ -105,6 +106,8 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description("Trouble and maintenance tickets of a fiber network, from the NOC to the field technicians.")
+    .server(poem_openapi::ServerObject::new("https://api-ticket-system.cgs.co.id").description("production"))
+    .license(poem_openapi::LicenseObject::new("Proprietary"))
 }
 
 /// The OpenAPI document as served at `/openapi.json` and committed as `openapi/openapi.json`.
@@ -125,7 +128,8 @@ pub struct Application {
 
 /// Connects the database, migrates it, loads the signing key, creates the first SuperAdmin, and
 /// binds the listener.
-pub async fn build_app(settings: Settings) -> anyhow::Result<Application> {
+pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
+    settings.cors_origins = cors::parse_origins(&settings.cors_origins)?;
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await?;
     let secret = match &settings.jwt_secret {
@@ -184,6 +188,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
     let docs = api.swagger_ui();
     let requests = state.requests.clone();
     let draining = state.draining.clone();
+    let origins = cors::WebOrigins(state.settings.cors_origins.clone());
     Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
@@ -206,6 +211,9 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
                 Ok::<_, poem::Error>(resp)
             }
         })
+        // A trailing slash never changes the answer: `/v1/indications/` is `/v1/indications`.
+        .with(NormalizePath::new(TrailingSlash::Trim))
+        .with(origins)
         .data(state)
 }
 

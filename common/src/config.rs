@@ -72,6 +72,12 @@ pub struct Settings {
     #[arg(long, env = "CGS_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
 
+    /// Origins of the web apps allowed to call the API from a browser (CORS, credentials
+    /// included), comma-separated exact origins such as `https://app.example.com`. None by
+    /// default: no other origin may read an answer.
+    #[arg(long, env = "CGS_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// SLA hours of a Dedicated customer's tickets.
     #[arg(long, env = "CGS_SLA_DEDICATED_HOURS", default_value_t = 4)]
     pub sla_dedicated_hours: i64,
@@ -238,6 +244,7 @@ impl Settings {
             login_max_failures: 5,
             login_lockout_seconds: 300,
             cookie_secure: false,
+            cors_origins: Vec::new(),
             sla_dedicated_hours: 4,
             sla_broadband_hours: 24,
             ticket_prefix: "CGS".into(),
