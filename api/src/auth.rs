@@ -180,7 +180,7 @@ impl AuthApi {
     /// Log in with email and password.
     ///
     /// Repeated failures for one email lock it for a while (429 with `Retry-After`).
-    #[oai(path = "/login", method = "post")]
+    #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
         state: poem::web::Data<&AppState>,
@@ -241,7 +241,7 @@ impl AuthApi {
     /// Send `/start CODE` to the bot within the code's lifetime: the bot then sends you open
     /// tickets of your region (field roles) with an Accept button. A new code replaces the
     /// previous one. 409 `telegram_off` when no bot is configured.
-    #[oai(path = "/telegram/linkCode", method = "post")]
+    #[oai(path = "/telegram/linkCode", method = "post", operation_id = "createTelegramLinkCode")]
     async fn telegram_link_code(
         &self,
         state: poem::web::Data<&AppState>,
@@ -260,7 +260,7 @@ impl AuthApi {
     }
 
     /// Log out: ends the session of the token or cookie presented.
-    #[oai(path = "/logout", method = "get")]
+    #[oai(path = "/logout", method = "get", operation_id = "logout")]
     async fn logout(&self, state: poem::web::Data<&AppState>, auth: Auth) -> ApiResult<LogoutResponse> {
         let mut tx = state.db.begin_write().await?;
         sessions::revoke(&mut tx, auth.session().session_id, db::now()).await?;

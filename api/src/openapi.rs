@@ -9,6 +9,14 @@ pub fn allow_null(doc: &mut Value) {
     let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
         return;
     };
+    // The type of each component, for the wrappers that refer to one: `nullable` needs a
+    // `type` beside it (OpenAPI 3.0.3), and a wrapper has none of its own.
+    let types: Vec<(String, Value)> = schemas
+        .iter()
+        .filter_map(|(name, schema)| {
+            Some((format!("#/components/schemas/{name}"), schema.get("type")?.clone()))
+        })
+        .collect();
     for schema in schemas.values_mut() {
         let required: Vec<String> = schema
             .get("required")
@@ -18,19 +26,50 @@ pub fn allow_null(doc: &mut Value) {
         let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
         for (name, prop) in props.iter_mut() {
             if !required.contains(name) {
-                nullable(prop);
+                nullable(prop, &types);
             }
         }
     }
 }
 
-fn nullable(prop: &mut Value) {
+fn nullable(prop: &mut Value, types: &[(String, Value)]) {
     let Some(obj) = prop.as_object_mut() else { return };
-    // A bare reference takes no siblings in OpenAPI 3.0: wrap it.
-    if let Some(reference) = obj.remove("$ref") {
-        obj.insert("allOf".into(), json!([{ "$ref": reference }]));
+    let reference = match obj.remove("$ref") {
+        Some(r) => Some(r),
+        // poem-openapi wraps a documented reference in an `allOf` of the reference and, at
+        // times, its description: the description moves up beside the property.
+        None => {
+            let parts = obj.get("allOf").and_then(Value::as_array).cloned().unwrap_or_default();
+            let refs: Vec<&Value> = parts.iter().filter_map(|p| p.get("$ref")).collect();
+            let described = |p: &Value| p.as_object().is_some_and(|o| o.keys().all(|k| k == "description"));
+            match refs.as_slice() {
+                [r] if parts.iter().all(|p| p.get("$ref").is_some() || described(p)) => {
+                    let r = (*r).clone();
+                    if let Some(d) = parts.iter().find_map(|p| p.get("description")).cloned() {
+                        obj.entry("description").or_insert(d);
+                    }
+                    obj.remove("allOf");
+                    Some(r)
+                }
+                _ => None,
+            }
+        }
+    };
+    match reference {
+        // A reference or null, in the form OpenAPI 3.0 generators and linters read alike: one of
+        // the referred schema or a null of its type (`nullable` beside a reference, or beside a
+        // type-less wrapper, is ignored by generators or refused by linters).
+        Some(r) => {
+            let t = types.iter().find(|(name, _)| Some(name.as_str()) == r.as_str()).map(|(_, t)| t.clone());
+            obj.insert(
+                "oneOf".into(),
+                json!([{ "$ref": r }, { "type": t.unwrap_or(json!("object")), "nullable": true, "enum": [null] }]),
+            );
+        }
+        None => {
+            obj.insert("nullable".into(), Value::Bool(true));
+        }
     }
-    obj.insert("nullable".into(), Value::Bool(true));
 }
 
 #[cfg(test)]
@@ -39,7 +78,10 @@ mod tests {
 
     #[test]
     fn optional_properties_become_nullable() {
-        let mut doc = json!({"components": {"schemas": {"User": {
+        let mut doc = json!({"components": {"schemas": {
+            "Region": {"type": "string", "enum": ["West", "East"]},
+            "Area": {"type": "object", "properties": {}},
+            "User": {
             "type": "object",
             "required": ["id"],
             "properties": {
@@ -55,9 +97,13 @@ mod tests {
         assert_eq!(p["area"], json!({"type": "string", "nullable": true}));
         assert_eq!(
             p["region"],
-            json!({"allOf": [{"$ref": "#/components/schemas/Region"}], "nullable": true})
+            json!({"oneOf": [
+                {"$ref": "#/components/schemas/Region"},
+                {"type": "string", "nullable": true, "enum": [null]}
+            ]})
         );
-        assert_eq!(p["city"]["nullable"], true);
+        assert_eq!(p["city"]["oneOf"][0]["$ref"], "#/components/schemas/Area");
+        assert_eq!(p["city"]["oneOf"][1]["type"], "object", "the null is of the type referred to");
         assert_eq!(p["city"]["description"], "d");
     }
 }

@@ -55,7 +55,7 @@ pub struct AdminApi;
 #[OpenApi(prefix_path = "/v1/admin", tag = "ApiTags::Operations")]
 impl AdminApi {
     /// Background jobs that failed every attempt (SuperAdmin).
-    #[oai(path = "/jobs/failed", method = "get")]
+    #[oai(path = "/jobs/failed", method = "get", operation_id = "listFailedJobs")]
     async fn failed_jobs(
         &self,
         state: Data<&AppState>,
@@ -76,7 +76,7 @@ impl AdminApi {
     }
 
     /// Run a failed job again, with fresh attempts (SuperAdmin).
-    #[oai(path = "/jobs/:id/retry", method = "post")]
+    #[oai(path = "/jobs/:id/retry", method = "post", operation_id = "retryJob")]
     async fn retry_job(
         &self,
         state: Data<&AppState>,

@@ -74,7 +74,7 @@ pub struct AreasApi;
 #[OpenApi(prefix_path = "/v1/areas", tag = "ApiTags::MasterData")]
 impl AreasApi {
     /// Add an area (SuperAdmin). Names are unique within a region.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createArea")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -90,7 +90,7 @@ impl AreasApi {
     }
 
     /// List areas.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listAreas")]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -114,7 +114,7 @@ impl AreasApi {
     }
 
     /// An area's detail.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getArea")]
     async fn get(&self, state: Data<&AppState>, _auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Area>> {
         let mut tx = state.db.begin().await?;
         let row = areas::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("area"))?;
@@ -123,7 +123,7 @@ impl AreasApi {
     }
 
     /// Update an area (SuperAdmin).
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "updateArea")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -140,7 +140,7 @@ impl AreasApi {
     }
 
     /// Delete an area (SuperAdmin); 409 while users or clients use it.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteArea")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Area>> {
         auth.actor().require_super_admin()?;
         let mut tx = state.db.begin_write().await?;

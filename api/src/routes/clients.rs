@@ -243,7 +243,7 @@ pub struct ClientsApi;
 #[OpenApi(prefix_path = "/v1/clients", tag = "ApiTags::MasterData")]
 impl ClientsApi {
     /// Add a client (SuperAdmin). `cid` is unique.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createClient")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -259,7 +259,7 @@ impl ClientsApi {
     }
 
     /// List clients.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listClients")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -294,7 +294,7 @@ impl ClientsApi {
     }
 
     /// A client's detail.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getClient")]
     async fn get(&self, state: Data<&AppState>, _auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Client>> {
         let mut tx = state.db.begin().await?;
         let row = clients::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("client"))?;
@@ -303,7 +303,7 @@ impl ClientsApi {
     }
 
     /// Update a client (SuperAdmin).
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "updateClient")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -321,7 +321,7 @@ impl ClientsApi {
     }
 
     /// Delete a client (SuperAdmin); 409 while tickets use it.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteClient")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Client>> {
         auth.actor().require_super_admin()?;
         let mut tx = state.db.begin_write().await?;

@@ -42,7 +42,7 @@ pub struct HealthApi;
 #[OpenApi(tag = "ApiTags::Operations")]
 impl HealthApi {
     /// Liveness: the process answers.
-    #[oai(path = "/healthz", method = "get")]
+    #[oai(path = "/healthz", method = "get", operation_id = "getHealth")]
     async fn healthz(&self) -> Json<Health> {
         ok()
     }
@@ -51,7 +51,7 @@ impl HealthApi {
     /// latency); and, from the database, background jobs by queue and state (`failed` are those
     /// that used up their attempts), tickets by region and status, and how many of those are
     /// over their SLA.
-    #[oai(path = "/metrics", method = "get")]
+    #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
     async fn metrics(&self, state: Data<&AppState>) -> crate::error::ApiResult<PlainText<String>> {
         let mut tx = state.db.begin().await?;
         let jobs = common::db::failed_jobs::counts(&mut tx).await?;
@@ -83,7 +83,7 @@ impl HealthApi {
     }
 
     /// Readiness: the database answers and the process is not shutting down.
-    #[oai(path = "/readyz", method = "get")]
+    #[oai(path = "/readyz", method = "get", operation_id = "getReadiness")]
     async fn readyz(&self, state: Data<&AppState>) -> Readiness {
         let status = poem::http::StatusCode::SERVICE_UNAVAILABLE;
         if state.draining.load(std::sync::atomic::Ordering::SeqCst) {

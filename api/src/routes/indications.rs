@@ -75,7 +75,7 @@ pub struct IndicationsApi;
 #[OpenApi(prefix_path = "/v1/indications", tag = "ApiTags::MasterData")]
 impl IndicationsApi {
     /// Add an indication (SuperAdmin).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createIndication")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -91,7 +91,7 @@ impl IndicationsApi {
     }
 
     /// List indications, optionally of one category.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listIndications")]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -115,7 +115,7 @@ impl IndicationsApi {
     }
 
     /// An indication's detail.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getIndication")]
     async fn get(&self, state: Data<&AppState>, _auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Indication>> {
         let mut tx = state.db.begin().await?;
         let row = indications::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("indication"))?;
@@ -124,7 +124,7 @@ impl IndicationsApi {
     }
 
     /// Update an indication (SuperAdmin).
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "updateIndication")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -143,7 +143,7 @@ impl IndicationsApi {
     }
 
     /// Delete an indication (SuperAdmin).
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteIndication")]
     async fn delete(
         &self,
         state: Data<&AppState>,

@@ -76,7 +76,7 @@ pub struct IspsApi;
 #[OpenApi(prefix_path = "/v1/isps", tag = "ApiTags::MasterData")]
 impl IspsApi {
     /// Add an ISP (SuperAdmin).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createIsp")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -92,7 +92,7 @@ impl IspsApi {
     }
 
     /// List ISPs.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listIsps")]
     async fn list(
         &self,
         state: Data<&AppState>,
@@ -115,7 +115,7 @@ impl IspsApi {
     }
 
     /// An ISP's detail.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getIsp")]
     async fn get(&self, state: Data<&AppState>, _auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Isp>> {
         let mut tx = state.db.begin().await?;
         let row = isps::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("isp"))?;
@@ -124,7 +124,7 @@ impl IspsApi {
     }
 
     /// Update an ISP (SuperAdmin).
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "updateIsp")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -141,7 +141,7 @@ impl IspsApi {
     }
 
     /// Delete an ISP (SuperAdmin); 409 while clients use it.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteIsp")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Isp>> {
         auth.actor().require_super_admin()?;
         let mut tx = state.db.begin_write().await?;

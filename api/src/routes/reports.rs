@@ -145,7 +145,7 @@ impl ReportsApi {
     /// by region, ISP and customer type, with how many closed, kept or missed their SLA, the
     /// mean and 90th-percentile resolution time and the pending time. `to` defaults to now,
     /// `from` to 30 days before `to`; at most 366 days. `Accept: text/csv` answers CSV.
-    #[oai(path = "/sla", method = "get")]
+    #[oai(path = "/sla", method = "get", operation_id = "getSlaReport")]
     async fn sla(
         &self,
         state: Data<&AppState>,

@@ -132,13 +132,16 @@ async fn delete(state: &AppState, auth: &Auth, kind: SplitterKind, id: Uuid) -> 
 
 /// One resource per splitter table; the operations differ only in the table.
 macro_rules! splitter_api {
-    ($api:ident, $prefix:literal, $kind:expr, $create:literal, $list:literal, $get:literal, $update:literal, $delete:literal) => {
+    ($api:ident, $prefix:literal, $kind:expr, $ids:tt, $create:literal, $list:literal, $get:literal, $update:literal, $delete:literal) => {
+        splitter_api!(@ $api, $prefix, $kind, $ids, $create, $list, $get, $update, $delete);
+    };
+    (@ $api:ident, $prefix:literal, $kind:expr, [$create_id:literal, $list_id:literal, $get_id:literal, $update_id:literal, $delete_id:literal], $create:literal, $list:literal, $get:literal, $update:literal, $delete:literal) => {
         pub struct $api;
 
         #[OpenApi(prefix_path = $prefix, tag = "ApiTags::MasterData")]
         impl $api {
             #[doc = $create]
-            #[oai(path = "/", method = "post")]
+            #[oai(path = "/", method = "post", operation_id = $create_id)]
             async fn create(
                 &self,
                 state: Data<&AppState>,
@@ -149,7 +152,7 @@ macro_rules! splitter_api {
             }
 
             #[doc = $list]
-            #[oai(path = "/", method = "get")]
+            #[oai(path = "/", method = "get", operation_id = $list_id)]
             async fn list(
                 &self,
                 state: Data<&AppState>,
@@ -168,7 +171,7 @@ macro_rules! splitter_api {
             }
 
             #[doc = $get]
-            #[oai(path = "/:id", method = "get")]
+            #[oai(path = "/:id", method = "get", operation_id = $get_id)]
             async fn get(
                 &self,
                 state: Data<&AppState>,
@@ -179,7 +182,7 @@ macro_rules! splitter_api {
             }
 
             #[doc = $update]
-            #[oai(path = "/:id", method = "put")]
+            #[oai(path = "/:id", method = "put", operation_id = $update_id)]
             async fn update(
                 &self,
                 state: Data<&AppState>,
@@ -191,7 +194,7 @@ macro_rules! splitter_api {
             }
 
             #[doc = $delete]
-            #[oai(path = "/:id", method = "delete")]
+            #[oai(path = "/:id", method = "delete", operation_id = $delete_id)]
             async fn delete(
                 &self,
                 state: Data<&AppState>,
@@ -208,6 +211,13 @@ splitter_api!(
     MainSplittersApi,
     "/v1/main_splitters",
     SplitterKind::Main,
+    [
+        "createMainSplitter",
+        "listMainSplitters",
+        "getMainSplitter",
+        "updateMainSplitter",
+        "deleteMainSplitter"
+    ],
     "Add a main splitter (SuperAdmin).",
     "List main splitters.",
     "A main splitter's detail.",
@@ -219,6 +229,7 @@ splitter_api!(
     SplittersApi,
     "/v1/splitters",
     SplitterKind::Distribution,
+    ["createSplitter", "listSplitters", "getSplitter", "updateSplitter", "deleteSplitter"],
     "Add a splitter (SuperAdmin).",
     "List splitters.",
     "A splitter's detail.",

@@ -202,6 +202,17 @@ pub enum TaskStep {
     Finishing,
 }
 
+/// The NOC's verdict in `validate/:evidenceId/:approved`: the words `true` or `false`. An enum
+/// of two strings rather than a boolean, so that generated clients send these exact words (a
+/// boolean path parameter becomes `True` in some languages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum Verdict {
+    #[oai(rename = "true")]
+    Approved,
+    #[oai(rename = "false")]
+    Rejected,
+}
+
 /// What an evidence body must carry for a step.
 #[derive(Clone, Copy)]
 struct Needs {
@@ -398,7 +409,7 @@ impl TicketsApi {
     /// Create a ticket (SuperAdmin, NOC of the region).
     ///
     /// `ticketId` comes from a per-month counter (`CGS-202611-0001`). Honours `Idempotency-Key`.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createTicket")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -424,7 +435,7 @@ impl TicketsApi {
     }
 
     /// List the tickets the caller may see, newest first.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listTickets")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -488,7 +499,7 @@ impl TicketsApi {
     /// follow on). Every event id is a change number: reconnect with `Last-Event-ID` to resume
     /// without losing a change. A comment is sent every 15 s to keep proxies from closing the
     /// stream; logging out ends it.
-    #[oai(path = "/stream", method = "get")]
+    #[oai(path = "/stream", method = "get", operation_id = "streamTickets")]
     async fn stream(
         &self,
         state: Data<&AppState>,
@@ -511,7 +522,7 @@ impl TicketsApi {
     }
 
     /// The full ticket document (the same as Firestore's `tickets/{id}`), log included.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getTicket")]
     async fn get(
         &self,
         state: Data<&AppState>,
@@ -533,7 +544,7 @@ impl TicketsApi {
     /// replace the draft's; its number, NOC and log stay. It stays a draft: send `isDraft: true`
     /// (or a future `publishedAt` to schedule it) and open it with `POST /v1/tickets/:id/publish`.
     /// A ticket no longer a draft answers 409 `not_a_draft`.
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "editDraftTicket")]
     async fn edit(
         &self,
         state: Data<&AppState>,
@@ -565,7 +576,7 @@ impl TicketsApi {
     }
 
     /// Publish a draft now (SuperAdmin, NOC of the region).
-    #[oai(path = "/:id/publish", method = "post")]
+    #[oai(path = "/:id/publish", method = "post", operation_id = "publishTicket")]
     async fn publish(
         &self,
         state: Data<&AppState>,
@@ -580,7 +591,7 @@ impl TicketsApi {
     }
 
     /// Assign or reassign an FOC of the ticket's region (SuperAdmin, NOC and FOCSupervisor of the region).
-    #[oai(path = "/:id/assign", method = "post")]
+    #[oai(path = "/:id/assign", method = "post", operation_id = "assignTicket")]
     async fn assign(
         &self,
         state: Data<&AppState>,
@@ -602,7 +613,7 @@ impl TicketsApi {
     }
 
     /// Accept an `Open` ticket of your region (FOC, FOCSupervisor): you become its FOC.
-    #[oai(path = "/:id/ticketStatus/accept", method = "post")]
+    #[oai(path = "/:id/ticketStatus/accept", method = "post", operation_id = "acceptTicket")]
     async fn accept(
         &self,
         state: Data<&AppState>,
@@ -617,7 +628,7 @@ impl TicketsApi {
     }
 
     /// Leave for the site (the assigned FOC).
-    #[oai(path = "/:id/ticketStatus/onTheWay", method = "post")]
+    #[oai(path = "/:id/ticketStatus/onTheWay", method = "post", operation_id = "reportOnTheWay")]
     async fn on_the_way(
         &self,
         state: Data<&AppState>,
@@ -632,7 +643,7 @@ impl TicketsApi {
     }
 
     /// Check in on site with a photo and GPS; the NOC validates it.
-    #[oai(path = "/:id/ticketStatus/checkedIn", method = "post")]
+    #[oai(path = "/:id/ticketStatus/checkedIn", method = "post", operation_id = "checkIn")]
     async fn checked_in(
         &self,
         state: Data<&AppState>,
@@ -649,7 +660,7 @@ impl TicketsApi {
     }
 
     /// Put the ticket on hold: a technician's request waits for the NOC; the NOC's applies at once.
-    #[oai(path = "/:id/ticketStatus/pending", method = "post")]
+    #[oai(path = "/:id/ticketStatus/pending", method = "post", operation_id = "pendTicket")]
     async fn pending(
         &self,
         state: Data<&AppState>,
@@ -671,7 +682,7 @@ impl TicketsApi {
     }
 
     /// End the running pending: work goes on where it was.
-    #[oai(path = "/:id/ticketStatus/resume", method = "post")]
+    #[oai(path = "/:id/ticketStatus/resume", method = "post", operation_id = "resumeTicket")]
     async fn resume(
         &self,
         state: Data<&AppState>,
@@ -686,7 +697,7 @@ impl TicketsApi {
     }
 
     /// Cancel: a technician's request waits for the NOC; the NOC's closes the ticket at once.
-    #[oai(path = "/:id/ticketStatus/cancel", method = "post")]
+    #[oai(path = "/:id/ticketStatus/cancel", method = "post", operation_id = "cancelTicket")]
     async fn cancel(
         &self,
         state: Data<&AppState>,
@@ -709,7 +720,7 @@ impl TicketsApi {
     /// Report a task step: `checking`, `pullingCable`, `jointing` and `tidying` freely once work
     /// goes on; `linkChecking` (photo required) and `finishing` (photo and GPS, after an approved
     /// link check) wait for the NOC's validation.
-    #[oai(path = "/:id/taskStatus/:task", method = "post")]
+    #[oai(path = "/:id/taskStatus/:task", method = "post", operation_id = "reportTaskStatus")]
     async fn task_status(
         &self,
         state: Data<&AppState>,
@@ -734,7 +745,7 @@ impl TicketsApi {
     }
 
     /// Approve (`true`) or reject (`false`) the evidence a request waits on (SuperAdmin, NOC of the region).
-    #[oai(path = "/:id/validate/:evidenceId/:approved", method = "post")]
+    #[oai(path = "/:id/validate/:evidenceId/:approved", method = "post", operation_id = "validateEvidence")]
     #[allow(clippy::too_many_arguments)]
     async fn validate(
         &self,
@@ -742,7 +753,7 @@ impl TicketsApi {
         auth: Auth,
         id: Path<Uuid>,
         #[oai(name = "evidenceId")] evidence_id: Path<Uuid>,
-        approved: Path<bool>,
+        approved: Path<Verdict>,
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
             Option<String>,
         >,
@@ -750,9 +761,11 @@ impl TicketsApi {
     ) -> ApiResult<Found<TicketSummary>> {
         let remark = body.0.and_then(|b| b.approval_remark);
         Checker::new().opt_len("approvalRemark", remark.as_deref(), LONG_MAX).finish()?;
-        let fp = serde_json::json!({"evidence": evidence_id.0, "approved": approved.0, "remark": remark.as_deref()});
+        let approved = approved.0 == Verdict::Approved;
+        let fp =
+            serde_json::json!({"evidence": evidence_id.0, "approved": approved, "remark": remark.as_deref()});
         let k = key(idempotency_key.0, "validate", id.0, Some(fp))?;
-        let cmd = Command::Validate { evidence_id: evidence_id.0, approved: approved.0, remark: opt(remark) };
+        let cmd = Command::Validate { evidence_id: evidence_id.0, approved, remark: opt(remark) };
         Ok(found(change(&state, &auth, id.0, k, cmd, 200).await?))
     }
 }

@@ -176,7 +176,7 @@ pub struct UsersApi;
 #[OpenApi(prefix_path = "/v1/users", tag = "ApiTags::Users")]
 impl UsersApi {
     /// Register a user (SuperAdmin).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createUser")]
     async fn create(
         &self,
         state: Data<&AppState>,
@@ -197,7 +197,7 @@ impl UsersApi {
     /// List the users the caller may see.
     ///
     /// SuperAdmin sees all, NOC and FOCSupervisor their region, an FOC only itself.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listUsers")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -246,7 +246,7 @@ impl UsersApi {
     }
 
     /// A user's detail (404 outside the caller's scope).
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getUser")]
     async fn get(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<User>> {
         let mut tx = state.db.begin().await?;
         let user = users::get(&mut tx, id.0).await?;
@@ -259,7 +259,7 @@ impl UsersApi {
 
     /// Update a user (SuperAdmin). A new password ends the user's sessions. The last SuperAdmin
     /// keeps its role (409 `last_super_admin`).
-    #[oai(path = "/:id", method = "put")]
+    #[oai(path = "/:id", method = "put", operation_id = "updateUser")]
     async fn update(
         &self,
         state: Data<&AppState>,
@@ -269,24 +269,19 @@ impl UsersApi {
     ) -> ApiResult<Found<User>> {
         auth.actor().require_super_admin()?;
         let b = body.0;
-        let mut tx = state.db.begin_write().await?;
-        let f = fields(&mut tx, &b).await?;
-        let hash = match b.password {
+        // The hash is made before the transaction: no lock waits on it.
+        let hash = match b.password.clone() {
             Some(p) => Some(hash_password(p.into_string()).await?),
             None => None,
         };
+        let mut tx = state.db.begin_write().await?;
+        users::lock_super_admins(&mut tx).await?;
+        let f = fields(&mut tx, &b).await?;
         let now = db::now();
         let user = users::update(&mut tx, id.0, &f, hash.as_deref(), now)
             .await?
             .ok_or(DomainError::NotFound("user"))?;
-        // Nobody could manage users any more: refused, and the transaction rolls back.
-        if users::count_with_role(&mut tx, Role::SuperAdmin).await? == 0 {
-            return Err(DomainError::conflict(
-                "last_super_admin",
-                "this is the last SuperAdmin; make another user SuperAdmin first",
-            )
-            .into());
-        }
+        ensure_a_super_admin_remains(&mut tx).await?;
         if hash.is_some() {
             sessions::revoke_all(&mut tx, user.id, now).await?;
         }
@@ -295,7 +290,7 @@ impl UsersApi {
     }
 
     /// Delete a user (SuperAdmin): it is deactivated, its sessions end, its history stays.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteUser")]
     async fn delete(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<User>> {
         auth.actor().require_super_admin()?;
         if id.0 == auth.actor().id {
@@ -303,13 +298,27 @@ impl UsersApi {
         }
         let now = db::now();
         let mut tx = state.db.begin_write().await?;
+        users::lock_super_admins(&mut tx).await?;
         let user = users::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("user"))?;
         if !users::deactivate(&mut tx, id.0, now).await? {
             return Err(DomainError::NotFound("user").into());
         }
+        ensure_a_super_admin_remains(&mut tx).await?;
         sessions::revoke_all(&mut tx, id.0, now).await?;
         tx.commit().await?;
         tracing::info!(user.id = %id.0, by = %auth.actor().id, "user deactivated");
         Ok(found(user.into()))
     }
+}
+
+/// Nobody could manage users any more after this change: refused (409 `last_super_admin`), and
+/// the caller's transaction rolls back. The caller locked the SuperAdmins' rows first.
+async fn ensure_a_super_admin_remains(tx: &mut Tx) -> Result<(), DomainError> {
+    if users::count_with_role(tx, Role::SuperAdmin).await? == 0 {
+        return Err(DomainError::conflict(
+            "last_super_admin",
+            "this is the last SuperAdmin; make another user SuperAdmin first",
+        ));
+    }
+    Ok(())
 }
