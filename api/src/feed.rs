@@ -206,7 +206,7 @@ impl Follower {
         tx.commit().await?;
         match self.resumed_from {
             // Changes after `from` were pruned, or the id is not one of this installation's.
-            Some(from) if from + 1 < oldest || from > newest => {
+            Some(from) if from.saturating_add(1) < oldest || from > newest => {
                 self.last = head;
                 Ok(Event::message("{}").event_type("reset").id(head.to_string()))
             }

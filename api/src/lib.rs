@@ -115,6 +115,7 @@ pub fn openapi_json() -> String {
     let mut doc: serde_json::Value =
         serde_json::from_str(&api_service().spec()).expect("poem-openapi writes JSON");
     openapi::allow_null(&mut doc);
+    openapi::describe_event_streams(&mut doc);
     serde_json::to_string_pretty(&doc).expect("JSON")
 }
 

@@ -4,6 +4,68 @@
 
 use serde_json::{Value, json};
 
+/// Describes the answers in `text/event-stream` (the live feed) as they are sent: a stream of
+/// Server-Sent Events, each described as an object of its fields (`event`, `id`, `data`,
+/// `retry`), as OpenAPI 3.2 reads an event stream's schema and tools read it before: `retry`
+/// first, then `ready` or `reset` (data `{}`), then `ticket` (data: the ticket document) and
+/// `removed` (data: `{id, ticketId}`). (poem-openapi calls such a stream an array of its items, which no
+/// client reads it as.)
+pub fn describe_event_streams(doc: &mut Value) {
+    // `data` is JSON text; OpenAPI 3.0 has no keyword for the schema of a string's content, so
+    // it is named in `x-contentMediaType` and `x-contentSchema` (3.2's `contentMediaType` and
+    // `contentSchema`) and in words.
+    let event = |names: &[&str], data: Value, description: &str| {
+        json!({
+            "type": "object",
+            "description": description,
+            "required": ["event", "id", "data"],
+            "properties": {
+                "event": {"type": "string", "enum": names},
+                "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The change number; send it back as `Last-Event-ID`."},
+                "data": {
+                    "type": "string",
+                    "description": "JSON of the schema in `x-contentSchema`.",
+                    "x-contentMediaType": "application/json",
+                    "x-contentSchema": data
+                }
+            }
+        })
+    };
+    let marker = json!({"type": "object", "description": "An empty object.", "properties": {}});
+    let removal = json!({
+        "type": "object",
+        "required": ["id", "ticketId"],
+        "properties": {"id": {"type": "string", "format": "uuid"}, "ticketId": {"type": "string"}}
+    });
+    let ticket = json!({"$ref": "#/components/schemas/TicketDocument"});
+    let schema = json!({
+        "type": "object",
+        "description": "One Server-Sent Event of the live feed.",
+        "oneOf": [
+            {
+                "type": "object",
+                "description": "`retry: 1000`, first: reconnect a second after the stream ends.",
+                "required": ["retry"],
+                "properties": {"retry": {"type": "integer", "minimum": 0}},
+                "not": {"required": ["event"], "properties": {"event": {"type": "string"}}}
+            },
+            event(&["ready", "reset"], marker,
+                "`ready` (the stream starts after this id) or `reset` (the changes after `Last-Event-ID` are no longer kept: reload, then follow)."),
+            event(&["ticket"], ticket, "A ticket the caller sees changed: its document, as `GET /v1/tickets/{id}` answers it."),
+            event(&["removed"], removal, "A change took a ticket out of the caller's sight.")
+        ]
+    });
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for op in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|p| p.values_mut()) {
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+        for content in responses.values_mut().filter_map(|r| r.get_mut("content")) {
+            if let Some(stream) = content.get_mut("text/event-stream") {
+                stream["schema"] = schema.clone();
+            }
+        }
+    }
+}
+
 /// Marks the optional properties of every component schema `nullable`.
 pub fn allow_null(doc: &mut Value) {
     let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {

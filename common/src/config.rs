@@ -194,6 +194,12 @@ pub struct Settings {
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
 
+    /// Longest life of one live-feed stream, in seconds: then the server ends it and the client
+    /// reconnects with `Last-Event-ID` (a browser's `EventSource` does so by itself, a second
+    /// later), losing nothing. Streams spread over replicas anew this way.
+    #[arg(long, env = "CGS_FEED_STREAM_SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..))]
+    pub feed_stream_seconds: u64,
+
     /// How many matches past the page the ticket list counts: beyond it `meta.total` is that
     /// bound and `meta.totalExact` is `false`, so a list costs the same at any table size.
     #[arg(long, env = "CGS_LIST_COUNT_BOUND", default_value_t = 1_000, value_parser = clap::value_parser!(i64).range(1..))]
@@ -257,6 +263,7 @@ impl Settings {
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),
             feed_retention_hours: 72,
+            feed_stream_seconds: 1800,
             list_count_bound: 1_000,
             smtp_url: None,
             mail_from: "CGS Ticketing <tickets@localhost>".into(),

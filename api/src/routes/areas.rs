@@ -20,7 +20,7 @@ use crate::{
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
     state::AppState,
-    text::Text,
+    text::{NotBlank, Text},
 };
 
 /// An area.
@@ -54,8 +54,8 @@ impl From<areas::AreaRow> for Area {
 #[derive(Debug, Object)]
 pub struct AreaBody {
     pub region: Region,
-    pub name: Text,
-    pub initial: Text,
+    pub name: Text<NotBlank>,
+    pub initial: Text<NotBlank>,
 }
 
 impl AreaBody {

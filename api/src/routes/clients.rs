@@ -27,7 +27,7 @@ use crate::{
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
     state::AppState,
-    text::{Text, opt},
+    text::{Coordinate, Long, NotBlank, Short, Text, opt},
 };
 
 /// The ISP a client belongs to.
@@ -134,32 +134,32 @@ impl From<clients::ClientRow> for Client {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ClientBody {
-    pub cid: Text,
+    pub cid: Text<NotBlank>,
     pub customer_type: CustomerType,
-    pub pop: Option<Text>,
-    pub name: Text,
-    pub user_code: Option<Text>,
+    pub pop: Option<Text<Short>>,
+    pub name: Text<NotBlank>,
+    pub user_code: Option<Text<Short>>,
     pub isp: Option<Uuid>,
     pub status: ClientStatus,
     pub region: Region,
     /// An area of the client's region.
     pub city: Option<Uuid>,
-    pub address: Option<Text>,
+    pub address: Option<Text<Long>>,
     /// `latitude,longitude`.
-    pub coordinate: Option<Text>,
+    pub coordinate: Option<Text<Coordinate>>,
     pub active_date: Option<DateTime<Utc>>,
     pub service: Option<ServiceType>,
     pub bandwidth: Option<f64>,
     pub bandwidth_unit: Option<BandwidthUnit>,
     pub ms: Option<Uuid>,
     pub splitter: Option<Uuid>,
-    pub device_type: Option<Text>,
-    pub mac_address: Option<Text>,
-    pub signal: Option<Text>,
-    pub vlan: Option<Text>,
-    pub ip_monitoring: Option<Text>,
-    pub epon: Option<Text>,
-    pub remark: Option<Text>,
+    pub device_type: Option<Text<Short>>,
+    pub mac_address: Option<Text<Short>>,
+    pub signal: Option<Text<Short>>,
+    pub vlan: Option<Text<Short>>,
+    pub ip_monitoring: Option<Text<Short>>,
+    pub epon: Option<Text<Short>>,
+    pub remark: Option<Text<Long>>,
 }
 
 /// Validates a client body and checks that what it references exists.

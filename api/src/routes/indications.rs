@@ -23,7 +23,7 @@ use crate::{
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
     state::AppState,
-    text::Text,
+    text::{NotBlankLong, Text},
 };
 
 /// An indication.
@@ -53,7 +53,7 @@ impl From<indications::IndicationRow> for Indication {
 #[derive(Debug, Object)]
 pub struct IndicationBody {
     pub category: IndicationCategory,
-    pub indication: Text,
+    pub indication: Text<NotBlankLong>,
 }
 
 impl IndicationBody {

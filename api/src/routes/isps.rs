@@ -20,7 +20,7 @@ use crate::{
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
     state::AppState,
-    text::Text,
+    text::{NotBlank, Text},
 };
 
 /// An ISP.
@@ -51,9 +51,9 @@ impl From<isps::IspRow> for Isp {
 /// An ISP's fields. `initial` is unique.
 #[derive(Debug, Object)]
 pub struct IspBody {
-    pub name: Text,
-    pub initial: Text,
-    pub brand: Text,
+    pub name: Text<NotBlank>,
+    pub initial: Text<NotBlank>,
+    pub brand: Text<NotBlank>,
 }
 
 impl IspBody {

@@ -23,7 +23,7 @@ use crate::{
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
     state::AppState,
-    text::Text,
+    text::{Coordinate, NotBlank, Text},
 };
 
 /// A main splitter or splitter.
@@ -53,9 +53,9 @@ impl From<splitters::SplitterRow> for Splitter {
 /// A splitter's fields.
 #[derive(Debug, Object)]
 pub struct SplitterBody {
-    pub name: Text,
+    pub name: Text<NotBlank>,
     /// `latitude,longitude` in decimal degrees.
-    pub coordinate: Text,
+    pub coordinate: Text<Coordinate>,
 }
 
 impl SplitterBody {

@@ -33,7 +33,7 @@ use crate::{
     optional_json::OptionalJson,
     serde_object::SerdeObject,
     state::AppState,
-    text::{Text, opt},
+    text::{Coordinate, Long, NotBlank, NotBlankLong, Short, Text, opt},
 };
 
 /// An event of the live feed. Documented by its main payload, the ticket document of a
@@ -104,13 +104,13 @@ impl From<&tickets::TicketRow> for TicketSummary {
 /// Whom to call on site.
 #[derive(Debug, Clone, Object)]
 pub struct ContactPersonBody {
-    pub name: Text,
-    pub phone: Text,
+    pub name: Text<NotBlank>,
+    pub phone: Text<NotBlank>,
 }
 
 /// A new ticket. With a `client`, region, end user and SLA come from the client.
 #[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", example)]
 pub struct NewTicketBody {
     pub client: Option<Uuid>,
     #[oai(rename = "type")]
@@ -120,41 +120,81 @@ pub struct NewTicketBody {
     #[oai(default)]
     pub is_draft: bool,
     pub published_at: Option<DateTime<Utc>>,
-    pub address: Option<Text>,
+    pub address: Option<Text<Long>>,
     #[oai(default)]
     pub contact_person: Vec<ContactPersonBody>,
     pub customer_type: Option<CustomerType>,
     pub indication_category: IndicationCategory,
     /// The fault as reported, e.g. an indication of the catalogue.
-    pub indication: Option<Text>,
+    pub indication: Option<Text<Long>>,
     pub network_segment: NetworkSegment,
-    pub remark: Option<Text>,
-    pub location_remark: Option<Text>,
-    pub ms_name: Option<Text>,
-    pub ms_location: Option<Text>,
-    pub splitter_name: Option<Text>,
-    pub splitter_location: Option<Text>,
+    pub remark: Option<Text<Long>>,
+    pub location_remark: Option<Text<Long>>,
+    pub ms_name: Option<Text<Short>>,
+    pub ms_location: Option<Text<Coordinate>>,
+    pub splitter_name: Option<Text<Short>>,
+    pub splitter_location: Option<Text<Coordinate>>,
     /// Only for a SuperAdmin creating a ticket without a client.
     pub region: Option<Region>,
+}
+
+impl poem_openapi::types::Example for NewTicketBody {
+    /// A fibre cut reported by phone, without a client (a SuperAdmin names the region).
+    fn example() -> Self {
+        Self {
+            client: None,
+            ticket_type: TicketType::Trouble,
+            source: TicketSource::Phone,
+            is_draft: false,
+            published_at: None,
+            address: Some(Text::new("Jl. Asia Afrika 8, Bandung")),
+            contact_person: vec![ContactPersonBody {
+                name: Text::new("Budi"),
+                phone: Text::new("0812345678"),
+            }],
+            customer_type: None,
+            indication_category: IndicationCategory::FiberCut,
+            indication: Some(Text::new("Kabel putus")),
+            network_segment: NetworkSegment::Access,
+            remark: Some(Text::new("no signal since 07:00")),
+            location_remark: None,
+            ms_name: None,
+            ms_location: None,
+            splitter_name: None,
+            splitter_location: None,
+            region: Some(Region::West),
+        }
+    }
 }
 
 /// Evidence of a step: a photo uploaded beforehand, a remark, GPS.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct EvidenceBody {
-    pub media_url: Option<Text>,
-    pub remark: Option<Text>,
-    pub location_coordinate: Option<Text>,
+    pub media_url: Option<Text<Long>>,
+    pub remark: Option<Text<Long>>,
+    pub location_coordinate: Option<Text<Coordinate>>,
+}
+
+/// Evidence of being on site (check-in): a photo uploaded beforehand and the GPS position, both
+/// required, and a remark.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SiteEvidenceBody {
+    pub media_url: Text<NotBlankLong>,
+    pub remark: Option<Text<Long>>,
+    pub location_coordinate: Text<Coordinate>,
 }
 
 /// A pending request.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PendingBody {
-    pub media_url: Option<Text>,
-    pub remark: Option<Text>,
+    pub media_url: Option<Text<Long>>,
+    pub remark: Option<Text<Long>>,
     pub pending_category: PendingCategory,
-    /// Minutes, 1 to 10080.
+    /// Minutes, 1 to 10080 (a week).
+    #[oai(validator(minimum(value = "1"), maximum(value = "10080")))]
     pub pending_interval: i64,
 }
 
@@ -162,8 +202,8 @@ pub struct PendingBody {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CancelBody {
-    pub media_url: Option<Text>,
-    pub remark: Option<Text>,
+    pub media_url: Option<Text<Long>>,
+    pub remark: Option<Text<Long>>,
     pub cancel_category: CancelCategory,
 }
 
@@ -178,7 +218,7 @@ pub struct AssignBody {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ValidateBody {
-    pub approval_remark: Option<Text>,
+    pub approval_remark: Option<Text<Long>>,
 }
 
 /// `agingTime` filter: under, over or without SLA.
@@ -224,10 +264,10 @@ const FREE: Needs = Needs { media: false, location: false };
 const PHOTO: Needs = Needs { media: true, location: false };
 const PHOTO_GPS: Needs = Needs { media: true, location: true };
 
-fn evidence(
-    media: Option<Text>,
-    remark: Option<Text>,
-    location: Option<Text>,
+fn evidence<M, R, L>(
+    media: Option<Text<M>>,
+    remark: Option<Text<R>>,
+    location: Option<Text<L>>,
     needs: Needs,
 ) -> Result<Evidence, DomainError> {
     let mut check = Checker::new();
@@ -498,7 +538,8 @@ impl TicketsApi {
     /// say); `reset` when `Last-Event-ID` names a change no longer kept (reload the list, then
     /// follow on). Every event id is a change number: reconnect with `Last-Event-ID` to resume
     /// without losing a change. A comment is sent every 15 s to keep proxies from closing the
-    /// stream; logging out ends it.
+    /// stream; logging out ends it, and so does the server after `CGS_FEED_STREAM_SECONDS`
+    /// (`retry: 1000` first tells the client to reconnect a second later).
     #[oai(path = "/stream", method = "get", operation_id = "streamTickets")]
     async fn stream(
         &self,
@@ -507,7 +548,7 @@ impl TicketsApi {
         /// The id of the last event received, to resume after it.
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<i64>>,
-    ) -> EventStream<BoxStream<'static, FeedEvent>> {
+    ) -> ApiResult<EventStream<BoxStream<'static, FeedEvent>>> {
         let session = auth.session();
         let events = crate::feed::follow(
             state.db.clone(),
@@ -516,9 +557,15 @@ impl TicketsApi {
             session.session_id,
             last_event_id.0,
         );
-        EventStream::new(events.map(FeedEvent).boxed())
+        // The client is told to come back a second after the stream ends, which it does at the
+        // latest after `CGS_FEED_STREAM_SECONDS`.
+        let lifetime = tokio::time::sleep(std::time::Duration::from_secs(state.settings.feed_stream_seconds));
+        let events = futures_util::stream::once(async { poem::web::sse::Event::retry(1000) })
+            .chain(events)
+            .take_until(lifetime);
+        Ok(EventStream::new(events.map(FeedEvent).boxed())
             .keep_alive(std::time::Duration::from_secs(15))
-            .to_event(|e| e.0)
+            .to_event(|e| e.0))
     }
 
     /// The full ticket document (the same as Firestore's `tickets/{id}`), log included.
@@ -652,10 +699,12 @@ impl TicketsApi {
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
             Option<String>,
         >,
-        body: Json<EvidenceBody>,
+        body: Json<SiteEvidenceBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "checkedIn", id.0, body_json(&body.0))?;
-        let cmd = Command::CheckIn(body.0.into_evidence(PHOTO_GPS)?);
+        let b = body.0;
+        let cmd =
+            Command::CheckIn(evidence(Some(b.media_url), b.remark, Some(b.location_coordinate), PHOTO_GPS)?);
         Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))
     }
 
@@ -674,7 +723,7 @@ impl TicketsApi {
         let k = key(idempotency_key.0, "pending", id.0, body_json(&body.0))?;
         let b = body.0;
         let cmd = Command::Pending {
-            evidence: evidence(b.media_url, b.remark, None, FREE)?,
+            evidence: evidence(b.media_url, b.remark, None::<Text<Coordinate>>, FREE)?,
             category: b.pending_category,
             minutes: b.pending_interval,
         };
@@ -711,7 +760,7 @@ impl TicketsApi {
         let k = key(idempotency_key.0, "cancel", id.0, body_json(&body.0))?;
         let b = body.0;
         let cmd = Command::Cancel {
-            evidence: evidence(b.media_url, b.remark, None, FREE)?,
+            evidence: evidence(b.media_url, b.remark, None::<Text<Coordinate>>, FREE)?,
             category: b.cancel_category,
         };
         Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))

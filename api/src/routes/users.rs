@@ -25,7 +25,7 @@ use crate::{
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
     state::AppState,
-    text::{Text, opt},
+    text::{Email, Long, NotBlank, Password, Short, Text, opt},
 };
 
 /// A user as the API shows it; never its password.
@@ -82,33 +82,33 @@ impl From<users::UserRow> for User {
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct NewUser {
-    pub email: Text,
-    pub password: Text,
-    pub re_password: Text,
-    pub nik: Text,
-    pub name: Text,
+    pub email: Text<Email>,
+    pub password: Text<Password>,
+    pub re_password: Text<Password>,
+    pub nik: Text<NotBlank>,
+    pub name: Text<NotBlank>,
     pub role: Role,
     pub region: Region,
     /// The name of an existing area of the user's region.
-    pub area: Option<Text>,
-    pub profile_photo: Option<Text>,
-    pub phone_number: Option<Text>,
+    pub area: Option<Text<Short>>,
+    pub profile_photo: Option<Text<Long>>,
+    pub phone_number: Option<Text<Short>>,
 }
 
 /// A user's new state; the password changes only when given (then `rePassword` too).
 #[derive(Debug, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct UserUpdate {
-    pub email: Text,
-    pub password: Option<Text>,
-    pub re_password: Option<Text>,
-    pub nik: Text,
-    pub name: Text,
+    pub email: Text<Email>,
+    pub password: Option<Text<Password>>,
+    pub re_password: Option<Text<Password>>,
+    pub nik: Text<NotBlank>,
+    pub name: Text<NotBlank>,
     pub role: Role,
     pub region: Region,
-    pub area: Option<Text>,
-    pub profile_photo: Option<Text>,
-    pub phone_number: Option<Text>,
+    pub area: Option<Text<Short>>,
+    pub profile_photo: Option<Text<Long>>,
+    pub phone_number: Option<Text<Short>>,
 }
 
 /// Direction of a sorted list.

@@ -19,33 +19,10 @@ use crate::helpers::*;
 
 const APP_ORIGIN: &str = "http://app.cgs.test";
 
-/// Runs a CORS test on SQLite and PostgreSQL, with the origins `tweak` sets.
-macro_rules! with_origins {
-    ($(async fn $name:ident($app:ident) $origins:block $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($app: TestApp) $body
-
-            async fn go(backend: Backend) {
-                let origins: Vec<String> = $origins;
-                if let Some(app) = spawn_app_with(backend, move |s| s.cors_origins = origins).await {
-                    run(app).await
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                go(Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                go(Backend::Postgres).await
-            }
-        }
-    )*};
+/// The app with `origins` in `CGS_CORS_ORIGINS`; `None` when the backend is not configured.
+async fn app_with_origins(backend: Backend, origins: &[&str]) -> Option<TestApp> {
+    let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+    spawn_app_with(backend, move |s| s.cors_origins = origins).await
 }
 
 async fn preflight(
@@ -69,64 +46,105 @@ fn header_of(r: &reqwest::Response, name: header::HeaderName) -> Option<&str> {
     r.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-with_origins! {
-    async fn a_listed_origin_gets_its_preflights_and_headers_and_another_none(app) {
-        vec![APP_ORIGIN.to_owned(), "https://noc.cgs.test".to_owned()]
-    } {
-        let r = preflight(&app, "/v1/login", APP_ORIGIN, "POST", "content-type").await;
-        assert_eq!(r.status(), 200);
+async fn a_listed_origin_gets_its_preflights_and_headers_and_another_none(backend: Backend) {
+    let Some(app) = app_with_origins(backend, &[APP_ORIGIN, "https://noc.cgs.test"]).await else { return };
+    let r = preflight(&app, "/v1/login", APP_ORIGIN, "POST", "content-type").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(APP_ORIGIN));
+    assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
+    let methods = header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS).unwrap().to_lowercase();
+    assert!(["get", "post", "put", "delete"].iter().all(|m| methods.contains(m)), "{methods}");
+    let allowed = header_of(&r, header::ACCESS_CONTROL_ALLOW_HEADERS).unwrap().to_lowercase();
+    for h in ["authorization", "content-type", "idempotency-key", "last-event-id"] {
+        assert!(allowed.contains(h), "{h} allowed: {allowed}");
+    }
+    // A preflight with a trailing slash and one for the live feed.
+    assert_eq!(
+        preflight(&app, "/v1/tickets/", APP_ORIGIN, "POST", "authorization,idempotency-key").await.status(),
+        200
+    );
+    assert_eq!(
+        preflight(&app, "/v1/tickets/stream", "https://noc.cgs.test", "GET", "last-event-id").await.status(),
+        200
+    );
+
+    // Answers to a listed origin carry the headers, errors included, so the app reads them.
+    for (token, status) in [(Some(app.admin.as_str()), 200), (None, 401)] {
+        let mut req = app.client.get(app.url("/v1/tickets")).header(header::ORIGIN, APP_ORIGIN);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), status);
         assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(APP_ORIGIN));
         assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
-        let methods = header_of(&r, header::ACCESS_CONTROL_ALLOW_METHODS).unwrap().to_lowercase();
-        assert!(["get", "post", "put", "delete"].iter().all(|m| methods.contains(m)), "{methods}");
-        let allowed = header_of(&r, header::ACCESS_CONTROL_ALLOW_HEADERS).unwrap().to_lowercase();
-        for h in ["authorization", "content-type", "idempotency-key", "last-event-id"] {
-            assert!(allowed.contains(h), "{h} allowed: {allowed}");
-        }
-        // A preflight with a trailing slash and one for the live feed.
-        assert_eq!(preflight(&app, "/v1/tickets/", APP_ORIGIN, "POST", "authorization,idempotency-key").await.status(), 200);
-        assert_eq!(preflight(&app, "/v1/tickets/stream", "https://noc.cgs.test", "GET", "last-event-id").await.status(), 200);
-
-        // Answers to a listed origin carry the headers, errors included, so the app reads them.
-        for (token, status) in [(Some(app.admin.as_str()), 200), (None, 401)] {
-            let mut req = app.client.get(app.url("/v1/tickets")).header(header::ORIGIN, APP_ORIGIN);
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            let r = req.send().await.unwrap();
-            assert_eq!(r.status(), status);
-            assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(APP_ORIGIN));
-            assert_eq!(header_of(&r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS), Some("true"));
-            assert!(header_of(&r, header::ACCESS_CONTROL_EXPOSE_HEADERS).unwrap().to_lowercase().contains("retry-after"));
-            assert!(r.headers().get_all(header::VARY).iter().any(|v| v.to_str().unwrap().contains("Origin")));
-        }
-
-        // Another origin: its preflight is refused in the error envelope, its requests get no
-        // CORS headers (the browser keeps the answer from the page).
-        let r = preflight(&app, "/v1/login", "https://evil.example", "POST", "content-type").await;
-        assert_eq!(r.status(), 403);
-        assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-        let body: Value = r.json().await.unwrap();
-        assert_eq!(body["statusCode"], 403);
-        let r = app.client.get(app.url("/v1/tickets")).bearer_auth(&app.admin).header(header::ORIGIN, "https://evil.example").send().await.unwrap();
-        assert_eq!(r.status(), 200, "a request without a browser's enforcement is served as ever");
-        assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-        assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
-        // A prefix of a listed origin is another origin.
-        let r = preflight(&app, "/v1/login", "http://app.cgs.test.evil.example", "POST", "content-type").await;
-        assert_eq!(r.status(), 403);
+        assert!(
+            header_of(&r, header::ACCESS_CONTROL_EXPOSE_HEADERS)
+                .unwrap()
+                .to_lowercase()
+                .contains("retry-after")
+        );
+        assert!(r.headers().get_all(header::VARY).iter().any(|v| v.to_str().unwrap().contains("Origin")));
     }
 
-    async fn without_listed_origins_no_origin_gets_cors_headers(app) {
-        Vec::new()
-    } {
-        let r = preflight(&app, "/v1/login", APP_ORIGIN, "POST", "content-type").await;
-        assert_eq!(r.status(), 405, "no preflight is answered");
-        assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-        let r = app.client.get(app.url("/v1/tickets")).bearer_auth(&app.admin).header(header::ORIGIN, APP_ORIGIN).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
-    }
+    // Another origin: its preflight is refused in the error envelope, its requests get no
+    // CORS headers (the browser keeps the answer from the page).
+    let r = preflight(&app, "/v1/login", "https://evil.example", "POST", "content-type").await;
+    assert_eq!(r.status(), 403);
+    assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["statusCode"], 403);
+    let r = app
+        .client
+        .get(app.url("/v1/tickets"))
+        .bearer_auth(&app.admin)
+        .header(header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a request without a browser's enforcement is served as ever");
+    assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
+    // A prefix of a listed origin is another origin.
+    let r = preflight(&app, "/v1/login", "http://app.cgs.test.evil.example", "POST", "content-type").await;
+    assert_eq!(r.status(), 403);
+}
+
+async fn without_listed_origins_no_origin_gets_cors_headers(backend: Backend) {
+    let Some(app) = app_with_origins(backend, &[]).await else { return };
+    let r = preflight(&app, "/v1/login", APP_ORIGIN, "POST", "content-type").await;
+    assert_eq!(r.status(), 405, "no preflight is answered");
+    assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let r = app
+        .client
+        .get(app.url("/v1/tickets"))
+        .bearer_auth(&app.admin)
+        .header(header::ORIGIN, APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(header_of(&r, header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_origin_gets_its_preflights_and_headers_and_another_none_sqlite() {
+    a_listed_origin_gets_its_preflights_and_headers_and_another_none(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_origin_gets_its_preflights_and_headers_and_another_none_postgres() {
+    a_listed_origin_gets_its_preflights_and_headers_and_another_none(Backend::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_listed_origins_no_origin_gets_cors_headers_sqlite() {
+    without_listed_origins_no_origin_gets_cors_headers(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_listed_origins_no_origin_gets_cors_headers_postgres() {
+    without_listed_origins_no_origin_gets_cors_headers(Backend::Postgres).await
 }
 
 #[test]

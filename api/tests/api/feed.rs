@@ -197,8 +197,46 @@ on_both_backends! {
         app.exec("DELETE FROM ticket_events WHERE seq < (SELECT MAX(seq) FROM ticket_events)").await;
         let mut feed = Feed::open(&app, &noc, Some(&start)).await;
         assert_eq!(feed.next().await.event, "reset");
+        // Ids at the edges of the number range, or below any change, ask for a reload too.
+        for id in [i64::MAX.to_string(), i64::MIN.to_string(), "-1".to_owned()] {
+            let mut feed = Feed::open(&app, &noc, Some(&id)).await;
+            assert_eq!(feed.next().await.event, "reset", "Last-Event-ID {id}");
+        }
         // A malformed id is a bad request.
         let resp = app.client.get(app.url("/v1/tickets/stream")).bearer_auth(&noc).header("Last-Event-ID", "abc").send().await.unwrap();
         assert_eq!(resp.status(), 400);
     }
+}
+
+/// A stream ends by itself after `CGS_FEED_STREAM_SECONDS`, having told the client to come back
+/// a second later, and the client resumes from its last event without losing a change.
+async fn a_stream_ends_after_its_lifetime_and_resumes_without_a_gap(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.feed_stream_seconds = 1).await else { return };
+    let (_, noc) = app.user(Role::NOC, Region::West).await;
+    let ticket = json!({"type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"});
+    let resp = app.client.get(app.url("/v1/tickets/stream")).bearer_auth(&noc).send().await.unwrap();
+    let text = tokio::time::timeout(Duration::from_secs(10), resp.text())
+        .await
+        .expect("the stream ends within its lifetime")
+        .unwrap();
+    assert!(text.starts_with("retry: 1000\n\n"), "{text}");
+    assert!(text.contains("event: ready"), "{text}");
+    let ready_id = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().to_owned();
+    // Changes made while no stream is open come with the next one.
+    let id = app.post("/v1/tickets", &noc, ticket).await.id();
+    let mut feed = Feed::open(&app, &noc, Some(&ready_id)).await;
+    assert_eq!(feed.next().await.event, "ready");
+    let e = feed.next().await;
+    assert_eq!((e.event.as_str(), e.data["id"].as_str()), ("ticket", Some(id.as_str())));
+    assert!(feed.next_within(10).await.is_none(), "the second stream ends too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_after_its_lifetime_and_resumes_without_a_gap_sqlite() {
+    a_stream_ends_after_its_lifetime_and_resumes_without_a_gap(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_after_its_lifetime_and_resumes_without_a_gap_postgres() {
+    a_stream_ends_after_its_lifetime_and_resumes_without_a_gap(Backend::Postgres).await
 }

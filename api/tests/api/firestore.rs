@@ -81,23 +81,6 @@ async fn step(app: &TestApp, token: &str, id: &str, path: &str, body: Option<Val
     app.send(Method::POST, &format!("/v1/tickets/{id}/{path}"), Some(token), body).await.expect(201);
 }
 
-async fn approve(app: &TestApp, token: &str, id: &str) {
-    let d = api_doc(app, id).await;
-    let ev = d["ticketLogs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|l| l["needApproval"] == true && l["isApproved"].is_null())
-        .unwrap()["evidenceId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/true"), Some(token), None)
-        .await
-        .expect(200);
-}
-
 with_firestore! {
     async fn every_change_reaches_firestore_as_the_api_renders_it(app, emu, project) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;
@@ -119,7 +102,7 @@ with_firestore! {
             let (api, fs) = synced(&app, &emu, &project, &id).await;
             assert_eq!(timeless(fs), timeless(api), "after {path}");
             if needs_approval {
-                approve(&app, &noc, &id).await;
+                app.approve_request(&noc, &id).await;
                 let (api, fs) = synced(&app, &emu, &project, &id).await;
                 assert_eq!(timeless(fs), timeless(api), "after approving {path}");
             }

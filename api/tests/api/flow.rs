@@ -46,24 +46,6 @@ fn entry<'a>(d: &'a Value, evidence: &str, card: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {card} entry for {evidence}: {d}"))
 }
 
-/// Approves the latest request of the ticket as the NOC.
-async fn approve(app: &TestApp, noc: &str, id: &str) {
-    let d = doc(app, id).await;
-    let ev = d["ticketLogs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|l| l["cardType"] == "RequestValidationAction" || l["cardType"] == "FinishingAction")
-        .unwrap()["evidenceId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/true"), Some(noc), None)
-        .await
-        .expect(200);
-}
-
 /// Checks every log entry of a document for the keys the contract says its status must carry.
 fn assert_entries_carry_their_keys(d: &Value) {
     for l in d["ticketLogs"].as_array().unwrap() {
@@ -153,20 +135,20 @@ on_both_backends! {
         let logs = d["ticketLogs"].as_array().unwrap();
         let (request, reassign) = (&logs[logs.len() - 2], &logs[logs.len() - 1]);
         assert_eq!((reassign["cardType"].as_str(), reassign["evidenceId"].clone()), (Some("ReassignAction"), request["evidenceId"].clone()));
-        approve(&app, &noc, &id).await;
+        app.approve_request(&noc, &id).await;
         let d = doc(&app, &id).await;
         assert!(d["ticketLogs"].as_array().unwrap().iter().filter(|l| l["evidenceId"] == request["evidenceId"]).all(|l| l["isApproved"] == true));
         let foc = app.login(d["foc"]["email"].as_str().unwrap(), PASSWORD).await;
         act(&app, &foc, &id, "taskStatus/checking", Some(evidence())).await.expect(201);
         act(&app, &foc, &id, "ticketStatus/pending", Some(json!({"pendingCategory": "WaitingForMaterial", "pendingInterval": 60}))).await.expect(201);
-        approve(&app, &noc, &id).await;
+        app.approve_request(&noc, &id).await;
         act(&app, &foc, &id, "ticketStatus/resume", None).await.expect(201);
         act(&app, &foc, &id, "taskStatus/linkChecking", Some(evidence())).await.expect(201);
-        approve(&app, &noc, &id).await;
+        app.approve_request(&noc, &id).await;
         act(&app, &noc, &id, "ticketStatus/pending", Some(json!({"pendingCategory": "Weather", "pendingInterval": 5}))).await.expect(201);
         act(&app, &foc, &id, "ticketStatus/resume", None).await.expect(201);
         act(&app, &foc, &id, "taskStatus/finishing", Some(evidence())).await.expect(201);
-        approve(&app, &noc, &id).await;
+        app.approve_request(&noc, &id).await;
         let d = doc(&app, &id).await;
         assert_eq!(d["latestStatus"], "Closed");
         let statuses: std::collections::HashSet<&str> = d["ticketLogs"].as_array().unwrap().iter().map(|l| l["statusName"].as_str().unwrap()).collect();

@@ -264,6 +264,24 @@ impl TestApp {
         a.body["data"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// Approves, as `token` (a NOC's), the latest request of ticket `id` that waits for the NOC.
+    pub async fn approve_request(&self, token: &str, id: &str) {
+        let d = self.get(&format!("/v1/tickets/{id}"), &self.admin).await.result().clone();
+        let ev = d["ticketLogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|l| l["cardType"] == "RequestValidationAction" || l["cardType"] == "FinishingAction")
+            .unwrap_or_else(|| panic!("no request waits: {d}"))["evidenceId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/true"), Some(token), None)
+            .await
+            .expect(200);
+    }
+
     /// Creates an area as the admin; returns its id.
     pub async fn area(&self, region: Region, name: &str) -> String {
         let a = self

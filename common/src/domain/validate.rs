@@ -105,12 +105,19 @@ impl Checker {
     }
 }
 
+/// A `latitude,longitude` pair in decimal degrees (latitude -90 to 90, longitude -180 to 180,
+/// blanks around each number allowed), as a regular expression that reads the same in Rust, in
+/// ECMAScript (the OpenAPI document's `pattern`, for app forms) and in Python (generators).
+pub const COORDINATE_PATTERN: &str = concat!(
+    r"^[ \t\r\n]*-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)[ \t\r\n]*,",
+    r"[ \t\r\n]*-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\.[0-9]+)?)[ \t\r\n]*$"
+);
+
 fn is_coordinate(value: &str) -> bool {
-    let Some((lat, lng)) = value.split_once(',') else { return false };
-    match (lat.trim().parse::<f64>(), lng.trim().parse::<f64>()) {
-        (Ok(lat), Ok(lng)) => lat.is_finite() && lng.is_finite() && lat.abs() <= 90.0 && lng.abs() <= 180.0,
-        _ => false,
-    }
+    static COORDINATE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(COORDINATE_PATTERN).expect("the coordinate pattern compiles")
+    });
+    COORDINATE.is_match(value)
 }
 
 /// Emails compare case-insensitively; they are stored trimmed and lower-cased.
@@ -149,10 +156,15 @@ mod tests {
 
     #[test]
     fn coordinates_are_latitude_comma_longitude() {
-        for good in ["1.23124123151,-0.32413123", "-6.9, 107.6", "90,180"] {
+        for good in
+            ["1.23124123151,-0.32413123", "-6.9, 107.6", "90,180", "-90.000,-180", " 0,0\n", "89.99,179.9"]
+        {
             assert!(fields(Checker::new().coordinate("c", good).finish()).is_empty(), "{good}");
         }
-        for bad in ["", "1.2", "a,b", "91,0", "0,181", "NaN,0", "1,2,3"] {
+        for bad in [
+            "", "1.2", "a,b", "91,0", "0,181", "NaN,0", "1,2,3", "90.1,0", "0,-180.5", "1e1,2", "1,2x",
+            "x1,2", "1.,2",
+        ] {
             assert_eq!(fields(Checker::new().coordinate("c", bad).finish()), ["c"], "{bad}");
         }
     }
