@@ -1,8 +1,8 @@
 """Schemathesis hooks for scripts/schemathesis.sh: schema-valid bodies that refer to other rows
 (a client's ISP, city and splitters, a ticket's client, a user's area, an assignment's FOC) name
 rows that exist, which scripts/schemathesis.sh creates first and passes in CGS_ST_* variables, as
-schemathesis' "supply the identifiers" advice says for path parameters. One body in ten keeps
-what was generated, so the answers to unknown references are fuzzed too. Two rules a schema
+schemathesis' "supply the identifiers" advice says for path parameters. One fuzzed body in ten
+keeps what was generated, so the answers to unknown references are fuzzed too. Two rules a schema
 cannot state are kept the same way: a user body's `rePassword` repeats its `password`, and a
 SuperAdmin's ticket without a client names its region. Each schema-valid request carries an
 Idempotency-Key of its own, as a client's does. Only schema-valid cases are changed.
@@ -40,8 +40,9 @@ def map_case(context, case):
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = str(uuid.uuid4())
     if isinstance(case.body, dict):
-        # The few cases made from the document's examples always get real rows.
-        keep = meta.phase.name.value != "examples" and _keeps_generated(case.body)
+        # The examples and the coverage phase make few cases each, and always get real rows;
+        # the many of fuzzing keep what was generated one time in ten.
+        keep = meta.phase.name == "fuzzing" and _keeps_generated(case.body)
         case.body = case.body if keep else _with_real_rows(context.operation, case.body)
     return case
 
