@@ -6,6 +6,7 @@ pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod feed;
+pub mod hardening;
 pub mod idempotency;
 pub mod limits;
 pub mod observe;
@@ -212,6 +213,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint {
                 Ok::<_, poem::Error>(resp)
             }
         })
+        .around(hardening::security_headers)
         // A trailing slash never changes the answer: `/v1/indications/` is `/v1/indications`.
         .with(NormalizePath::new(TrailingSlash::Trim))
         .with(origins)

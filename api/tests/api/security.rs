@@ -236,3 +236,22 @@ async fn no_secret_or_hash_reaches_a_response_or_a_log_line() {
         }
     }
 }
+
+on_both_backends! {
+    async fn answers_carry_the_security_headers(app) {
+        let login = app.client.post(app.url("/v1/login")).json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).send().await.unwrap();
+        assert_eq!(login.status(), 200);
+        assert_eq!(login.headers()["cache-control"], "no-store", "a token is never cached");
+        assert_eq!(login.headers()["x-content-type-options"], "nosniff");
+        let refused = app.client.post(app.url("/v1/login/")).json(&json!({"email": ADMIN_EMAIL, "password": "wrong-password"})).send().await.unwrap();
+        assert_eq!((refused.status().as_u16(), refused.headers()["cache-control"].to_str().unwrap()), (401, "no-store"));
+        let list = app.client.get(app.url("/v1/tickets")).bearer_auth(&app.admin).send().await.unwrap();
+        assert_eq!(list.headers()["x-content-type-options"], "nosniff");
+        let missing = app.client.get(app.url("/v1/nothing-here")).send().await.unwrap();
+        assert_eq!((missing.status().as_u16(), missing.headers()["x-content-type-options"].to_str().unwrap()), (404, "nosniff"));
+        let docs = app.client.get(app.url("/docs")).send().await.unwrap();
+        assert_eq!(docs.status(), 200);
+        assert_eq!(docs.headers()["x-frame-options"], "DENY", "no other site frames the documentation");
+        assert_eq!(docs.headers()["content-security-policy"], "frame-ancestors 'none'");
+    }
+}
