@@ -1,6 +1,6 @@
 // An SMTP sink for tests: accepts every mail on 127.0.0.1 (no TLS, any or no login), parses it,
 // and answers what it received as JSON on a small HTTP port (GET / -> [{from, to, subject,
-// text, messageId, inReplyTo}], oldest first).
+// text, messageId, inReplyTo, autoSubmitted}], oldest first).
 // Usage: node smtp-sink.js [smtpPort] [httpPort]   (0 picks a free port)
 // Prints one line {"smtp": <port>, "http": <port>} once both listen.
 'use strict';
@@ -29,6 +29,7 @@ const smtp = new SMTPServer({
           text: mail.text || '',
           messageId: mail.messageId || null,
           inReplyTo: mail.inReplyTo || null,
+          autoSubmitted: mail.headers.get('auto-submitted') || null,
         });
         callback();
       })

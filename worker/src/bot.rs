@@ -148,6 +148,11 @@ async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) 
         .into_iter()
         .collect();
     let reply = match text.strip_prefix("/start") {
+        // A group's members would all get one person's announcements: a chat is linked only
+        // where the user alone reads it. The code stays valid for the private chat.
+        Some(_) if !m.chat.is_private() => {
+            "Link your account in a private chat with me: open it and send /start CODE there.".to_owned()
+        }
         Some(code) if !code.trim().is_empty() => {
             match telegram::redeem(&mut tx, &code.trim().to_uppercase(), chat, now).await? {
                 Some(user) => {
@@ -241,7 +246,14 @@ async fn on_press(ctx: &Context, bot: &Telegram, update_id: i64, q: &CallbackQue
                     format!("Ticket {} was already taken by {name}.", t.ticket_id)
                 }
                 (DomainError::NotFound(_), _, _) => "That ticket is no longer there.".to_owned(),
-                (e, _, _) => format!("Could not accept: {e}"),
+                (DomainError::Conflict { message, .. } | DomainError::Forbidden(message), _, _) => {
+                    format!("Could not accept: {message}")
+                }
+                // What failed inside stays in the log; the chat gets no database's words.
+                (e, _, _) => {
+                    tracing::error!(ticket.id = %ticket_id, error = %e, "accepting from Telegram failed");
+                    "Could not accept right now; try again in a moment or in the app.".to_owned()
+                }
             }
         }
     };

@@ -5,7 +5,9 @@
 //! A mail is read with `BODY.PEEK[]` and flagged `\Seen` only after its ticket is committed, so
 //! a crash in between reads it again (and the Message-ID makes that harmless). A mail that is
 //! too large or cannot be parsed is flagged `$CgsSetAside` (and `\Seen`), logged, and skipped:
-//! it never holds up the mails after it. Several workers may poll one mailbox.
+//! it never holds up the mails after it. A mail written by a machine (an auto-reply, a mailing
+//! list, a bounce) is flagged `$CgsGenerated` and skipped: no ticket, no answer. Several workers
+//! may poll one mailbox.
 
 use std::{sync::Arc, time::Duration};
 
@@ -36,6 +38,51 @@ pub enum Outcome {
     Duplicate,
     /// Too large or unreadable: flagged and skipped.
     SetAside(String),
+    /// Written by a machine (an auto-reply, a mailing list, a bounce, our own): no ticket and
+    /// no answer; flagged and skipped.
+    Generated(String),
+}
+
+/// The keyword of mails written by a machine.
+const GENERATED: &str = "$CgsGenerated";
+
+/// Why a mail was written by a machine rather than a person, if it was: RFC 3834's
+/// `Auto-Submitted` (other than `no`), `Precedence: bulk|junk|list`, a mailing list's
+/// `List-Id`, an auto-responder's `X-Autoreply`/`X-Autorespond`, a bounce from a mailer daemon or
+/// postmaster (or with an empty `Return-Path`), or a mail from our own address. Such a mail gets
+/// neither a ticket nor an answer, so two auto-responders never write to each other through us.
+pub fn generated(msg: &mail_parser::Message, from: &str, own: Option<&str>) -> Option<String> {
+    let header = |name: &str| {
+        msg.headers().iter().find(|h| h.name().eq_ignore_ascii_case(name)).map(|h| {
+            let raw =
+                msg.raw_message().get(h.offset_start() as usize..h.offset_end() as usize).unwrap_or_default();
+            String::from_utf8_lossy(raw).trim().to_ascii_lowercase()
+        })
+    };
+    if let Some(v) =
+        header("Auto-Submitted").filter(|v| v.split(';').next().is_some_and(|t| t.trim() != "no"))
+    {
+        return Some(format!("Auto-Submitted: {v}"));
+    }
+    if let Some(v) = header("Precedence").filter(|v| matches!(v.as_str(), "bulk" | "junk" | "list")) {
+        return Some(format!("Precedence: {v}"));
+    }
+    for name in ["List-Id", "X-Autoreply", "X-Autorespond"] {
+        if header(name).is_some() {
+            return Some(format!("{name} present"));
+        }
+    }
+    let local = from.rsplit_once('@').map(|(l, _)| l).unwrap_or(from).to_ascii_lowercase();
+    if matches!(local.as_str(), "mailer-daemon" | "postmaster") {
+        return Some(format!("a bounce from {from}"));
+    }
+    if header("Return-Path").is_some_and(|v| v == "<>") {
+        return Some("a bounce (empty Return-Path)".into());
+    }
+    if own.is_some_and(|own| own.eq_ignore_ascii_case(from)) {
+        return Some("our own mail".into());
+    }
+    None
 }
 
 /// Polls every `CGS_IMAP_POLL_SECONDS` until `stop` turns true; a failed poll (server down,
@@ -109,9 +156,13 @@ where
             Outcome::Ticket(number) => tracing::info!(uid, ticket = %number, "mail became a ticket"),
             Outcome::Duplicate => tracing::info!(uid, "mail already a ticket"),
             Outcome::SetAside(why) => tracing::warn!(uid, reason = %why, "mail set aside"),
+            Outcome::Generated(why) => {
+                tracing::info!(uid, reason = %why, "mail written by a machine: no ticket, no answer")
+            }
         }
         let flags = match outcome {
             Outcome::SetAside(_) => format!("+FLAGS (\\Seen {SET_ASIDE})"),
+            Outcome::Generated(_) => format!("+FLAGS (\\Seen {GENERATED})"),
             _ => "+FLAGS (\\Seen)".to_owned(),
         };
         imap.uid_store(uid.to_string(), flags).await?.try_collect::<Vec<_>>().await?;
@@ -149,6 +200,10 @@ pub async fn take(ctx: &Context, raw: &[u8]) -> anyhow::Result<Outcome> {
     let Some(message_id) = msg.message_id().map(str::to_owned) else {
         return Ok(Outcome::SetAside("no Message-ID".into()));
     };
+    let own = ctx.mailer.as_ref().map(|m| m.address());
+    if let Some(why) = generated(&msg, &from, own.as_deref()) {
+        return Ok(Outcome::Generated(why));
+    }
     let name = msg.from().and_then(|a| a.first()).and_then(|a| a.name()).unwrap_or(&from).to_owned();
     let subject = msg.subject().unwrap_or_default().trim().to_owned();
     let body = msg.body_text(0).map(|b| b.trim().to_owned()).unwrap_or_default();
@@ -197,5 +252,41 @@ async fn answer(ctx: &Context, name: &str, to: &str, subject: &str, message_id: 
     };
     if let Err(e) = mailer.send_in_reply(&mail, Some(message_id)).await {
         tracing::warn!(error = %format!("{e:#}"), ticket = %number, "answering a mail report failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(headers: &str) -> Vec<u8> {
+        format!("{headers}From: a@example.com\r\nSubject: s\r\nMessage-ID: <x@example.com>\r\n\r\nbody\r\n")
+            .into_bytes()
+    }
+
+    #[test]
+    fn mail_written_by_a_machine_is_recognised() {
+        let own = Some("tickets@cgs.test");
+        for (headers, from) in [
+            ("Auto-Submitted: auto-replied\r\n", "a@example.com"),
+            ("auto-submitted: Auto-Generated; owner-email=x@y\r\n", "a@example.com"),
+            ("Precedence: bulk\r\n", "a@example.com"),
+            ("Precedence: list\r\n", "a@example.com"),
+            ("List-Id: <noc.lists.example.com>\r\n", "a@example.com"),
+            ("X-Autoreply: yes\r\n", "a@example.com"),
+            ("Return-Path: <>\r\n", "a@example.com"),
+            ("", "MAILER-DAEMON@mx.example.com"),
+            ("", "postmaster@example.com"),
+            ("", "Tickets@CGS.test"),
+        ] {
+            let raw = parse(headers);
+            let msg = MessageParser::default().parse(&raw).unwrap();
+            assert!(generated(&msg, from, own).is_some(), "{headers:?} from {from}");
+        }
+        for headers in ["", "Auto-Submitted: no\r\n", "Precedence: first-class\r\n"] {
+            let raw = parse(headers);
+            let msg = MessageParser::default().parse(&raw).unwrap();
+            assert_eq!(generated(&msg, "budi@example.com", own), None, "{headers:?}");
+        }
     }
 }

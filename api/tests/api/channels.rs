@@ -210,6 +210,23 @@ async fn telegram_link_flow(backend: Backend) {
     wait_until(30, "the bot explained itself", || async { tg.sent_to(5151).await.len() == 2 }).await;
     assert!(tg.sent_to(5151).await[1]["text"].as_str().unwrap().contains("/start CODE"));
     app.post("/v1/telegram/linkCode", "not-a-token", json!({})).await.expect(401);
+    // A group chat cannot be linked: its members would all read one person's announcements.
+    let code = app.post("/v1/telegram/linkCode", &foc, json!({})).await.result()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tg.send_in_group(5151, -100777, &format!("/start {code}")).await;
+    wait_until(30, "the bot answered in the group", || async { !tg.sent_to(-100777).await.is_empty() }).await;
+    assert!(tg.sent_to(-100777).await[0]["text"].as_str().unwrap().contains("private chat"));
+    assert_eq!(
+        app.scalar(&format!("SELECT telegram_chat_id FROM users WHERE id = {sql_id}")).await,
+        5151,
+        "still the private chat"
+    );
+    // The code still works where it should.
+    tg.send(6161, &format!("/start {code}")).await;
+    wait_until(30, "the bot linked the private chat", || async { !tg.sent_to(6161).await.is_empty() }).await;
+    assert_eq!(app.scalar(&format!("SELECT telegram_chat_id FROM users WHERE id = {sql_id}")).await, 6161);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,6 +489,74 @@ async fn mail_reports_become_one_draft_each_and_bad_mail_is_set_aside_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_reports_become_one_draft_each_and_bad_mail_is_set_aside_postgres() {
     mail_intake(Backend::Postgres).await
+}
+
+/// Mail written by a machine (an auto-reply, a mailing list's mail, a bounce, our own) makes no
+/// ticket and gets no answer, so two auto-responders cannot make tickets forever; a person's
+/// report is answered with `Auto-Submitted: auto-replied`.
+async fn generated_mail(backend: Backend) {
+    let sink = MailSink::start();
+    let mut imap = Imap::new();
+    let with = |headers: &str, id: &str, from: &str| {
+        let mut raw = headers.as_bytes().to_vec();
+        raw.extend(mail(id, from, "Re: Internet mati", "I am out of the office until Monday."));
+        raw
+    };
+    imap.deliver(
+        "1-autoreply",
+        &with("Auto-Submitted: auto-replied\r\n", "<g1@example.com>", "budi@example.com"),
+    );
+    imap.deliver(
+        "2-list",
+        &with(
+            "List-Id: NOC talk <noc.lists.example.com>\r\nPrecedence: list\r\n",
+            "<g2@example.com>",
+            "list@example.com",
+        ),
+    );
+    imap.deliver(
+        "3-bounce",
+        &with("", "<g3@example.com>", "Mail Delivery System <MAILER-DAEMON@mx.example.com>"),
+    );
+    imap.deliver("4-ours", &with("", "<g4@example.com>", "tickets@localhost"));
+    imap.deliver(
+        "5-person",
+        &mail("<g5@example.com>", "Siti <siti@example.com>", "ODP rusak", "Tiang roboh."),
+    );
+    imap.start().await;
+    let Some(app) = with_mailbox(backend, &imap, &sink).await else { return };
+    app.user(Role::NOC, Region::West).await;
+    wait_until(30, "every mail was read", || async {
+        imap.read_flags().iter().filter(|(_, f)| f.contains('S')).count() == 5
+    })
+    .await;
+    let tickets = drafts(&app).await;
+    assert_eq!(tickets.len(), 1, "only the person's report is a ticket: {tickets:#?}");
+    assert_eq!(tickets[0]["contactPerson"][0]["phone"], "siti@example.com");
+    // The machines' mails carry the keyword (Dovecot's first keyword letter); the person's not.
+    for (name, flags) in imap.read_flags() {
+        assert_eq!(flags.contains('a'), !name.starts_with("5-"), "{name}: {flags}");
+    }
+    wait_until(30, "the answer went out", || async { !sink.mails().await.is_empty() }).await;
+    // Give a wrong answer time to show.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let answers = sink.mails().await;
+    assert_eq!(answers.len(), 1, "no machine is answered: {answers:#?}");
+    assert_eq!(
+        (answers[0]["to"][0].as_str(), answers[0]["autoSubmitted"].as_str()),
+        (Some("siti@example.com"), Some("auto-replied")),
+        "{answers:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_written_by_a_machine_makes_no_ticket_and_gets_no_answer_sqlite() {
+    generated_mail(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_written_by_a_machine_makes_no_ticket_and_gets_no_answer_postgres() {
+    generated_mail(Backend::Postgres).await
 }
 
 /// The IMAP server down: polls fail and go on; when it is up, the mails waiting there become

@@ -646,6 +646,13 @@ impl TelegramApi {
         self.user_side("sendMessage", Self::message(id, text)).await;
     }
 
+    /// User `id` writes `text` in the group chat `group` (a negative id) where the bot is.
+    pub async fn send_in_group(&self, id: i64, group: i64, text: &str) {
+        let mut m = Self::message(id, text);
+        m["chat"] = json!({"id": group, "type": "group", "title": "NOC West"});
+        self.user_side("sendMessage", m).await;
+    }
+
     /// User `id` presses an inline button carrying `data`.
     pub async fn press(&self, id: i64, data: &str) {
         let body =
