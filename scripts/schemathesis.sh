@@ -72,10 +72,10 @@ export CGS_ST_ISP="$ref_isp" CGS_ST_AREA="$ref_area" CGS_ST_AREA_NAME=Cimahi CGS
 export SCHEMATHESIS_HOOKS="$PWD/tools/schemathesis/hooks.py"
 
 # Logout would end the session the run uses: it is left out here and covered by the API tests.
-# The live feed is in (its streams end after 2 s here). `positive_data_acceptance` (every schema-valid request is
-# accepted) is left out by default: the API also enforces rules a JSON schema cannot state
-# (references to existing rows, text that is not only blanks, `latitude,longitude` values,
-# GPS required on some steps, a report period of at most 366 days) and answers them with 400.
+# The live feed is in (its streams end after 2 s here). `positive_data_acceptance` (every
+# schema-valid request is accepted) is left out by default: the API also enforces rules a JSON
+# schema cannot state (a row a reference names exists, the photo a task step needs by its path,
+# a report period of at most 366 days, who may do what) and answers them with 400 or 403.
 # One worker: with two, CPython 3.11's parser can fail inside schemathesis when two threads
 # parse at once ("AST constructor recursion depth mismatch").
 status=0
