@@ -166,6 +166,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         )),
         feed: heads,
         draining: Arc::default(),
+        gauges: Arc::default(),
     };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)

@@ -24,4 +24,7 @@ pub struct AppState {
     pub feed: watch::Receiver<i64>,
     /// Shutting down: not ready, connections are closed after each response.
     pub draining: Arc<AtomicBool>,
+    /// The database's part of `/metrics` and when it was counted (see
+    /// `CGS_METRICS_INTERVAL_SECONDS`); one scrape counts while the others wait for it.
+    pub gauges: Arc<tokio::sync::Mutex<Option<(std::time::Instant, String)>>>,
 }

@@ -78,6 +78,15 @@ pub struct Settings {
     #[arg(long, env = "CGS_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Bearer token that `/metrics` asks for (`Authorization: Bearer <token>`); open when unset.
+    #[arg(long, env = "CGS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+
+    /// How long `/metrics` reuses its figures from the database (jobs and tickets), in seconds:
+    /// however often it is scraped, the tables are counted at most once per interval.
+    #[arg(long, env = "CGS_METRICS_INTERVAL_SECONDS", default_value_t = 15)]
+    pub metrics_interval_seconds: u64,
+
     /// SLA hours of a Dedicated customer's tickets.
     #[arg(long, env = "CGS_SLA_DEDICATED_HOURS", default_value_t = 4)]
     pub sla_dedicated_hours: i64,
@@ -251,6 +260,8 @@ impl Settings {
             login_lockout_seconds: 300,
             cookie_secure: false,
             cors_origins: Vec::new(),
+            metrics_token: None,
+            metrics_interval_seconds: 0,
             sla_dedicated_hours: 4,
             sla_broadband_hours: 24,
             ticket_prefix: "CGS".into(),

@@ -50,35 +50,29 @@ impl HealthApi {
     /// Prometheus metrics: this process's requests by method, route and status (count and
     /// latency); and, from the database, background jobs by queue and state (`failed` are those
     /// that used up their attempts), tickets by region and status, and how many of those are
-    /// over their SLA.
+    /// over their SLA. The database's figures are counted at most once per
+    /// `CGS_METRICS_INTERVAL_SECONDS`; with `CGS_METRICS_TOKEN` set, a scrape sends it as a
+    /// bearer token (401 otherwise).
     #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
-    async fn metrics(&self, state: Data<&AppState>) -> crate::error::ApiResult<PlainText<String>> {
-        let mut tx = state.db.begin().await?;
-        let jobs = common::db::failed_jobs::counts(&mut tx).await?;
-        let tickets = common::db::tickets::status_counts(&mut tx, common::db::now()).await?;
-        tx.commit().await?;
+    async fn metrics(
+        &self,
+        state: Data<&AppState>,
+        req: &poem::Request,
+    ) -> crate::error::ApiResult<PlainText<String>> {
+        if let Some(token) = &state.settings.metrics_token {
+            let sent = req
+                .headers()
+                .get(poem::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !common::auth::constant_time_eq(sent.as_bytes(), token.expose().as_bytes()) {
+                return Err(crate::error::ApiError::unauthorized("/metrics needs its bearer token"));
+            }
+        }
         let mut out = String::new();
         state.requests.render(&mut out);
-        out.push_str("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
-        for (queue, job_state, n) in jobs {
-            let _ = writeln!(out, "cgs_jobs{{queue=\"{}\",state=\"{job_state}\"}} {n}", escape(&queue));
-        }
-        out.push_str("# HELP cgs_tickets Tickets by region and status.\n# TYPE cgs_tickets gauge\n");
-        for c in &tickets {
-            let _ =
-                writeln!(out, "cgs_tickets{{region=\"{}\",status=\"{}\"}} {}", c.region, c.status, c.tickets);
-        }
-        out.push_str(
-            "# HELP cgs_tickets_over_sla Tickets over their SLA: open ones running late, closed ones closed late.\n\
-             # TYPE cgs_tickets_over_sla gauge\n",
-        );
-        for c in &tickets {
-            let _ = writeln!(
-                out,
-                "cgs_tickets_over_sla{{region=\"{}\",status=\"{}\"}} {}",
-                c.region, c.status, c.over_sla
-            );
-        }
+        out.push_str(&gauges(&state).await?);
         Ok(PlainText(out))
     }
 
@@ -99,4 +93,42 @@ impl HealthApi {
             )))
         }
     }
+}
+
+/// The database's figures for `/metrics`, counted anew once the last count is older than
+/// `CGS_METRICS_INTERVAL_SECONDS`.
+async fn gauges(state: &AppState) -> Result<String, common::DomainError> {
+    let every = std::time::Duration::from_secs(state.settings.metrics_interval_seconds);
+    let mut cached = state.gauges.lock().await;
+    if let Some((at, text)) = cached.as_ref()
+        && at.elapsed() < every
+    {
+        return Ok(text.clone());
+    }
+    let mut tx = state.db.begin().await?;
+    let jobs = common::db::failed_jobs::counts(&mut tx).await?;
+    let tickets = common::db::tickets::status_counts(&mut tx, common::db::now()).await?;
+    tx.commit().await?;
+    let mut out = String::new();
+    out.push_str("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
+    for (queue, job_state, n) in jobs {
+        let _ = writeln!(out, "cgs_jobs{{queue=\"{}\",state=\"{job_state}\"}} {n}", escape(&queue));
+    }
+    out.push_str("# HELP cgs_tickets Tickets by region and status.\n# TYPE cgs_tickets gauge\n");
+    for c in &tickets {
+        let _ = writeln!(out, "cgs_tickets{{region=\"{}\",status=\"{}\"}} {}", c.region, c.status, c.tickets);
+    }
+    out.push_str(
+        "# HELP cgs_tickets_over_sla Tickets over their SLA: open ones running late, closed ones closed late.\n\
+         # TYPE cgs_tickets_over_sla gauge\n",
+    );
+    for c in &tickets {
+        let _ = writeln!(
+            out,
+            "cgs_tickets_over_sla{{region=\"{}\",status=\"{}\"}} {}",
+            c.region, c.status, c.over_sla
+        );
+    }
+    *cached = Some((std::time::Instant::now(), out.clone()));
+    Ok(out)
 }

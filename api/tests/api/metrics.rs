@@ -52,3 +52,49 @@ on_both_backends! {
         assert!(value(&m, r#"cgs_http_requests_total{method="GET",route="/metrics",status="200"}"#).unwrap() >= 1.0);
     }
 }
+
+/// With `CGS_METRICS_TOKEN`, a scrape without it (or with another) answers 401; the database's
+/// figures are counted once per `CGS_METRICS_INTERVAL_SECONDS`, however often it is scraped.
+async fn a_closed_and_cached_metrics_endpoint(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.metrics_token = Some(common::config::Secret::new("scrape-secret-0123456789"));
+        s.metrics_interval_seconds = 3600;
+    })
+    .await
+    else {
+        return;
+    };
+    let url = app.url("/metrics");
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(app.client.get(&url).bearer_auth("wrong").send().await.unwrap().status(), 401);
+    assert_eq!(
+        app.client.get(&url).bearer_auth(&app.admin).send().await.unwrap().status(),
+        401,
+        "a session token is not the scrape token"
+    );
+    let scrape =
+        || async { app.client.get(&url).bearer_auth("scrape-secret-0123456789").send().await.unwrap() };
+    let first = scrape().await;
+    assert_eq!(first.status(), 200);
+    let first = first.text().await.unwrap();
+    let open = |m: &str| value(m, r#"cgs_tickets{region="West",status="Open"}"#).unwrap_or(0.0);
+    let (_, noc) = app.user(Role::NOC, Region::West).await;
+    app.post("/v1/tickets", &noc, json!({"type": "Trouble", "source": "Phone", "indicationCategory": "Device", "networkSegment": "Access"})).await.expect(201);
+    let second = scrape().await.text().await.unwrap();
+    assert_eq!(open(&second), open(&first), "the ticket counts are the cached ones within the interval");
+    assert!(
+        value(&second, r#"cgs_http_requests_total{method="POST",route="/v1/tickets",status="201"}"#)
+            == Some(1.0),
+        "the process's own request figures are always current: {second}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_token_closes_the_endpoint_and_its_database_figures_are_cached_sqlite() {
+    a_closed_and_cached_metrics_endpoint(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_token_closes_the_endpoint_and_its_database_figures_are_cached_postgres() {
+    a_closed_and_cached_metrics_endpoint(Backend::Postgres).await
+}
