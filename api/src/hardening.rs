@@ -10,8 +10,9 @@ use poem::{
 /// The routes whose answers carry a secret no cache may keep.
 const SECRET_ANSWERS: [&str; 2] = ["/v1/login", "/v1/telegram/linkCode"];
 
+/// Runs inside `NormalizePath`: the path it sees has no trailing slash.
 pub async fn security_headers<E: Endpoint>(next: E, req: Request) -> Result<Response> {
-    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let path = req.uri().path().to_owned();
     let mut resp = next.call(req).await?.into_response();
     let headers = resp.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -40,6 +40,24 @@ fn jobs_sql(app: &TestApp, what: &str) -> String {
     format!("SELECT {what} FROM {table} WHERE job_type = 'cgs.expire_pending'")
 }
 
+/// Every queued job is due now.
+async fn jobs_due_now(app: &TestApp) {
+    let sql = if app.is_postgres() {
+        "UPDATE apalis.jobs SET run_at = now()"
+    } else {
+        "UPDATE Jobs SET run_at = strftime('%s', 'now')"
+    };
+    app.exec(sql).await;
+}
+
+/// Moves the clock: the ticket's pending started two hours ago, and its expiry job is due now.
+async fn pending_two_hours_old(app: &TestApp) {
+    let start = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+    app.exec(&format!("UPDATE tickets SET pending_started_at = '{start}'")).await;
+    jobs_due_now(app).await;
+}
+
 async fn status(app: &TestApp, id: &str) -> serde_json::Value {
     app.get(&format!("/v1/tickets/{id}"), &app.admin).await.result().clone()
 }
@@ -67,10 +85,7 @@ with_worker! {
         };
         assert!((before + 45 * 60..=before + 45 * 60 + 5).contains(&run_at), "due in 45 minutes: {run_at} vs {before}");
         // Move the clock: the pending started two hours ago and its job is due now.
-        let start = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-        app.exec(&format!("UPDATE tickets SET pending_started_at = '{start}'")).await;
-        let now_sql = if app.is_postgres() { "UPDATE apalis.jobs SET run_at = now()" } else { "UPDATE Jobs SET run_at = strftime('%s', 'now')" };
-        app.exec(now_sql).await;
+        pending_two_hours_old(&app).await;
         wait_until(20, "the worker resumes the ticket", || async { status(&app, &id).await["latestStatus"] == "Accepted" }).await;
         let d = status(&app, &id).await;
         assert_eq!(d["totalPendingDuration"], 45 * 60, "the interval, not the two hours");
@@ -89,8 +104,7 @@ with_worker! {
             Some(json!({"pendingCategory": "Other", "pendingInterval": 10}))).await.expect(201);
         app.send(Method::POST, &format!("/v1/tickets/{id}/ticketStatus/resume"), Some(&foc), None).await.expect(201);
         let version = status(&app, &id).await["version"].clone();
-        let now_sql = if app.is_postgres() { "UPDATE apalis.jobs SET run_at = now()" } else { "UPDATE Jobs SET run_at = strftime('%s', 'now')" };
-        app.exec(now_sql).await;
+        jobs_due_now(&app).await;
         let done = "status = 'Done'";
         wait_until(20, "the expiry job ran", || async { app.scalar(&format!("{} AND {done}", jobs_sql(&app, "COUNT(*)"))).await == 1 }).await;
         assert_eq!(status(&app, &id).await["version"], version, "nothing changed");
@@ -107,10 +121,7 @@ with_worker! {
             Some(json!({"cancelCategory": "CustomerRequest"}))).await.expect(201);
         let cancel = status(&app, &id).await["ticketLogs"].as_array().unwrap().last().unwrap()["evidenceId"].as_str().unwrap().to_owned();
         // The pending's time runs out while the cancel waits: its expiry job meets the request.
-        let start = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
-        app.exec(&format!("UPDATE tickets SET pending_started_at = '{start}'")).await;
-        let now_sql = if app.is_postgres() { "UPDATE apalis.jobs SET run_at = now()" } else { "UPDATE Jobs SET run_at = strftime('%s', 'now')" };
-        app.exec(now_sql).await;
+        pending_two_hours_old(&app).await;
         wait_until(20, "the expiry job ran", || async { app.scalar(&format!("{} AND status = 'Done'", jobs_sql(&app, "COUNT(*)"))).await >= 1 }).await;
         assert_eq!(status(&app, &id).await["latestStatus"], "Canceled", "the request still waits for the NOC");
         // Rejected: back to a pending whose time is up, which ends at once.

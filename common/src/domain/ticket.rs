@@ -630,18 +630,23 @@ fn supersede(next: &mut TicketState, updates: &mut Vec<LogUpdate>, by: &str) {
         return;
     }
     let Some(evidence_id) = next.awaiting_evidence.take() else { return };
-    let requested = next.status;
     next.need_validate = false;
-    next.status = next.status_before.take().unwrap_or(Status::Accepted);
-    if requested == Status::Pending {
-        next.pending_minutes = None;
-        next.pending_category = None;
-    }
+    return_before_request(next);
     updates.push(LogUpdate::Validated {
         evidence_id,
         approved: false,
         remark: Some(format!("superseded by {by}")),
     });
+}
+
+/// A request that is not granted (rejected or superseded): the ticket returns to the status
+/// before it, and a pending it asked for is forgotten.
+fn return_before_request(next: &mut TicketState) {
+    if next.status == Status::Pending {
+        next.pending_minutes = None;
+        next.pending_category = None;
+    }
+    next.status = next.status_before.take().unwrap_or(Status::Accepted);
 }
 
 /// Turns `next` into "waiting for the NOC on `requested`" and returns the request's log entry.
@@ -741,11 +746,7 @@ fn validate(
     log.is_approved = Some(approved);
     log.approval_remark = remark;
     if !approved {
-        next.status = next.status_before.take().unwrap_or(Status::Accepted);
-        if requested == Status::Pending {
-            next.pending_minutes = None;
-            next.pending_category = None;
-        }
+        return_before_request(next);
         logs.push(log);
         return;
     }

@@ -67,32 +67,26 @@ fn ticket_fields(json: &serde_json::Value) -> anyhow::Result<HashMap<String, Val
         .map(|(k, v)| {
             let v = match (k.as_str(), v) {
                 (k, v) if DATE_FIELDS.contains(&k) => date(k, v)?,
-                ("ticketLogs", serde_json::Value::Array(entries)) => array(
-                    entries
-                        .iter()
-                        .map(|e| match e {
-                            serde_json::Value::Object(entry) => Ok(map_value(
-                                entry
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        let v = if LOG_DATE_FIELDS.contains(&k.as_str()) {
-                                            date(k, v)?
-                                        } else {
-                                            value(v)
-                                        };
-                                        Ok((k.clone(), v))
-                                    })
-                                    .collect::<anyhow::Result<_>>()?,
-                            )),
-                            other => Ok(value(other)),
-                        })
-                        .collect::<anyhow::Result<_>>()?,
-                ),
+                ("ticketLogs", serde_json::Value::Array(entries)) => {
+                    array(entries.iter().map(log_entry).collect::<anyhow::Result<_>>()?)
+                }
                 (_, v) => value(v),
             };
             Ok((k.clone(), v))
         })
         .collect()
+}
+
+/// A log entry, its `Date` fields as Timestamps.
+fn log_entry(entry: &serde_json::Value) -> anyhow::Result<Value> {
+    let serde_json::Value::Object(fields) = entry else { return Ok(value(entry)) };
+    let fields = fields
+        .iter()
+        .map(|(k, v)| {
+            Ok((k.clone(), if LOG_DATE_FIELDS.contains(&k.as_str()) { date(k, v)? } else { value(v) }))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(map_value(fields))
 }
 
 /// A document of plain JSON values.
