@@ -20,6 +20,7 @@ password="schemathesis-password"
 # Live-feed streams end after 2 s, so that a request to the stream gets its whole answer.
 DATABASE_URL="sqlite://$work/cgs.db?mode=rwc" CGS_LISTEN="127.0.0.1:$port" CGS_FEED_STREAM_SECONDS=2 \
   CGS_ADMIN_EMAIL=admin@cgs.test CGS_ADMIN_PASSWORD="$password" CGS_LOGIN_MAX_FAILURES=1000000 \
+  CGS_LOGIN_ACCOUNT_MAX_FAILURES=1000000 CGS_LOGIN_PER_ADDRESS_PER_MINUTE=1000000 \
   RUST_LOG=warn "$CARGO_TARGET_DIR/debug/cgs-api" 2>"$work/api.log" &
 api=$!
 trap 'kill $api 2>/dev/null || true; wait $api 2>/dev/null || true; rm -rf "$work"' EXIT

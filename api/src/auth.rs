@@ -5,7 +5,7 @@
 use chrono::Duration;
 use common::{
     DomainError,
-    auth::{Claims, hash_password, verify_password},
+    auth::{Claims, HashingBusy, hash_password, verify_password},
     db::{self, sessions, telegram, users},
     domain::{Role, access::Actor, validate::normalize_email},
 };
@@ -179,36 +179,69 @@ pub struct AuthApi;
 impl AuthApi {
     /// Log in with email and password.
     ///
-    /// Repeated failures for one email lock it for a while (429 with `Retry-After`).
+    /// Failed logins are counted per account and client address, and per account: past the
+    /// limits (`CGS_LOGIN_MAX_FAILURES`, `CGS_LOGIN_ACCOUNT_MAX_FAILURES`) the pair or the
+    /// account answers 429 with `Retry-After` until its window ends. So do more than
+    /// `CGS_LOGIN_PER_ADDRESS_PER_MINUTE` attempts from one address, and a login while the
+    /// server's password checks are all taken (`login_busy`, a second later).
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
         state: poem::web::Data<&AppState>,
+        req: &Request,
         body: Json<LoginRequest>,
     ) -> Result<LoginResponse, ApiError> {
+        let s = &state.settings;
+        let address = crate::throttle::client_address(req, &s.trusted_proxies);
+        state.throttle.admit(address)?;
         let email = normalize_email(&body.email);
         let now = db::now();
-        let lockout = Duration::seconds(state.settings.login_lockout_seconds);
-        let mut tx = state.db.begin_write().await?;
-        if let Some((failures, last)) = sessions::recent_failures(&mut tx, &email, now - lockout).await?
-            && failures >= state.settings.login_max_failures
-        {
-            let retry_after = (last + lockout - now).num_seconds().max(1);
-            return Err(DomainError::TooManyAttempts { retry_after }.into());
+        let window = Duration::seconds(s.login_lockout_seconds);
+        state.throttle.prune_now_and_then(&state.db, now - window);
+        let (account, pair) = crate::throttle::keys(&email, address);
+        // Each attempt is counted before the password is checked, so parallel attempts cannot
+        // pass a limit; a good login gives its count back.
+        let locked = |a: sessions::Attempts| {
+            let retry_after = (a.window_start + window - now).num_seconds().max(1);
+            ApiError::from(DomainError::TooManyAttempts { retry_after })
+        };
+        let at_pair = sessions::count_attempt(&state.db, &pair, now, window, s.login_max_failures).await?;
+        if at_pair.count > s.login_max_failures {
+            return Err(locked(at_pair));
         }
-        let creds = users::credentials(&mut tx, &email).await?;
-        let ok = verify_password(body.password.to_string(), creds.as_ref().map(|(_, h)| h.clone())).await;
-        let user_id = match creds {
-            Some((id, _)) if ok => id,
+        let at_account =
+            sessions::count_attempt(&state.db, &account, now, window, s.login_account_max_failures).await?;
+        if at_account.count > s.login_account_max_failures {
+            refund(&state.db, &[&pair]).await?;
+            return Err(locked(at_account));
+        }
+        let creds = {
+            let mut tx = state.db.begin().await?;
+            users::credentials(&mut tx, &email).await?
+        };
+        // No connection is held while the password is checked.
+        let checked =
+            verify_password(body.password.to_string(), creds.as_ref().map(|(_, h)| h.clone())).await;
+        let user_id = match (creds, checked) {
+            (_, Err(HashingBusy)) => {
+                refund(&state.db, &[&pair, &account]).await?;
+                tracing::warn!("login refused: every password check is taken");
+                return Err(ApiError::too_many(
+                    "login_busy",
+                    "the server is checking many logins; retry in a second",
+                    1,
+                ));
+            }
+            (Some((id, _)), Ok(true)) => id,
             _ => {
-                sessions::record_failure(&mut tx, &email, now, lockout).await?;
-                tx.commit().await?;
-                tracing::info!(email = %email, "failed login");
+                tracing::info!(email = %email, client = %address, "failed login");
                 return Err(ApiError::unauthorized("wrong email or password"));
             }
         };
-        sessions::clear_failures(&mut tx, &email).await?;
-        let exp = now + Duration::hours(state.settings.session_ttl_hours);
+        let mut tx = state.db.begin_write().await?;
+        sessions::forget(&mut tx, &pair).await?;
+        sessions::refund(&mut tx, &account).await?;
+        let exp = now + Duration::hours(s.session_ttl_hours);
         let sid = sessions::create(&mut tx, user_id, now, exp).await?;
         let user = users::get(&mut tx, user_id).await?.ok_or(DomainError::NotFound("user"))?;
         tx.commit().await?;
@@ -272,6 +305,15 @@ impl AuthApi {
             session_cookie("", state.settings.cookie_secure, Some(Duration::zero())),
         ))
     }
+}
+
+/// Gives back attempts counted for a login whose password was not checked.
+async fn refund(db: &db::Db, keys: &[&str]) -> Result<(), DomainError> {
+    let mut tx = db.begin_write().await?;
+    for key in keys {
+        sessions::refund(&mut tx, key).await?;
+    }
+    tx.commit().await
 }
 
 /// The `Set-Cookie` value carrying a session token (an empty value with max-age 0 clears it).

@@ -65,7 +65,8 @@ pub enum ApiError {
     /// The body is not JSON (`Content-Type` missing or another type).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// Too many failed attempts; retry after the given seconds.
+    /// Too many attempts (failed logins, logins from one address, live-feed streams), or too
+    /// many logins being checked just now; retry after the given seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] String),
     /// A fault of the server; the details are in its log.
@@ -87,6 +88,14 @@ impl ApiError {
 
     pub fn not_found(what: &str) -> Self {
         Self::NotFound(Json(ErrorBody::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))))
+    }
+
+    /// 429 with `Retry-After: retry_after` seconds.
+    pub fn too_many(code: &str, message: impl Into<String>, retry_after: i64) -> Self {
+        Self::TooManyRequests(
+            Json(ErrorBody::new(StatusCode::TOO_MANY_REQUESTS, code, message)),
+            retry_after.max(1).to_string(),
+        )
     }
 
     pub fn unavailable() -> Self {
@@ -130,13 +139,10 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict { code, message } => {
                 Self::Conflict(Json(ErrorBody::new(StatusCode::CONFLICT, code, message)))
             }
-            DomainError::TooManyAttempts { retry_after } => Self::TooManyRequests(
-                Json(ErrorBody::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_attempts",
-                    format!("too many failed attempts; retry in {retry_after} seconds"),
-                )),
-                retry_after.to_string(),
+            DomainError::TooManyAttempts { retry_after } => Self::too_many(
+                "too_many_attempts",
+                format!("too many failed attempts; retry in {retry_after} seconds"),
+                retry_after,
             ),
             DomainError::Database(e) if unreachable(&e) => {
                 tracing::warn!(error = %e, "the database is unreachable");

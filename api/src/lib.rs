@@ -16,6 +16,7 @@ pub mod routes;
 pub mod serde_object;
 pub mod state;
 pub mod text;
+pub mod throttle;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -120,6 +121,9 @@ pub fn openapi_json() -> String {
     serde_json::to_string_pretty(&doc).expect("JSON")
 }
 
+/// The shortest `CGS_JWT_SECRET` accepted: HS256 wants a key as long as its hash (RFC 7518).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
 /// A built app: its state and a bound listener, ready to run.
 pub struct Application {
     pub state: AppState,
@@ -135,6 +139,11 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
     let db = Db::connect(&settings.database_url, settings.db_max_connections).await?;
     db.migrate().await?;
     let secret = match &settings.jwt_secret {
+        Some(s) if s.expose().len() < MIN_JWT_SECRET_BYTES => anyhow::bail!(
+            "CGS_JWT_SECRET has {} bytes; a signing secret needs at least {MIN_JWT_SECRET_BYTES} \
+             (`openssl rand -base64 48` makes one), or leave it unset to keep a generated one in the database",
+            s.expose().len()
+        ),
         Some(s) => s.expose().to_owned(),
         None => {
             let mut tx = db.begin_write().await?;
@@ -153,6 +162,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         None => None,
     };
     let (hub, heads, head_sender) = feed::Hub::start(db.clone()).await?;
+    let settings_login_rate = settings.login_per_address_per_minute;
     let state = AppState {
         db,
         keys: TokenKeys::new(secret.as_bytes()),
@@ -167,6 +177,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         feed: heads,
         draining: Arc::default(),
         gauges: Arc::default(),
+        throttle: Arc::new(throttle::LoginThrottle::new(settings_login_rate)),
     };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)

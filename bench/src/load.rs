@@ -157,6 +157,8 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         .env("CGS_ADMIN_EMAIL", "bench@cgs.test")
         .env("CGS_ADMIN_PASSWORD", "bench-password")
         .env("CGS_RUN_WORKER", "true")
+        // Every client logs in from the loopback.
+        .env("CGS_LOGIN_PER_ADDRESS_PER_MINUTE", "100000")
         .env("CGS_DB_MAX_CONNECTIONS", (load.concurrency + 8).to_string())
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())

@@ -13,18 +13,34 @@ use uuid::Uuid;
 use crate::error::DomainError;
 
 /// Argon2 runs at most this many at once: each takes 19 MiB and a core for tens of
-/// milliseconds, so a burst of logins queues instead of multiplying the process's memory.
+/// milliseconds. Half the cores (at least one): a burst of logins queues, and the other half
+/// stays free to serve everyone else.
 static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new((cores / 2).max(1))
 });
+
+/// How many password checks wait for [`HASHING`] at most; one more is refused at once
+/// ([`HashingBusy`]), so a login flood costs queue slots, not memory and minutes of waiting.
+pub const VERIFY_QUEUE: usize = 32;
+
+static VERIFY_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The password checks' queue is full; the caller should answer at once and be retried later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingBusy;
 
 /// Hashes a password with argon2id off the async runtime (it costs tens of milliseconds).
 pub async fn hash_password(password: String) -> Result<String, DomainError> {
-    let _permit =
+    let permit =
         HASHING.acquire().await.map_err(|e| DomainError::Internal(format!("hashing closed: {e}")))?;
-    tokio::task::spawn_blocking(move || hash_password_blocking(&password))
-        .await
-        .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
+    // The permit moves into the task: a caller that goes away does not free a core still busy.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hash_password_blocking(&password)
+    })
+    .await
+    .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
 }
 
 fn hash_password_blocking(password: &str) -> Result<String, DomainError> {
@@ -40,17 +56,42 @@ fn hash_password_blocking(password: &str) -> Result<String, DomainError> {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password_blocking("no-such-account").expect("argon2 works"));
 
-/// Checks a password against a stored hash (or the dummy when there is none).
-pub async fn verify_password(password: String, hash: Option<String>) -> bool {
-    let Ok(_permit) = HASHING.acquire().await else { return false };
-    tokio::task::spawn_blocking(move || {
+/// Counts a waiting check in [`VERIFY_WAITING`] while it lives.
+struct Waiting;
+
+impl Waiting {
+    fn enter() -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        let before = VERIFY_WAITING.fetch_add(1, Ordering::SeqCst);
+        if before >= VERIFY_QUEUE {
+            VERIFY_WAITING.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Waiting)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        VERIFY_WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Checks a password against a stored hash (or the dummy when there is none). With
+/// [`VERIFY_QUEUE`] checks already waiting it answers [`HashingBusy`] at once.
+pub async fn verify_password(password: String, hash: Option<String>) -> Result<bool, HashingBusy> {
+    let waiting = Waiting::enter().ok_or(HashingBusy)?;
+    let Ok(permit) = HASHING.acquire().await else { return Ok(false) };
+    drop(waiting);
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         PasswordHash::new(&stored)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false))
 }
 
 /// What a session token says: whose it is, which session, when it was issued and expires.
@@ -249,8 +290,8 @@ mod tests {
     async fn passwords_verify_against_their_hash_only() {
         let hash = hash_password("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(hash.clone())).await);
-        assert!(!verify_password("wrong horse".into(), Some(hash)).await);
-        assert!(!verify_password("anything".into(), None).await);
+        assert_eq!(verify_password("correct horse".into(), Some(hash.clone())).await, Ok(true));
+        assert_eq!(verify_password("wrong horse".into(), Some(hash)).await, Ok(false));
+        assert_eq!(verify_password("anything".into(), None).await, Ok(false));
     }
 }

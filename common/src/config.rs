@@ -28,11 +28,20 @@ impl FromStr for Secret {
     }
 }
 
+/// An address or a network: `10.0.0.1` is `10.0.0.1/32`.
+pub fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{value}` is neither an IP address nor a network such as 10.0.0.0/8"))
+}
+
 /// Settings shared by `cgs-api` and `cgs-worker`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Database: `sqlite://path?mode=rwc` (embedded) or `postgres://user@host/db`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://cgs.db?mode=rwc")]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://cgs.db?mode=rwc", hide_env_values = true)]
     pub database_url: String,
 
     /// Largest number of pooled database connections.
@@ -60,13 +69,30 @@ pub struct Settings {
     #[arg(long, env = "CGS_SESSION_TTL_HOURS", default_value_t = 168)]
     pub session_ttl_hours: i64,
 
-    /// Failed logins for one email before it is locked for a while.
-    #[arg(long, env = "CGS_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    /// Failed logins for one account from one client address before that pair is locked for
+    /// the rest of the window: an attacker elsewhere cannot lock a user out.
+    #[arg(long, env = "CGS_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..))]
     pub login_max_failures: i64,
 
-    /// How long, in seconds, an email stays locked after too many failed logins.
-    #[arg(long, env = "CGS_LOGIN_LOCKOUT_SECONDS", default_value_t = 300)]
+    /// Failed logins for one account from all addresses together before the account is locked
+    /// for the rest of the window (an attack spread over many addresses).
+    #[arg(long, env = "CGS_LOGIN_ACCOUNT_MAX_FAILURES", default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+    pub login_account_max_failures: i64,
+
+    /// The window of the failed-login counts, in seconds: a lock ends when its window does.
+    #[arg(long, env = "CGS_LOGIN_LOCKOUT_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..))]
     pub login_lockout_seconds: i64,
+
+    /// Login attempts one client address may make per minute, whatever the account or outcome
+    /// (counted in this process); more answer 429 before any database or hashing work.
+    #[arg(long, env = "CGS_LOGIN_PER_ADDRESS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_per_address_per_minute: u32,
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` header names the client (addresses or
+    /// networks, comma-separated, e.g. `10.0.0.0/8,127.0.0.1`). None by default: the client is
+    /// the peer of the TCP connection.
+    #[arg(long, env = "CGS_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Mark the session cookie `Secure` (set this when the API is served over HTTPS).
     #[arg(long, env = "CGS_COOKIE_SECURE", default_value_t = false)]
@@ -138,7 +164,7 @@ pub struct Settings {
     /// Outgoing mail server, e.g. `smtps://user:password@mail.example.com` or
     /// `smtp://127.0.0.1:25`; unset turns mail broadcasts off. `smtp://…?tls=required` asks for
     /// STARTTLS.
-    #[arg(long, env = "CGS_SMTP_URL")]
+    #[arg(long, env = "CGS_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<Secret>,
 
     /// Sender of outgoing mail.
@@ -153,7 +179,7 @@ pub struct Settings {
     /// The Telegram bot's token (from @BotFather); unset turns the bot off. With it the worker
     /// polls the bot's updates (linking chats, Accept buttons) and broadcasts open tickets to
     /// linked chats.
-    #[arg(long, env = "CGS_TELEGRAM_BOT_TOKEN")]
+    #[arg(long, env = "CGS_TELEGRAM_BOT_TOKEN", hide_env_values = true)]
     pub telegram_bot_token: Option<Secret>,
 
     /// Address of the Telegram Bot API (another one for a local Bot API server or an emulator).
@@ -179,7 +205,7 @@ pub struct Settings {
     #[arg(long, env = "CGS_IMAP_USER")]
     pub imap_user: Option<String>,
 
-    #[arg(long, env = "CGS_IMAP_PASSWORD")]
+    #[arg(long, env = "CGS_IMAP_PASSWORD", hide_env_values = true)]
     pub imap_password: Option<Secret>,
 
     /// The mailbox polled.
@@ -257,7 +283,10 @@ impl Settings {
             jwt_secret: None,
             session_ttl_hours: 168,
             login_max_failures: 5,
+            login_account_max_failures: 50,
             login_lockout_seconds: 300,
+            login_per_address_per_minute: 30,
+            trusted_proxies: Vec::new(),
             cookie_secure: false,
             cors_origins: Vec::new(),
             metrics_token: None,

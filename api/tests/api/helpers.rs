@@ -83,6 +83,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     settings.admin_email = Some(ADMIN_EMAIL.into());
     settings.admin_password = Some(Secret::new(ADMIN_PASSWORD));
     settings.db_max_connections = 5;
+    // Tests log many users in from the loopback; the hostile suite sets its own limit.
+    settings.login_per_address_per_minute = 100_000;
     tweak(&mut settings);
     let app = api::build_app(settings).await.expect("build the app");
     let addr = app.local_addr();
@@ -432,7 +434,10 @@ where
 /// Defines each test once and runs it on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::on_both_backends! { with |_s| {}; $(async fn $name($app) $body)* }
+    };
+    (with |$s:ident| $tweak:block; $(async fn $name:ident($app:ident) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -441,12 +446,13 @@ macro_rules! on_both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                run($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.unwrap()).await
+                let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, |$s| $tweak).await;
+                run(app.unwrap()).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, |$s| $tweak).await {
                     run(app).await
                 }
             }

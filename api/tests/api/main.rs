@@ -11,6 +11,7 @@ mod cors;
 mod feed;
 mod firestore;
 mod flow;
+mod hostile;
 pub mod master_data;
 mod metrics;
 mod openapi;

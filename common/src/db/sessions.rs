@@ -1,4 +1,4 @@
-//! Queries on `sessions` (stateful logins) and `login_failures` (throttling).
+//! Queries on `sessions` (stateful logins) and `login_throttle` (failed logins).
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -103,51 +103,78 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, now: DateTime<Utc>) -> Resul
     Ok(())
 }
 
-/// Failed logins for an email within the lockout window, and when the last one was.
-pub async fn recent_failures(
-    tx: &mut Tx,
-    email: &str,
-    window_start: DateTime<Utc>,
-) -> Result<Option<(i64, DateTime<Utc>)>, DomainError> {
-    Ok(db_run!(tx, |c| {
-        sqlx::query_as::<_, (i64, DateTime<Utc>)>(
-            "SELECT failures, last_failure FROM login_failures WHERE email = $1 AND last_failure > $2",
-        )
-        .bind(email)
-        .bind(window_start)
-        .fetch_optional(&mut *c)
-        .await?
-    }))
+/// One login attempt counted against a throttle key (see [`count_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempts {
+    /// Attempts in the current window, this one included; never more than the limit plus one.
+    pub count: i64,
+    /// When the window started; it ends `window` later.
+    pub window_start: DateTime<Utc>,
 }
 
-/// Counts one more failed login; a count older than the window starts again at one.
-pub async fn record_failure(
-    tx: &mut Tx,
-    email: &str,
+/// Counts a login attempt against `key`, atomically in one statement on the pool (no
+/// transaction held): within a window started less than `window` ago the count goes up (to
+/// `limit + 1` at most, so attempts refused do not prolong the lock), else a new window starts
+/// at one. The caller refuses the attempt when the count passes `limit`, and gives it back with
+/// [`refund`] when the login succeeds.
+pub async fn count_attempt(
+    db: &Db,
+    key: &str,
     now: DateTime<Utc>,
     window: Duration,
-) -> Result<(), DomainError> {
-    let window_start = now - window;
+    limit: i64,
+) -> Result<Attempts, DomainError> {
+    const SQL: &str = "INSERT INTO login_throttle (key, failures, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (key) DO UPDATE SET \
+         failures = CASE WHEN login_throttle.window_start <= $3 THEN 1 \
+                         WHEN login_throttle.failures > $4 THEN login_throttle.failures \
+                         ELSE login_throttle.failures + 1 END, \
+         window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
+         RETURNING failures, window_start";
+    macro_rules! on {
+        ($pool:expr) => {
+            sqlx::query_as::<_, (i64, DateTime<Utc>)>(SQL)
+                .bind(key)
+                .bind(now)
+                .bind(now - window)
+                .bind(limit)
+                .fetch_one($pool)
+                .await?
+        };
+    }
+    let (count, window_start) = match db {
+        Db::Sqlite(pool) => on!(pool),
+        Db::Postgres(pool) => on!(pool),
+    };
+    Ok(Attempts { count, window_start })
+}
+
+/// Gives back an attempt counted by [`count_attempt`] (a good login, or a check that never ran).
+pub async fn refund(tx: &mut Tx, key: &str) -> Result<(), DomainError> {
     db_run!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO login_failures (email, failures, last_failure) VALUES ($1, 1, $2) \
-             ON CONFLICT (email) DO UPDATE SET \
-             failures = CASE WHEN login_failures.last_failure > $3 THEN login_failures.failures + 1 ELSE 1 END, \
-             last_failure = $2",
-        )
-        .bind(email)
-        .bind(now)
-        .bind(window_start)
-        .execute(&mut *c)
-        .await?;
+        sqlx::query("UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+            .bind(key)
+            .execute(&mut *c)
+            .await?;
     });
     Ok(())
 }
 
-/// Forgets the failures of an email after a good login.
-pub async fn clear_failures(tx: &mut Tx, email: &str) -> Result<(), DomainError> {
+/// Forgets a throttle key (a good login clears its own account and address).
+pub async fn forget(tx: &mut Tx, key: &str) -> Result<(), DomainError> {
     db_run!(tx, |c| {
-        sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(&mut *c).await?;
+        sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&mut *c).await?;
     });
     Ok(())
+}
+
+/// Deletes the throttle rows whose window ended before `before`; answers how many.
+pub async fn prune_throttle(tx: &mut Tx, before: DateTime<Utc>) -> Result<u64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query("DELETE FROM login_throttle WHERE window_start <= $1")
+            .bind(before)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    }))
 }
