@@ -1,5 +1,9 @@
-//! The request body limit. poem's `SizeLimit` refuses every request without `Content-Length`
-//! (GETs included); this one checks the declared length and reads chunked bodies with a cap.
+//! The request body limit, on the bytes actually read. poem's `SizeLimit` refuses every request
+//! without `Content-Length` (GETs included); this one refuses a declared length over the limit
+//! before reading, and reads a body of undeclared length (HTTP/1.1 chunked, HTTP/2 without
+//! `Content-Length`) only up to the limit: 413 as soon as it passes, with at most the limit in
+//! memory whatever the client still sends. A declared length within the limit is held to by
+//! hyper, which reads no more than it.
 
 use poem::{
     Endpoint, IntoResponse, Request, Response, Result,
@@ -23,14 +27,13 @@ pub async fn limit_body<E: Endpoint>(next: E, mut req: Request) -> Result<Respon
     match declared {
         Some(len) if len > MAX_BODY_BYTES as u64 => return Err(too_large()),
         Some(_) => {}
-        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+        None => {
             let bytes = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await.map_err(|e| match e {
                 ReadBodyError::PayloadTooLarge => too_large(),
                 other => poem::Error::from_string(other.to_string(), StatusCode::BAD_REQUEST),
             })?;
             req.set_body(bytes);
         }
-        None => {}
     }
     Ok(next.call(req).await?.into_response())
 }

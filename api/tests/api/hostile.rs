@@ -215,3 +215,84 @@ async fn hostile_a_short_signing_secret_is_refused_at_start() {
         let _ = std::fs::remove_file(file);
     }
 }
+
+/// A body of `total` bytes of JSON-looking filler, sent as a stream of 64 KiB chunks (so with no
+/// `Content-Length`); `pulled` counts the bytes the client was let send.
+fn endless_body(total: usize, pulled: Arc<std::sync::atomic::AtomicUsize>) -> reqwest::Body {
+    const CHUNK: usize = 64 * 1024;
+    let chunks = futures_util::stream::iter((0..total / CHUNK).map(move |i| {
+        pulled.fetch_add(CHUNK, Ordering::SeqCst);
+        let mut chunk = vec![b' '; CHUNK];
+        if i == 0 {
+            chunk[0] = b'[';
+        }
+        Ok::<_, std::io::Error>(bytes::Bytes::from(chunk))
+    }));
+    reqwest::Body::wrap_stream(chunks)
+}
+
+on_both_backends! {
+    async fn hostile_bodies_past_one_mebibyte_get_413_over_http2_without_content_length(app) {
+        let pulled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+        let resp = client
+            .post(app.url("/v1/areas"))
+            .bearer_auth(&app.admin)
+            .header("content-type", "application/json")
+            .body(endless_body(100 * 1024 * 1024, pulled.clone()))
+            .send()
+            .await
+            .expect("HTTP/2 answers before the body ends");
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        let a = TestApp::answer(resp).await;
+        a.expect(413);
+        assert_eq!(a.code(), "payload_too_large");
+        let sent = pulled.load(Ordering::SeqCst);
+        assert!(sent < 16 * 1024 * 1024, "the server stopped the stream early, not after {sent} bytes");
+        // Within the limit, the same framing is served.
+        let small = client
+            .post(app.url("/v1/areas"))
+            .bearer_auth(&app.admin)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(
+                bytes::Bytes::from(r#"{"region": "West", "name": "Over h2", "initial": "OH2"}"#),
+            )])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(small.version(), reqwest::Version::HTTP_2);
+        TestApp::answer(small).await.expect(201);
+    }
+
+    async fn hostile_bodies_past_one_mebibyte_get_413_over_http1_chunked(app) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let (mut read, mut write) = tcp.into_split();
+        let head = format!(
+            "POST /v1/areas HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            app.admin
+        );
+        write.write_all(head.as_bytes()).await.unwrap();
+        // Chunks of 64 KiB, up to 100 MiB, until the server stops taking them.
+        let writer = tokio::spawn(async move {
+            let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+            let mut sent = 0usize;
+            for _ in 0..1600 {
+                if write.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+                sent += 64 * 1024;
+            }
+            sent
+        });
+        let mut answer = vec![0u8; 4096];
+        let n = read.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("\"code\":\"payload_too_large\""), "{answer}");
+        drop(read);
+        let sent = writer.await.unwrap();
+        assert!(sent < 100 * 1024 * 1024, "the server closed the connection, after {sent} bytes");
+        assert_eq!(app.get("/v1/areas", &app.admin).await.result().as_array().map(Vec::len), Some(0));
+    }
+}
