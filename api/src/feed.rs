@@ -13,7 +13,8 @@
 //! back. SQLite serializes writers and leaves no gaps.
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -37,6 +38,110 @@ const BATCH: i64 = 1000;
 const GAP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Events a stream reads and sends at once.
 const STREAM_BATCH: i64 = 200;
+
+/// Live-feed streams one session may have open at once in one process; one more answers 429.
+pub const STREAMS_PER_SESSION: usize = 4;
+/// How often the open streams' sessions are checked: a stream ends within this long of its
+/// session (logout, deactivation, expiry), whether or not a change comes.
+pub const SESSION_SWEEP: Duration = Duration::from_millis(500);
+
+/// The sessions that have live-feed streams open in this process, and how to end them.
+#[derive(Default)]
+pub struct Streams {
+    open: Mutex<HashMap<Uuid, Watched>>,
+}
+
+struct Watched {
+    count: usize,
+    ended: watch::Sender<bool>,
+    /// Bumped to make the session's streams write at once (see [`Streams::open`]).
+    nudge: watch::Sender<u64>,
+}
+
+/// One open stream's place in [`Streams`], given back when the stream is dropped.
+pub struct Slot {
+    streams: Arc<Streams>,
+    session: Uuid,
+    /// Turns `true` when the session has ended.
+    pub ended: watch::Receiver<bool>,
+    /// Changes when the stream should write something at once.
+    pub nudge: watch::Receiver<u64>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.streams.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = open.get_mut(&self.session) {
+            w.count -= 1;
+            if w.count == 0 {
+                open.remove(&self.session);
+            }
+        }
+    }
+}
+
+impl Streams {
+    /// A slot for one more stream of `session`; `None` when it has [`STREAMS_PER_SESSION`].
+    ///
+    /// A stream whose client went away holds its place until a write to it fails, and a quiet
+    /// stream writes only a keep-alive every 15 s. So a refusal makes the session's streams
+    /// write twice at once (a `retry` field, which changes nothing for a live client): the
+    /// first write to a closed connection draws its reset, the second fails and frees the
+    /// place, and the client asking again a second later gets it.
+    pub fn open(self: &Arc<Self>, session: Uuid) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let w = open.entry(session).or_insert_with(|| Watched {
+            count: 0,
+            ended: watch::channel(false).0,
+            nudge: watch::channel(0).0,
+        });
+        if w.count >= STREAMS_PER_SESSION {
+            w.nudge.send_modify(|n| *n += 1);
+            let nudge = w.nudge.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                nudge.send_modify(|n| *n += 1);
+            });
+            return None;
+        }
+        w.count += 1;
+        Some(Slot { streams: self.clone(), session, ended: w.ended.subscribe(), nudge: w.nudge.subscribe() })
+    }
+
+    /// How many streams are open in this process.
+    pub fn count(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).values().map(|w| w.count).sum()
+    }
+
+    /// Every [`SESSION_SWEEP`] until `stop` resolves: ends the streams of the sessions that are
+    /// no longer live, in one query for all. While the database cannot answer, streams stay.
+    pub async fn sweep(self: Arc<Self>, db: Db, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tokio::time::sleep(SESSION_SWEEP) => {}
+            }
+            let sessions: Vec<Uuid> =
+                self.open.lock().unwrap_or_else(|e| e.into_inner()).keys().copied().collect();
+            if sessions.is_empty() {
+                continue;
+            }
+            let live = match sessions::live_among(&db, &sessions, db::now()).await {
+                Ok(live) => live,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live feed: checking the streams' sessions failed");
+                    continue;
+                }
+            };
+            let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            for (session, w) in open.iter().filter(|(s, _)| !live.contains(s)) {
+                tracing::debug!(session = %session, "live feed: the session ended; its streams close");
+                w.ended.send_replace(true);
+            }
+        }
+    }
+}
 
 /// What the hub knows of a gap in the event numbers.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +241,7 @@ struct Follower {
     heads: watch::Receiver<i64>,
     actor: Actor,
     session_id: Uuid,
+    nudge: watch::Receiver<u64>,
     /// The last event number dealt with.
     last: i64,
     /// Whether the stream has started (sent `ready` or `reset`).
@@ -147,12 +253,14 @@ struct Follower {
 
 /// The events of a stream: `ready` (id: where the stream starts), `ticket` (the ticket's
 /// document), `removed` (`{"id", "ticketId"}` of a ticket the caller no longer sees), and
-/// `reset` when `Last-Event-ID` is older than the kept changes (reload the list, then follow).
+/// `reset` when `Last-Event-ID` is older than the kept changes (reload the list, then follow);
+/// a `retry` field when `nudge` changes.
 pub fn follow(
     db: Db,
     heads: watch::Receiver<i64>,
     actor: Actor,
     session_id: Uuid,
+    nudge: watch::Receiver<u64>,
     last_event_id: Option<i64>,
 ) -> impl Stream<Item = Event> + Send + 'static {
     let follower = Follower {
@@ -160,6 +268,7 @@ pub fn follow(
         heads,
         actor,
         session_id,
+        nudge,
         last: last_event_id.unwrap_or(0),
         started: false,
         resumed_from: last_event_id,
@@ -191,8 +300,11 @@ pub fn follow(
                     }
                 }
             }
-            // The hub stopped: the server shuts down.
-            f.heads.changed().await.ok()?;
+            tokio::select! {
+                // The hub stopped: the server shuts down.
+                changed = f.heads.changed() => changed.ok()?,
+                Ok(()) = f.nudge.changed() => f.queue.push_back(Event::retry(1000)),
+            }
         }
     })
     .boxed()

@@ -177,6 +177,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         feed: heads,
         draining: Arc::default(),
         gauges: Arc::default(),
+        streams: Arc::default(),
         throttle: Arc::new(throttle::LoginThrottle::new(settings_login_rate)),
     };
     auth::ensure_admin(&state).await?;
@@ -265,6 +266,10 @@ impl Application {
         let hub = tokio::spawn(hub.run(heads, async move {
             let _ = hub_stopped.wait_for(|s| *s).await;
         }));
+        let mut sweep_stopped = stopped.clone();
+        let sweep = tokio::spawn(self.state.streams.clone().sweep(db.clone(), async move {
+            let _ = sweep_stopped.wait_for(|s| *s).await;
+        }));
         let result = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 endpoint(self.state),
@@ -279,6 +284,7 @@ impl Application {
             .await;
         tracing::info!("requests drained");
         let _ = hub.await;
+        let _ = sweep.await;
         if let Some(w) = worker {
             match w.await {
                 Ok(Err(e)) => tracing::error!(error = %e, "the worker failed"),

@@ -27,6 +27,8 @@ pub struct AppState {
     /// The database's part of `/metrics` and when it was counted (see
     /// `CGS_METRICS_INTERVAL_SECONDS`); one scrape counts while the others wait for it.
     pub gauges: Arc<tokio::sync::Mutex<Option<(std::time::Instant, String)>>>,
+    /// The live-feed streams open in this process, by session.
+    pub streams: Arc<crate::feed::Streams>,
     /// Login attempts per client address.
     pub throttle: Arc<crate::throttle::LoginThrottle>,
 }

@@ -538,8 +538,10 @@ impl TicketsApi {
     /// say); `reset` when `Last-Event-ID` names a change no longer kept (reload the list, then
     /// follow on). Every event id is a change number: reconnect with `Last-Event-ID` to resume
     /// without losing a change. A comment is sent every 15 s to keep proxies from closing the
-    /// stream; logging out ends it, and so does the server after `CGS_FEED_STREAM_SECONDS`
-    /// (`retry: 1000` first tells the client to reconnect a second later).
+    /// stream. The stream ends within a second of its session (logout, deactivation, expiry),
+    /// and after `CGS_FEED_STREAM_SECONDS` (`retry: 1000` first tells the client to reconnect a
+    /// second later). A session has at most 4 streams open; one more answers 429
+    /// `too_many_streams`.
     #[oai(path = "/stream", method = "get", operation_id = "streamTickets")]
     async fn stream(
         &self,
@@ -550,22 +552,41 @@ impl TicketsApi {
         last_event_id: Header<Option<i64>>,
     ) -> ApiResult<EventStream<BoxStream<'static, FeedEvent>>> {
         let session = auth.session();
+        let Some(slot) = state.streams.open(session.session_id) else {
+            return Err(crate::error::ApiError::too_many(
+                "too_many_streams",
+                format!(
+                    "this session has {} live-feed streams open already; close one first",
+                    crate::feed::STREAMS_PER_SESSION
+                ),
+                1,
+            ));
+        };
+        let mut ended = slot.ended.clone();
         let events = crate::feed::follow(
             state.db.clone(),
             state.feed.clone(),
             session.actor.clone(),
             session.session_id,
+            slot.nudge.clone(),
             last_event_id.0,
         );
         // The client is told to come back a second after the stream ends, which it does at the
         // latest after `CGS_FEED_STREAM_SECONDS`.
         let lifetime = tokio::time::sleep(std::time::Duration::from_secs(state.settings.feed_stream_seconds));
+        let session_ended = async move {
+            let _ = ended.wait_for(|e| *e).await;
+        };
         let events = futures_util::stream::once(async { poem::web::sse::Event::retry(1000) })
             .chain(events)
-            .take_until(lifetime);
-        Ok(EventStream::new(events.map(FeedEvent).boxed())
-            .keep_alive(std::time::Duration::from_secs(15))
-            .to_event(|e| e.0))
+            .take_until(lifetime)
+            .take_until(session_ended)
+            // The slot lives as long as the stream.
+            .map(move |e| {
+                let _ = &slot;
+                FeedEvent(e)
+            });
+        Ok(EventStream::new(events.boxed()).keep_alive(std::time::Duration::from_secs(15)).to_event(|e| e.0))
     }
 
     /// The full ticket document (the same as Firestore's `tickets/{id}`), log included.

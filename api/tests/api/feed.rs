@@ -24,12 +24,24 @@ struct Feed {
 }
 
 impl Feed {
+    /// Opens a stream. Like a browser's `EventSource` after a 429, it asks again after
+    /// `Retry-After`: streams this test dropped hold their places until the server has written
+    /// to them (which the refusal makes it do at once).
     async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Feed {
-        let mut req = app.client.get(app.url("/v1/tickets/stream")).bearer_auth(token);
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        let resp = req.send().await.unwrap();
+        let mut attempts = 0;
+        let resp = loop {
+            let mut req = app.client.get(app.url("/v1/tickets/stream")).bearer_auth(token);
+            if let Some(id) = last_event_id {
+                req = req.header("Last-Event-ID", id);
+            }
+            let resp = req.send().await.unwrap();
+            attempts += 1;
+            if resp.status() != 429 || attempts == 5 {
+                break resp;
+            }
+            let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+        };
         assert_eq!(resp.status(), 200);
         assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
         Feed { body: resp.bytes_stream().boxed(), buf: String::new() }
@@ -183,7 +195,7 @@ on_both_backends! {
         drop(feed);
 
         // Resuming from the last event gets only what came after it.
-        let mut feed = Feed::open(&app, &noc, Some(&last)).await;
+        feed = Feed::open(&app, &noc, Some(&last)).await;
         assert_eq!(feed.next().await.event, "ready");
         feed.quiet_for(500).await;
         app.send(Method::POST, &format!("/v1/tickets/{t1}/ticketStatus/onTheWay"), Some(&foc), None).await.expect(201);
@@ -192,10 +204,10 @@ on_both_backends! {
         assert!(e.id.unwrap().parse::<i64>().unwrap() > last.parse::<i64>().unwrap());
 
         // An id this installation never gave (or one pruned away) asks the client to reload.
-        let mut feed = Feed::open(&app, &noc, Some("999999999")).await;
+        feed = Feed::open(&app, &noc, Some("999999999")).await;
         assert_eq!(feed.next().await.event, "reset");
         app.exec("DELETE FROM ticket_events WHERE seq < (SELECT MAX(seq) FROM ticket_events)").await;
-        let mut feed = Feed::open(&app, &noc, Some(&start)).await;
+        feed = Feed::open(&app, &noc, Some(&start)).await;
         assert_eq!(feed.next().await.event, "reset");
         // Ids at the edges of the number range, or below any change, ask for a reload too.
         for id in [i64::MAX.to_string(), i64::MIN.to_string(), "-1".to_owned()] {
@@ -239,4 +251,46 @@ async fn a_stream_ends_after_its_lifetime_and_resumes_without_a_gap_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_ends_after_its_lifetime_and_resumes_without_a_gap_postgres() {
     a_stream_ends_after_its_lifetime_and_resumes_without_a_gap(Backend::Postgres).await
+}
+
+on_both_backends! {
+    async fn hostile_a_session_gets_four_streams_and_a_fifth_is_refused(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let mut open = Vec::new();
+        for _ in 0..4 {
+            let mut feed = Feed::open(&app, &noc, None).await;
+            assert_eq!(feed.next().await.event, "ready");
+            open.push(feed);
+        }
+        let fifth = app.send(Method::GET, "/v1/tickets/stream", Some(&noc), None).await;
+        fifth.expect(429);
+        assert_eq!(fifth.code(), "too_many_streams");
+        assert!(fifth.headers.contains_key("retry-after"));
+        // Another session has its own four.
+        let (_, other) = app.user(Role::NOC, Region::West).await;
+        let mut feed = Feed::open(&app, &other, None).await;
+        assert_eq!(feed.next().await.event, "ready");
+        // A stream its client dropped gives its place back: the refusals make the server write
+        // to it, which fails.
+        drop(open.pop());
+        let mut feed = Feed::open(&app, &noc, None).await;
+        assert_eq!(feed.next().await.event, "ready");
+    }
+
+    async fn hostile_a_stream_closes_soon_after_its_session_ends_with_no_change_coming(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (foc_id, foc) = app.user(Role::FOC, Region::West).await;
+        let mut noc_feed = Feed::open(&app, &noc, None).await;
+        let mut foc_feed = Feed::open(&app, &foc, None).await;
+        assert_eq!(noc_feed.next().await.event, "ready");
+        assert_eq!(foc_feed.next().await.event, "ready");
+        // Logout: the stream ends although no ticket changes (the sweep runs every 500 ms).
+        let started = std::time::Instant::now();
+        app.send(Method::GET, "/v1/logout", Some(&noc), None).await.expect(200);
+        assert!(noc_feed.next_within(5).await.is_none(), "the stream ends after logout");
+        eprintln!("the logged-out stream closed {:?} after the logout", started.elapsed());
+        // Deactivation ends a stream the same way.
+        app.delete(&format!("/v1/users/{foc_id}"), &app.admin).await.expect(200);
+        assert!(foc_feed.next_within(5).await.is_none(), "the stream ends after deactivation");
+    }
 }
