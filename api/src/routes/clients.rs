@@ -258,13 +258,14 @@ impl ClientsApi {
         Ok(created(row.into()))
     }
 
-    /// List clients.
+    /// List clients: the SuperAdmin every region's, the NOC, supervisors and technicians their
+    /// region's (a `region` filter naming another finds none).
     #[oai(path = "/", method = "get", operation_id = "listClients")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
-        _auth: Auth,
+        auth: Auth,
         region: Query<Option<Region>>,
         status: Query<Option<ClientStatus>>,
         #[oai(name = "customerType")] customer_type: Query<Option<CustomerType>>,
@@ -282,6 +283,7 @@ impl ClientsApi {
         let page = page_request(limit.0, offset.0)?;
         let filter = clients::ClientFilter {
             region: region.0,
+            visible_region: auth.actor().client_scope().region(),
             status: status.0,
             customer_type: customer_type.0,
             isp_id: isp.0,
@@ -293,12 +295,14 @@ impl ClientsApi {
         Ok(listed(rows, Client::from))
     }
 
-    /// A client's detail.
+    /// A client's detail; 404 for a client of a region the caller does not see.
     #[oai(path = "/:id", method = "get", operation_id = "getClient")]
-    async fn get(&self, state: Data<&AppState>, _auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Client>> {
+    async fn get(&self, state: Data<&AppState>, auth: Auth, id: Path<Uuid>) -> ApiResult<Found<Client>> {
         let mut tx = state.db.begin().await?;
-        let row = clients::get(&mut tx, id.0).await?.ok_or(DomainError::NotFound("client"))?;
+        let row = clients::get(&mut tx, id.0).await?;
         tx.commit().await?;
+        let scope = auth.actor().client_scope();
+        let row = row.filter(|r| scope.sees(r.region)).ok_or(DomainError::NotFound("client"))?;
         Ok(found(row.into()))
     }
 

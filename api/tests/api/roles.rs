@@ -82,6 +82,34 @@ on_both_backends! {
         }
     }
 
+    async fn clients_are_read_by_region_and_by_the_super_admin_all(app) {
+        let west = app.post("/v1/clients", &app.admin, crate::master_data::client_body(&app, "WEST-1").await).await.id();
+        let mut body = crate::master_data::client_body(&app, "EAST-1").await;
+        body["region"] = json!("East");
+        body["city"] = json!(app.area(Region::East, "EAST-CITY").await);
+        let east = app.post("/v1/clients", &app.admin, body).await.id();
+        let ids = |a: &Answer| -> Vec<String> {
+            a.result().as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+        };
+        for role in Role::ALL {
+            let (_, token) = app.user(*role, Region::West).await;
+            let listed = app.get("/v1/clients", &token).await;
+            listed.expect(200);
+            let asked_east = app.get("/v1/clients?region=East", &token).await;
+            app.get(&format!("/v1/clients/{west}"), &token).await.expect(200);
+            if *role == Role::SuperAdmin {
+                assert_eq!(ids(&listed).len(), 2, "{role}");
+                assert_eq!(ids(&asked_east), vec![east.clone()], "{role}");
+                app.get(&format!("/v1/clients/{east}"), &token).await.expect(200);
+            } else {
+                assert_eq!(ids(&listed), vec![west.clone()], "{role}");
+                assert_eq!(listed.body["data"]["meta"]["total"], 1, "{role}");
+                assert!(ids(&asked_east).is_empty(), "{role}");
+                app.get(&format!("/v1/clients/{east}"), &token).await.expect(404);
+            }
+        }
+    }
+
     async fn every_role_reads_master_data(app) {
         let area = app.area(Region::East, "READ").await;
         for role in Role::ALL {

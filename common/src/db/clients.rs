@@ -85,6 +85,8 @@ pub struct ClientFields {
 #[derive(Debug, Clone, Default)]
 pub struct ClientFilter {
     pub region: Option<Region>,
+    /// The caller's sight (`access::ClientScope::region`): `None` sees every region.
+    pub visible_region: Option<Region>,
     pub status: Option<ClientStatus>,
     pub customer_type: Option<CustomerType>,
     pub isp_id: Option<Uuid>,
@@ -107,7 +109,8 @@ const SELECT: &str = "SELECT c.id, c.cid, c.customer_type, c.pop, c.name, c.user
 
 const LIST_WHERE: &str = " WHERE ($1 IS NULL OR c.region = $1) AND ($2 IS NULL OR c.status = $2) \
      AND ($3 IS NULL OR c.customer_type = $3) AND ($4 IS NULL OR c.isp_id = $4) \
-     AND ($5 IS NULL OR LOWER(c.name) LIKE $5 ESCAPE '\\' OR LOWER(c.cid) LIKE $5 ESCAPE '\\')";
+     AND ($5 IS NULL OR LOWER(c.name) LIKE $5 ESCAPE '\\' OR LOWER(c.cid) LIKE $5 ESCAPE '\\') \
+     AND ($6 IS NULL OR c.region = $6)";
 
 /// Binds the 24 writable columns as `$2..$25` after the id.
 macro_rules! bind_fields {
@@ -165,7 +168,7 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<ClientRow>, DomainError
 
 pub async fn list(tx: &mut Tx, f: &ClientFilter, page: PageRequest) -> Result<Page<ClientRow>, DomainError> {
     let pattern = like_pattern(f.q.as_deref());
-    let sql = format!("{SELECT}{LIST_WHERE} ORDER BY c.name, c.id LIMIT $6 OFFSET $7");
+    let sql = format!("{SELECT}{LIST_WHERE} ORDER BY c.name, c.id LIMIT $7 OFFSET $8");
     let count_sql = format!("SELECT COUNT(*) FROM clients c{LIST_WHERE}");
     db_run!(tx, |c| {
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
@@ -174,6 +177,7 @@ pub async fn list(tx: &mut Tx, f: &ClientFilter, page: PageRequest) -> Result<Pa
             .bind(f.customer_type)
             .bind(f.isp_id)
             .bind(&pattern)
+            .bind(f.visible_region)
             .fetch_one(&mut *c)
             .await?;
         let items = sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(sql.as_str()))
@@ -182,6 +186,7 @@ pub async fn list(tx: &mut Tx, f: &ClientFilter, page: PageRequest) -> Result<Pa
             .bind(f.customer_type)
             .bind(f.isp_id)
             .bind(&pattern)
+            .bind(f.visible_region)
             .bind(page.limit)
             .bind(page.offset)
             .fetch_all(&mut *c)

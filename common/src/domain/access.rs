@@ -32,12 +32,44 @@ impl Actor {
         }
     }
 
+    /// Clients the actor may list and read: they carry addresses and network identifiers
+    /// (MAC, VLAN, monitoring IPs), so the NOC, supervisors and technicians see their region's
+    /// only, the SuperAdmin all.
+    pub fn client_scope(&self) -> ClientScope {
+        match self.role {
+            Role::SuperAdmin => ClientScope::All,
+            Role::NOC | Role::FOCSupervisor | Role::FOC => ClientScope::Region(self.region),
+        }
+    }
+
     /// Users and master data are written by a SuperAdmin only.
     pub fn require_super_admin(&self) -> Result<(), DomainError> {
         if self.role == Role::SuperAdmin {
             Ok(())
         } else {
             Err(DomainError::Forbidden(format!("only a SuperAdmin may do this; you are {}", self.role)))
+        }
+    }
+}
+
+/// Which clients a caller may list and read (see [`Actor::client_scope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientScope {
+    All,
+    Region(Region),
+}
+
+impl ClientScope {
+    /// Whether a client of that region is visible.
+    pub fn sees(self, region: Region) -> bool {
+        self.region().is_none_or(|mine| mine == region)
+    }
+
+    /// The only region visible, or `None` for all.
+    pub fn region(self) -> Option<Region> {
+        match self {
+            ClientScope::All => None,
+            ClientScope::Region(r) => Some(r),
         }
     }
 }
@@ -260,6 +292,15 @@ mod tests {
 
     fn actor(role: Role, region: Region) -> Actor {
         Actor { id: Uuid::now_v7(), role, region, name: "x".into() }
+    }
+
+    #[test]
+    fn clients_are_seen_by_region_but_by_the_super_admin() {
+        for role in Role::ALL {
+            let scope = actor(*role, Region::West).client_scope();
+            assert!(scope.sees(Region::West), "{role}");
+            assert_eq!(scope.sees(Region::East), *role == Role::SuperAdmin, "{role}");
+        }
     }
 
     #[test]
