@@ -225,6 +225,11 @@ pub struct Settings {
     #[arg(long, env = "CGS_INTAKE_REGION", default_value = "West")]
     pub intake_region: crate::domain::Region,
 
+    /// Reports one sender (a Telegram chat, a mail address) may make per hour; past it the
+    /// sender's messages make no draft, and the sender is told so once per hour.
+    #[arg(long, env = "CGS_INTAKE_MAX_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
+    pub intake_max_per_hour: i64,
+
     /// How long the live feed keeps ticket changes for `Last-Event-ID` resumption, in hours.
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
@@ -262,7 +267,11 @@ impl Settings {
 
     /// Where channel reports go.
     pub fn inbox(&self) -> crate::intake::Inbox {
-        crate::intake::Inbox { region: self.intake_region, ticket_prefix: self.ticket_prefix.clone() }
+        crate::intake::Inbox {
+            region: self.intake_region,
+            ticket_prefix: self.ticket_prefix.clone(),
+            max_per_hour: self.intake_max_per_hour,
+        }
     }
 
     pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
@@ -312,6 +321,7 @@ impl Settings {
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_link_minutes: 15,
             intake_region: crate::domain::Region::West,
+            intake_max_per_hour: 10,
             imap_host: None,
             imap_port: 993,
             imap_tls: true,

@@ -43,6 +43,28 @@ pub struct Report {
 pub struct Inbox {
     pub region: Region,
     pub ticket_prefix: String,
+    /// Reports per sender and hour that become drafts.
+    pub max_per_hour: i64,
+}
+
+/// What became of a report.
+#[derive(Debug)]
+pub enum Drafted {
+    Ticket(Box<TicketRow>),
+    /// The sender made [`Inbox::max_per_hour`] reports within the hour: no draft. `tell` the
+    /// first time in the window only, so a flood gets one answer.
+    OverLimit {
+        tell: bool,
+    },
+}
+
+/// The answer to a sender over the limit.
+pub fn over_limit_text(inbox: &Inbox) -> String {
+    format!(
+        "You have sent {} reports within the hour; further messages are not taken as reports until the hour \
+         is over. For an urgent matter please call our NOC.",
+        inbox.max_per_hour
+    )
 }
 
 /// The remark of a report: its text, then one line per media reference, bounded.
@@ -66,16 +88,22 @@ pub fn printable(s: &str, lines: bool) -> String {
     s.chars().filter(|c| !c.is_control() || (lines && matches!(c, '\n' | '\t'))).collect()
 }
 
-/// Creates the draft of a report. Its NOC is the reporter when a NOC or SuperAdmin sent it;
-/// otherwise the region's longest-serving active NOC (the report's region is the reporter's,
-/// or the inbox's for outsiders).
+/// Creates the draft of a report, unless its sender is over [`Inbox::max_per_hour`]. Its NOC is
+/// the reporter when a NOC or SuperAdmin sent it; otherwise the region's longest-serving active
+/// NOC (the report's region is the reporter's, or the inbox's for outsiders).
 pub async fn draft(
     tx: &mut Tx,
     effects: Effects,
     inbox: &Inbox,
     r: &Report,
     now: DateTime<Utc>,
-) -> Result<TicketRow, DomainError> {
+) -> Result<Drafted, DomainError> {
+    let sender = r.contact_address.to_lowercase();
+    match crate::db::intake::count_report(tx, &sender, now, inbox.max_per_hour).await? {
+        crate::db::intake::Admission::Take => {}
+        crate::db::intake::Admission::TellOnce => return Ok(Drafted::OverLimit { tell: true }),
+        crate::db::intake::Admission::Quiet => return Ok(Drafted::OverLimit { tell: false }),
+    }
     let region = r.reporter.as_ref().map_or(inbox.region, |a| a.region);
     let noc = match &r.reporter {
         Some(a) if matches!(a.role, Role::NOC | Role::SuperAdmin) => (a.id, a.name.clone()),
@@ -115,7 +143,7 @@ pub async fn draft(
         published_at: None,
     };
     let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name, photo: None };
-    service::create(tx, effects, &t, &who, now).await
+    service::create(tx, effects, &t, &who, now).await.map(|t| Drafted::Ticket(Box::new(t)))
 }
 
 /// The NOC who receives outsiders' reports of a region: its longest-serving active NOC, else

@@ -183,9 +183,17 @@ async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) 
                 reporter: telegram::actor_of_chat(&mut tx, chat).await?,
             };
             match intake::draft(&mut tx, ctx.settings.effects(), &ctx.settings.inbox(), &report, now).await {
-                Ok(t) => {
+                Ok(intake::Drafted::Ticket(t)) => {
                     tracing::info!(ticket.id = %t.state.id, "ticket reported by Telegram");
                     format!("Thank you. Your report is ticket {}; our NOC will follow it up.", t.ticket_id)
+                }
+                Ok(intake::Drafted::OverLimit { tell }) => {
+                    tracing::warn!(chat, told = tell, "a Telegram sender is over the hourly report limit");
+                    tx.commit().await?;
+                    return match tell {
+                        true => bot.say(chat, &intake::over_limit_text(&ctx.settings.inbox())).await,
+                        false => Ok(()),
+                    };
                 }
                 Err(e @ DomainError::Conflict { .. }) => {
                     tracing::error!(error = %e, "a Telegram report could not become a ticket");

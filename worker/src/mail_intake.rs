@@ -41,7 +41,13 @@ pub enum Outcome {
     /// Written by a machine (an auto-reply, a mailing list, a bounce, our own): no ticket and
     /// no answer; flagged and skipped.
     Generated(String),
+    /// Its sender is over `CGS_INTAKE_MAX_PER_HOUR`: no ticket; flagged and skipped, the sender
+    /// told once per window (`told`).
+    OverLimit { told: bool },
 }
+
+/// The keyword of mails over their sender's hourly limit.
+const OVER_LIMIT: &str = "$CgsOverLimit";
 
 /// The keyword of mails written by a machine.
 const GENERATED: &str = "$CgsGenerated";
@@ -159,10 +165,14 @@ where
             Outcome::Generated(why) => {
                 tracing::info!(uid, reason = %why, "mail written by a machine: no ticket, no answer")
             }
+            Outcome::OverLimit { told } => {
+                tracing::warn!(uid, told, "mail of a sender over the hourly report limit: no ticket")
+            }
         }
         let flags = match outcome {
             Outcome::SetAside(_) => format!("+FLAGS (\\Seen {SET_ASIDE})"),
             Outcome::Generated(_) => format!("+FLAGS (\\Seen {GENERATED})"),
+            Outcome::OverLimit { .. } => format!("+FLAGS (\\Seen {OVER_LIMIT})"),
             _ => "+FLAGS (\\Seen)".to_owned(),
         };
         imap.uid_store(uid.to_string(), flags).await?.try_collect::<Vec<_>>().await?;
@@ -229,7 +239,20 @@ pub async fn take(ctx: &Context, raw: &[u8]) -> anyhow::Result<Outcome> {
     if mail_db::mail_ticket(&mut tx, &message_id).await?.is_some() {
         return Ok(Outcome::Duplicate);
     }
-    let ticket = intake::draft(&mut tx, ctx.settings.effects(), &ctx.settings.inbox(), &report, now).await?;
+    let inbox = ctx.settings.inbox();
+    let ticket = match intake::draft(&mut tx, ctx.settings.effects(), &inbox, &report, now).await? {
+        intake::Drafted::Ticket(t) => t,
+        intake::Drafted::OverLimit { tell } => {
+            tx.commit().await?;
+            if tell {
+                let text = intake::over_limit_text(&inbox);
+                let ours = format!("over-limit-{}@cgs-ticketing", uuid::Uuid::now_v7().simple());
+                let subject = format!("Re: {}", subject_or(&subject));
+                reply(ctx, (&name, &from), &subject, text, (&message_id, ours)).await;
+            }
+            return Ok(Outcome::OverLimit { told: tell });
+        }
+    };
     if !mail_db::record_mail(&mut tx, &message_id, ticket.state.id, now).await? {
         // Another worker took the same mail meanwhile: its ticket stands, this one is dropped.
         return Ok(Outcome::Duplicate);
@@ -242,16 +265,31 @@ pub async fn take(ctx: &Context, raw: &[u8]) -> anyhow::Result<Outcome> {
 /// Tells the sender the ticket number (when mail is configured); a failure is logged only: the
 /// ticket exists either way.
 async fn answer(ctx: &Context, name: &str, to: &str, subject: &str, message_id: &str, number: &str) {
+    let text = format!("Thank you for your report. It is ticket {number}; our NOC will follow it up.\n");
+    let ours = format!("reply-{number}@cgs-ticketing");
+    reply(ctx, (name, to), &format!("Re: {} [{number}]", subject_or(subject)), text, (message_id, ours))
+        .await;
+}
+
+fn subject_or(subject: &str) -> &str {
+    if subject.is_empty() { "your report" } else { subject }
+}
+
+/// Answers `to` (name, address) in reply to the mail `ids.0` with the Message-ID `ids.1` (when
+/// mail is configured); a failure is logged only.
+async fn reply(ctx: &Context, to: (&str, &str), subject: &str, text: String, ids: (&str, String)) {
     let Some(mailer) = &ctx.mailer else { return };
+    let (message_id, ours) = ids;
+    let (name, to) = to;
     let mail = Mail {
         to_name: name.to_owned(),
         to_address: to.to_owned(),
-        subject: format!("Re: {} [{number}]", if subject.is_empty() { "your report" } else { subject }),
-        text: format!("Thank you for your report. It is ticket {number}; our NOC will follow it up.\n"),
-        message_id: format!("reply-{number}@cgs-ticketing"),
+        subject: subject.to_owned(),
+        text,
+        message_id: ours,
     };
     if let Err(e) = mailer.send_in_reply(&mail, Some(message_id)).await {
-        tracing::warn!(error = %format!("{e:#}"), ticket = %number, "answering a mail report failed");
+        tracing::warn!(error = %format!("{e:#}"), to = %to, "answering a mail report failed");
     }
 }
 

@@ -386,17 +386,23 @@ fn mail(message_id: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
 async fn with_mailbox(backend: Backend, imap: &Imap, sink: &MailSink) -> Option<TestApp> {
     let (port, smtp) = (imap.port, sink.smtp);
     spawn_app_with(backend, move |s| {
-        s.run_worker = true;
-        s.smtp_url = Some(common::config::Secret::new(format!("smtp://127.0.0.1:{smtp}")));
-        s.imap_host = Some("127.0.0.1".into());
-        s.imap_port = port;
-        s.imap_tls = false;
-        s.imap_user = Some("cgs".into());
-        s.imap_password = Some(common::config::Secret::new("secret"));
-        s.imap_poll_seconds = 1;
+        read_mailbox(s, port, smtp);
         s.imap_max_bytes = 10_000;
     })
     .await
+}
+
+/// The worker reads the IMAP server on the loopback port `imap` every second (no TLS) and
+/// answers by the SMTP sink on port `smtp`.
+fn read_mailbox(s: &mut common::config::Settings, imap: u16, smtp: u16) {
+    s.run_worker = true;
+    s.smtp_url = Some(common::config::Secret::new(format!("smtp://127.0.0.1:{smtp}")));
+    s.imap_host = Some("127.0.0.1".into());
+    s.imap_port = imap;
+    s.imap_tls = false;
+    s.imap_user = Some("cgs".into());
+    s.imap_password = Some(common::config::Secret::new("secret"));
+    s.imap_poll_seconds = 1;
 }
 
 async fn drafts(app: &TestApp) -> Vec<Value> {
@@ -549,12 +555,12 @@ async fn generated_mail(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_written_by_a_machine_makes_no_ticket_and_gets_no_answer_sqlite() {
+async fn hostile_mail_written_by_a_machine_makes_no_ticket_and_gets_no_answer_sqlite() {
     generated_mail(Backend::Sqlite).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_written_by_a_machine_makes_no_ticket_and_gets_no_answer_postgres() {
+async fn hostile_mail_written_by_a_machine_makes_no_ticket_and_gets_no_answer_postgres() {
     generated_mail(Backend::Postgres).await
 }
 
@@ -616,4 +622,86 @@ async fn telegram_down_then_back_delivers_and_polls_again_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn telegram_down_then_back_delivers_and_polls_again_postgres() {
     telegram_down_then_back(Backend::Postgres).await
+}
+
+/// A Telegram sender and a mail sender past `CGS_INTAKE_MAX_PER_HOUR` make no more drafts and
+/// are told once; other senders are not affected.
+async fn intake_limit(backend: Backend) {
+    let tg = TelegramApi::start();
+    let sink = MailSink::start();
+    let mut imap = Imap::new();
+    for i in 1..=4 {
+        imap.deliver(
+            &format!("{i}-flood"),
+            &mail(&format!("<flood{i}@example.com>"), "Budi <budi@example.com>", "Internet mati", "Tolong."),
+        );
+    }
+    imap.deliver(
+        "5-other",
+        &mail("<other@example.com>", "Siti <siti@example.com>", "ODP rusak", "Tiang roboh."),
+    );
+    imap.start().await;
+    let (token, url, port, smtp) = (tg.token.clone(), tg.url.clone(), imap.port, sink.smtp);
+    let Some(app) = spawn_app_with(backend, move |s| {
+        read_mailbox(s, port, smtp);
+        s.telegram_bot_token = Some(common::config::Secret::new(token));
+        s.telegram_api_url = url;
+        s.intake_max_per_hour = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    app.user(Role::NOC, Region::West).await;
+    for i in 1..=5 {
+        tg.send(7001, &format!("Internet mati #{i}")).await;
+    }
+    tg.send(7002, "ODP Cimahi 3 down").await;
+    // Updates are handled in order: once the other chat is answered, the flood has been.
+    wait_until(30, "the other chat got its ticket number", || async { !tg.sent_to(7002).await.is_empty() })
+        .await;
+    wait_until(30, "every mail was read", || async {
+        imap.read_flags().iter().filter(|(_, f)| f.contains('S')).count() == 5
+    })
+    .await;
+    let answers: Vec<String> =
+        tg.sent_to(7001).await.iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(answers.len(), 3, "two ticket numbers, then one notice, then silence: {answers:#?}");
+    assert!(answers[..2].iter().all(|a| a.starts_with("Thank you")), "{answers:#?}");
+    assert!(answers[2].contains("2 reports within the hour"), "{answers:#?}");
+
+    let tickets = drafts(&app).await;
+    let from = |who: &str| tickets.iter().filter(|t| t["contactPerson"][0]["phone"] == who).count();
+    assert_eq!(
+        (from("telegram:7001"), from("telegram:7002"), from("budi@example.com"), from("siti@example.com")),
+        (2, 1, 2, 1),
+        "{tickets:#?}"
+    );
+    let mails = sink.mails().await;
+    let to = |who: &str| -> Vec<String> {
+        mails
+            .iter()
+            .filter(|m| m["to"][0] == who)
+            .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let budi = to("budi@example.com");
+    assert_eq!(budi.len(), 3, "two ticket numbers and one notice: {mails:#?}");
+    assert_eq!(budi.iter().filter(|t| t.contains("2 reports within the hour")).count(), 1, "{budi:#?}");
+    assert_eq!(to("siti@example.com").len(), 1);
+    assert!(mails.iter().all(|m| m["autoSubmitted"] == "auto-replied"), "{mails:#?}");
+    // The mails over the limit carry the keyword (Dovecot's first keyword letter).
+    let flagged: Vec<String> =
+        imap.read_flags().into_iter().filter(|(_, f)| f.contains('a')).map(|(n, _)| n).collect();
+    assert_eq!(flagged.len(), 2, "{flagged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_a_sender_over_the_hourly_limit_makes_no_draft_and_is_told_once_sqlite() {
+    intake_limit(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_a_sender_over_the_hourly_limit_makes_no_draft_and_is_told_once_postgres() {
+    intake_limit(Backend::Postgres).await
 }
