@@ -77,8 +77,16 @@ async fn check_token(req: &Request, token: &str) -> poem::Result<Session> {
     let invalid = || ApiError::unauthorized("the token is invalid, expired or logged out");
     let claims = state.keys.verify(token).ok_or_else(invalid)?;
     let failed = |e: DomainError| note_outage(req, ApiError::from(e));
-    let actor = sessions::live_actor(&state.db, claims.sid, claims.sub, db::now()).await.map_err(failed)?;
-    let actor = actor.ok_or_else(invalid)?;
+    let now = db::now();
+    let live = sessions::live_actor(&state.db, claims.sid, claims.sub, now).await.map_err(failed)?;
+    let (actor, idle_until) = live.ok_or_else(invalid)?;
+    if let Some(idle) = state.settings.session_idle() {
+        // A use moves the idle end on, writing at most about once a minute per session.
+        let step = (idle / 2).min(Duration::minutes(1));
+        if idle_until.is_none_or(|until| until < now + idle - step) {
+            sessions::touch(&state.db, claims.sid, now + idle).await.map_err(failed)?;
+        }
+    }
     crate::observe::record_user(actor.id);
     Ok(Session { actor, session_id: claims.sid })
 }
@@ -242,7 +250,8 @@ impl AuthApi {
         sessions::forget(&mut tx, &pair).await?;
         sessions::refund(&mut tx, &account).await?;
         let exp = now + Duration::hours(s.session_ttl_hours);
-        let sid = sessions::create(&mut tx, user_id, now, exp).await?;
+        let idle_until = s.session_idle().map(|idle| now + idle);
+        let sid = sessions::create(&mut tx, user_id, now, exp, idle_until).await?;
         let user = users::get(&mut tx, user_id).await?.ok_or(DomainError::NotFound("user"))?;
         tx.commit().await?;
         let claims = Claims { sub: user_id, sid, iat: now.timestamp(), exp: exp.timestamp() };

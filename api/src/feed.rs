@@ -115,8 +115,14 @@ impl Streams {
 
     /// Every [`SESSION_SWEEP`] until `stop` resolves: ends the streams of the sessions that are
     /// no longer live, in one query for all. While the database cannot answer, streams stay.
-    pub async fn sweep(self: Arc<Self>, db: Db, stop: impl Future<Output = ()>) {
+    pub async fn sweep(
+        self: Arc<Self>,
+        db: Db,
+        idle: Option<chrono::Duration>,
+        stop: impl Future<Output = ()>,
+    ) {
         let mut stop = std::pin::pin!(stop);
+        let mut touched = Instant::now();
         loop {
             tokio::select! {
                 _ = &mut stop => return,
@@ -134,10 +140,22 @@ impl Streams {
                     continue;
                 }
             };
-            let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-            for (session, w) in open.iter().filter(|(s, _)| !live.contains(s)) {
-                tracing::debug!(session = %session, "live feed: the session ended; its streams close");
-                w.ended.send_replace(true);
+            {
+                let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+                for (session, w) in open.iter().filter(|(s, _)| !live.contains(s)) {
+                    tracing::debug!(session = %session, "live feed: the session ended; its streams close");
+                    w.ended.send_replace(true);
+                }
+            }
+            // An open stream is a use of its session: once a minute their idle ends move on.
+            if let Some(idle) = idle
+                && touched.elapsed() >= Duration::from_secs(60)
+            {
+                touched = Instant::now();
+                let live: Vec<Uuid> = live.into_iter().collect();
+                if let Err(e) = sessions::touch_all(&db, &live, db::now() + idle).await {
+                    tracing::warn!(error = %e, "live feed: keeping the streams' sessions in use failed");
+                }
             }
         }
     }

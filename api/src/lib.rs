@@ -267,7 +267,8 @@ impl Application {
             let _ = hub_stopped.wait_for(|s| *s).await;
         }));
         let mut sweep_stopped = stopped.clone();
-        let sweep = tokio::spawn(self.state.streams.clone().sweep(db.clone(), async move {
+        let idle = self.state.settings.session_idle();
+        let sweep = tokio::spawn(self.state.streams.clone().sweep(db.clone(), idle, async move {
             let _ = sweep_stopped.wait_for(|s| *s).await;
         }));
         let result = Server::new_with_acceptor(self.acceptor)

@@ -69,6 +69,11 @@ pub struct Settings {
     #[arg(long, env = "CGS_SESSION_TTL_HOURS", default_value_t = 168)]
     pub session_ttl_hours: i64,
 
+    /// A session not used for this many minutes ends, beside its absolute lifetime
+    /// (`CGS_SESSION_TTL_HOURS`); an open live-feed stream counts as use. 0 turns it off.
+    #[arg(long, env = "CGS_SESSION_IDLE_MINUTES", default_value_t = 720, value_parser = clap::value_parser!(i64).range(0..))]
+    pub session_idle_minutes: i64,
+
     /// Failed logins for one account from one client address before that pair is locked for
     /// the rest of the window: an attacker elsewhere cannot lock a user out.
     #[arg(long, env = "CGS_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..))]
@@ -274,6 +279,11 @@ impl Settings {
         }
     }
 
+    /// How long an unused session lives, when there is an idle limit.
+    pub fn session_idle(&self) -> Option<chrono::Duration> {
+        (self.session_idle_minutes > 0).then(|| chrono::Duration::minutes(self.session_idle_minutes))
+    }
+
     pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
         crate::domain::sla::SlaPolicy {
             dedicated_hours: self.sla_dedicated_hours,
@@ -291,6 +301,7 @@ impl Settings {
             admin_password: None,
             jwt_secret: None,
             session_ttl_hours: 168,
+            session_idle_minutes: 720,
             login_max_failures: 5,
             login_account_max_failures: 50,
             login_lockout_seconds: 300,

@@ -296,3 +296,35 @@ on_both_backends! {
         assert_eq!(app.get("/v1/areas", &app.admin).await.result().as_array().map(Vec::len), Some(0));
     }
 }
+
+on_both_backends! {
+    with |s| {
+        s.session_idle_minutes = 10;
+    };
+
+    async fn hostile_a_session_unused_for_its_idle_time_ends_and_a_use_keeps_it(app) {
+        let token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        let claims = jsonwebtoken::dangerous::insecure_decode::<common::auth::Claims>(&token).unwrap().claims;
+        let db = common::db::Db::connect(&app.db_url, 1).await.unwrap();
+        let alive_at = |minutes: i64| {
+            let db = db.clone();
+            let claims = claims.clone();
+            async move {
+                let at = common::db::now() + chrono::Duration::minutes(minutes);
+                common::db::sessions::live_actor(&db, claims.sid, claims.sub, at).await.unwrap().is_some()
+            }
+        };
+        assert!(alive_at(9).await && !alive_at(11).await, "a new session may idle 10 minutes");
+        // Last used 8 minutes ago: a use now moves its end 10 minutes on.
+        let sid = app.sql_uuid(&claims.sid.to_string());
+        let soon = sql_time(chrono::Utc::now() + chrono::Duration::minutes(2));
+        app.exec(&format!("UPDATE sessions SET idle_until = {soon} WHERE id = {sid}")).await;
+        assert!(!alive_at(5).await);
+        app.get("/v1/users", &token).await.expect(200);
+        assert!(alive_at(9).await, "the use moved the idle end on");
+        // Unused past its idle end, the session is over.
+        let past = sql_time(chrono::Utc::now() - chrono::Duration::seconds(1));
+        app.exec(&format!("UPDATE sessions SET idle_until = {past} WHERE id = {sid}")).await;
+        app.get("/v1/users", &token).await.expect(401);
+    }
+}

@@ -17,24 +17,47 @@ pub async fn create(
     user_id: Uuid,
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    idle_until: Option<DateTime<Utc>>,
 ) -> Result<Uuid, DomainError> {
     let id = Uuid::now_v7();
     db_run!(tx, |c| {
-        sqlx::query("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(user_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, expires_at, idle_until) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .bind(idle_until)
+        .execute(&mut *c)
+        .await?;
     });
     Ok(id)
 }
 
+/// Moves the idle end of a session to `idle_until` (a use), in one statement on the pool.
+pub async fn touch(db: &Db, session_id: Uuid, idle_until: DateTime<Utc>) -> Result<(), DomainError> {
+    const SQL: &str = "UPDATE sessions SET idle_until = $2 WHERE id = $1 AND revoked_at IS NULL";
+    match db {
+        Db::Sqlite(pool) => {
+            sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
+        }
+        Db::Postgres(pool) => {
+            sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
+        }
+    };
+    Ok(())
+}
+
 /// The session check every authenticated request makes (`$1` session, `$2` user, `$3` now); the
 /// load benchmark's replay of a transition runs it too.
-pub const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name FROM sessions s JOIN users u ON u.id = s.user_id \
-     WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND u.active";
+pub const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name, s.idle_until FROM sessions s \
+     JOIN users u ON u.id = s.user_id \
+     WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 \
+     AND (s.idle_until IS NULL OR s.idle_until > $3) AND u.active";
+
+/// The row [`LIVE_ACTOR`] answers.
+type LiveRow = (Uuid, Role, Region, String, Option<DateTime<Utc>>);
 
 /// The actor behind a live session: not revoked, not expired, user still active.
 pub async fn actor(
@@ -44,27 +67,28 @@ pub async fn actor(
     now: DateTime<Utc>,
 ) -> Result<Option<Actor>, DomainError> {
     let row = db_run!(tx, |c| {
-        sqlx::query_as::<_, (Uuid, Role, Region, String)>(LIVE_ACTOR)
+        sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
             .bind(session_id)
             .bind(user_id)
             .bind(now)
             .fetch_optional(&mut *c)
             .await?
     });
-    Ok(row.map(|(id, role, region, name)| Actor { id, role, region, name }))
+    Ok(row.map(|(id, role, region, name, _)| Actor { id, role, region, name }))
 }
 
 /// [`actor`] in one statement on the pool, without a transaction around it: every request
-/// asks it, and BEGIN and COMMIT would double its round trips.
+/// asks it, and BEGIN and COMMIT would double its round trips. With the actor comes the
+/// session's idle end (`None`: no idle limit yet).
 pub async fn live_actor(
     db: &Db,
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<Actor>, DomainError> {
+) -> Result<Option<(Actor, Option<DateTime<Utc>>)>, DomainError> {
     macro_rules! on {
         ($pool:expr) => {
-            sqlx::query_as::<_, (Uuid, Role, Region, String)>(LIVE_ACTOR)
+            sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
                 .bind(session_id)
                 .bind(user_id)
                 .bind(now)
@@ -76,7 +100,7 @@ pub async fn live_actor(
         Db::Sqlite(pool) => on!(pool),
         Db::Postgres(pool) => on!(pool),
     };
-    Ok(row.map(|(id, role, region, name)| Actor { id, role, region, name }))
+    Ok(row.map(|(id, role, region, name, idle)| (Actor { id, role, region, name }, idle)))
 }
 
 /// Which of `sessions` are still live (as [`LIVE_ACTOR`] decides), in one query per 500 ids on
@@ -94,7 +118,8 @@ pub async fn live_among(
                     "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
                      WHERE s.revoked_at IS NULL AND u.active AND s.expires_at > ",
                 );
-                q.push_bind(now).push(" AND s.id IN (");
+                q.push_bind(now).push(" AND (s.idle_until IS NULL OR s.idle_until > ");
+                q.push_bind(now).push(") AND s.id IN (");
                 let mut ids = q.separated(", ");
                 for id in chunk {
                     ids.push_bind(*id);
@@ -110,6 +135,30 @@ pub async fn live_among(
         live.extend(rows);
     }
     Ok(live)
+}
+
+/// Moves the idle end of every one of `sessions` to `idle_until` (their live-feed streams use
+/// them), in one statement per 500 ids.
+pub async fn touch_all(db: &Db, sessions: &[Uuid], idle_until: DateTime<Utc>) -> Result<(), DomainError> {
+    for chunk in sessions.chunks(500) {
+        macro_rules! on {
+            ($backend:ty, $pool:expr) => {{
+                let mut q = sqlx::QueryBuilder::<$backend>::new("UPDATE sessions SET idle_until = ");
+                q.push_bind(idle_until).push(" WHERE revoked_at IS NULL AND id IN (");
+                let mut ids = q.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                q.push(")");
+                q.build().execute($pool).await?.rows_affected()
+            }};
+        }
+        match db {
+            Db::Sqlite(pool) => on!(sqlx::Sqlite, pool),
+            Db::Postgres(pool) => on!(sqlx::Postgres, pool),
+        };
+    }
+    Ok(())
 }
 
 /// Ends one session.
