@@ -364,7 +364,8 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
         phone_number: None,
     };
     let hash = hash_password(password.expose().to_owned()).await?;
-    users::insert(&mut tx, &fields, &hash, db::now()).await?;
+    let user = users::insert(&mut tx, &fields, &hash, db::now()).await?;
+    s.effects().user_changed(&mut tx, &[user.id], db::now()).await?;
     tx.commit().await?;
     tracing::info!(email = %fields.email, "created the first SuperAdmin");
     Ok(())

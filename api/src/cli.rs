@@ -47,12 +47,13 @@ pub async fn create_admin(
     let hash = hash_password(password.expose().to_owned()).await?;
     let mut tx = db.begin_write().await?;
     let user = users::insert(&mut tx, &fields, &hash, db::now()).await.context("creating the SuperAdmin")?;
+    settings.effects().user_changed(&mut tx, &[user.id], db::now()).await?;
     tx.commit().await?;
     println!("created SuperAdmin {} ({})", user.email, user.id);
     Ok(())
 }
 
-/// Enqueues the Firestore sync of every ticket.
+/// Enqueues the Firestore sync of every ticket and of every user's access document.
 pub async fn resync(settings: &Settings) -> anyhow::Result<()> {
     if settings.firestore_project_id.is_none() {
         bail!("FIRESTORE_PROJECT_ID is not set: there is no Firestore to sync to");
@@ -70,7 +71,11 @@ pub async fn resync(settings: &Settings) -> anyhow::Result<()> {
             None => break,
         }
     }
-    println!("enqueued the sync of {total} tickets");
+    let mut tx = db.begin_write().await?;
+    let everyone = users::all_ids(&mut tx).await?;
+    settings.effects().user_changed(&mut tx, &everyone, db::now()).await?;
+    tx.commit().await?;
+    println!("enqueued the sync of {total} tickets and of {} users' access", everyone.len());
     Ok(())
 }
 

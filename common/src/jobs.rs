@@ -22,6 +22,16 @@ pub const SYNC_TICKET_QUEUE: &str = "cgs.sync_ticket";
 /// Queue of [`SyncTickets`].
 pub const SYNC_TICKETS_QUEUE: &str = "cgs.sync_tickets";
 
+/// Queue of [`SyncAccess`].
+pub const SYNC_ACCESS_QUEUE: &str = "cgs.sync_access";
+
+/// Write a user's `access/{uid}` document to Firestore (active, role, region), which the
+/// rules check on every read: a deactivated or changed user's old Firebase token stops working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAccess {
+    pub user_id: Uuid,
+}
+
 /// Queue of [`BroadcastOpenTicket`].
 pub const BROADCAST_QUEUE: &str = "cgs.broadcast_open_ticket";
 
@@ -119,6 +129,21 @@ impl Effects {
             enqueue(tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id }, now).await?;
         }
         Ok(())
+    }
+
+    /// A user was created, changed or deactivated: when Firestore is on, its access document is
+    /// written anew.
+    pub async fn user_changed(
+        self,
+        tx: &mut Tx,
+        user_ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if !self.sync_firestore || user_ids.is_empty() {
+            return Ok(());
+        }
+        let jobs: Vec<SyncAccess> = user_ids.iter().map(|&user_id| SyncAccess { user_id }).collect();
+        enqueue_many(tx, SYNC_ACCESS_QUEUE, &jobs, now).await
     }
 
     /// [`Effects::ticket_changed`] for many tickets whose region, status and technician stay

@@ -14,7 +14,10 @@ use apalis_cron::CronScheduler;
 use common::{
     config::Settings,
     db::Db,
-    jobs::{BROADCAST_QUEUE, DELIVER_QUEUE, EXPIRE_PENDING_QUEUE, SYNC_TICKET_QUEUE, SYNC_TICKETS_QUEUE},
+    jobs::{
+        BROADCAST_QUEUE, DELIVER_QUEUE, EXPIRE_PENDING_QUEUE, SYNC_ACCESS_QUEUE, SYNC_TICKET_QUEUE,
+        SYNC_TICKETS_QUEUE,
+    },
 };
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -245,6 +248,14 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
             "cgs-sync-tickets",
             SYNC_TICKETS_QUEUE,
             jobs::sync_ticket::run_many
+        ));
+        handles.push(consume!(
+            ctx,
+            &stop,
+            &sqlite_pool,
+            "cgs-sync-access",
+            SYNC_ACCESS_QUEUE,
+            jobs::sync_access::run
         ));
         handles.push(tokio::spawn(
             WorkerBuilder::new("cgs-reconcile-sync")

@@ -328,3 +328,48 @@ with_firestore! {
         assert_eq!(read["queried"], json!([id]), "an app's query on createdAt finds the ticket");
     }
 }
+
+// Every user has an `access/{uid}` document the rules check on each read; deactivating, moving
+// or demoting a user rewrites it within the worker's sync (seconds), so the user's old Firebase
+// token no longer matches it.
+with_firestore! {
+    async fn hostile_a_deactivated_or_demoted_users_firestore_access_ends_with_the_sync(app, emu, project) {
+        let access = |id: String| {
+            let (emu, project) = (&emu, &project);
+            async move { emu.document(project, "access", &id).await }
+        };
+        let admits = |doc: &Value, role: &str, region: &str| {
+            doc["active"] == true && doc["role"] == role && doc["region"] == region
+        };
+        let (foc, _) = app.user(Role::FOC, Region::West).await;
+        wait_until(30, "the new user's access document is written", || async {
+            access(foc.clone()).await.is_some_and(|d| admits(&d, "FOC", "West"))
+        })
+        .await;
+        // The first SuperAdmin's too.
+        let me = app.get("/v1/users?role=SuperAdmin", &app.admin).await.result()[0]["id"].as_str().unwrap().to_owned();
+        wait_until(30, "the admin's access document is written", || async {
+            access(me.clone()).await.is_some_and(|d| admits(&d, "SuperAdmin", "West"))
+        })
+        .await;
+
+        let (supervisor, _) = app.user(Role::FOCSupervisor, Region::West).await;
+        let user = app.get(&format!("/v1/users/{supervisor}"), &app.admin).await.result().clone();
+        let mut changed = json!({"email": user["email"], "nik": user["nik"], "name": user["name"], "role": "FOC", "region": "East"});
+        changed["phoneNumber"] = user["phoneNumber"].clone();
+        app.put(&format!("/v1/users/{supervisor}"), &app.admin, changed).await.expect(200);
+        app.delete(&format!("/v1/users/{foc}"), &app.admin).await.expect(200);
+        let started = std::time::Instant::now();
+        wait_until(30, "the deactivated user's access document says so", || async {
+            access(foc.clone()).await.is_some_and(|d| d["active"] == false)
+        })
+        .await;
+        eprintln!("access ended {:?} after the deactivation", started.elapsed());
+        let moved = access(supervisor.clone()).await.unwrap();
+        wait_until(30, "the moved user's access document follows", || async {
+            access(supervisor.clone()).await.is_some_and(|d| admits(&d, "FOC", "East"))
+        })
+        .await;
+        assert!(!admits(&access(supervisor).await.unwrap(), "FOCSupervisor", "West"), "{moved}");
+    }
+}

@@ -144,6 +144,13 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<UserRow>, DomainError> 
         .await?))
 }
 
+/// Every user's id, active or not.
+pub async fn all_ids(tx: &mut Tx) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| sqlx::query_scalar::<_, Uuid>("SELECT id FROM users ORDER BY id")
+        .fetch_all(&mut *c)
+        .await?))
+}
+
 /// A user by id, active or not (tickets keep showing the people who worked on them).
 pub async fn get_any(tx: &mut Tx, id: Uuid) -> Result<Option<UserRow>, DomainError> {
     let sql = format!("{SELECT} WHERE u.id = $1");

@@ -52,6 +52,24 @@ impl Actor {
     }
 }
 
+/// The `access/{uid}` document the backend keeps in Firestore for every user. The rules let a
+/// Firebase token read only while its claims match it ([`AccessDocument::admits`], the rules'
+/// `hasAccess()`), so the token of a user deactivated, moved or given another role stops
+/// reading once the document is written anew (the `SyncAccess` job the change enqueues).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessDocument {
+    pub active: bool,
+    pub role: Role,
+    pub region: Region,
+}
+
+impl AccessDocument {
+    /// Whether a token with these claims may read.
+    pub fn admits(&self, role: Role, region: Region) -> bool {
+        self.active && self.role == role && self.region == region
+    }
+}
+
 /// Which clients a caller may list and read (see [`Actor::client_scope`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientScope {
@@ -233,25 +251,38 @@ pub fn firestore_rules() -> String {
             ticket_read_rule(*role).to_rules()
         ));
     }
-    format!(
-        "// Generated from common/src/domain/access.rs (`cgs-api firestore-rules`); do not edit.\n\
-         rules_version = '2';\n\
-         service cloud.firestore {{\n\
-         \x20 match /databases/{{database}}/documents {{\n\
-         \x20   match /tickets/{{ticketId}} {{\n\
-         \x20     allow write: if false;\n\
-         \x20     allow read: if request.auth != null && (false{roles});\n\
-         \x20   }}\n\
-         \x20   match /ticketcount/{{month}} {{\n\
-         \x20     allow write: if false;\n\
-         \x20     allow read: if request.auth != null;\n\
-         \x20   }}\n\
-         \x20   match /{{document=**}} {{\n\
-         \x20     allow read, write: if false;\n\
-         \x20   }}\n\
-         \x20 }}\n\
-         }}\n"
-    )
+    let lines = [
+        "// Generated from common/src/domain/access.rs (`cgs-api firestore-rules`); do not edit.",
+        "rules_version = '2';",
+        "service cloud.firestore {",
+        "  match /databases/{database}/documents {",
+        "    // The token's claims match the user's access document (access::AccessDocument).",
+        "    function hasAccess() {",
+        "      let access = get(/databases/$(database)/documents/access/$(request.auth.uid)).data;",
+        "      return access.active == true && access.role == request.auth.token.role",
+        "        && access.region == request.auth.token.region;",
+        "    }",
+        "    match /tickets/{ticketId} {",
+        "      allow write: if false;",
+        "      allow read: if request.auth != null && hasAccess() && (false{roles});",
+        "    }",
+        "    match /ticketcount/{month} {",
+        "      allow write: if false;",
+        "      allow read: if request.auth != null && hasAccess();",
+        "    }",
+        "    match /access/{uid} {",
+        "      allow write: if false;",
+        "      allow read: if request.auth != null && request.auth.uid == uid;",
+        "    }",
+        "    match /{document=**} {",
+        "      allow read, write: if false;",
+        "    }",
+        "  }",
+        "}",
+    ];
+    let mut out = lines.join("\n").replace("{roles}", &roles);
+    out.push('\n');
+    out
 }
 
 impl Actor {
@@ -292,6 +323,22 @@ mod tests {
 
     fn actor(role: Role, region: Region) -> Actor {
         Actor { id: Uuid::now_v7(), role, region, name: "x".into() }
+    }
+
+    #[test]
+    fn a_token_reads_firestore_only_while_its_claims_match_the_access_document() {
+        let doc = AccessDocument { active: true, role: Role::FOC, region: Region::West };
+        assert!(doc.admits(Role::FOC, Region::West));
+        assert!(!doc.admits(Role::NOC, Region::West), "a token from before a role change");
+        assert!(!doc.admits(Role::FOC, Region::East), "a token from before a move");
+        assert!(!AccessDocument { active: false, ..doc }.admits(Role::FOC, Region::West), "deactivated");
+        // Every collection an app reads asks for it in the rules.
+        let rules = firestore_rules();
+        for collection in ["tickets/{ticketId}", "ticketcount/{month}"] {
+            let block = rules.split(&format!("match /{collection} {{")).nth(1).unwrap();
+            let read = block.lines().find(|l| l.contains("allow read")).unwrap();
+            assert!(read.contains("request.auth != null && hasAccess()"), "{collection}: {read}");
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
-use common::document::{DATE_FIELDS, LOG_DATE_FIELDS, TicketDocument};
+use common::{
+    document::{DATE_FIELDS, LOG_DATE_FIELDS, TicketDocument},
+    domain::access::AccessDocument,
+};
 use firestore::{
     FirestoreDb, FirestoreTransactionOps,
     errors::FirestoreError,
@@ -46,6 +49,18 @@ impl FirestoreTickets {
             &ticket_fields(&common::document::to_json(doc))?,
         )?))?;
         tx.add(Put(self.raw("ticketcount", month_id, &plain_fields(&serde_json::to_value(count)?)?)?))?;
+        tx.commit().await.context("committing to Firestore")?;
+        Ok(())
+    }
+
+    /// Writes a user's `access/{uid}` document.
+    pub async fn put_access(&self, user_id: uuid::Uuid, doc: &AccessDocument) -> anyhow::Result<()> {
+        let mut tx = self.db.begin_transaction().await.context("beginning a Firestore commit")?;
+        tx.add(Put(self.raw(
+            "access",
+            &user_id.to_string(),
+            &plain_fields(&serde_json::to_value(doc)?)?,
+        )?))?;
         tx.commit().await.context("committing to Firestore")?;
         Ok(())
     }

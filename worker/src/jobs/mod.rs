@@ -6,6 +6,7 @@ pub mod expire_pending;
 pub mod publish_scheduled;
 pub mod reconcile_sync;
 pub mod sla_sweep;
+pub mod sync_access;
 pub mod sync_ticket;
 
 use common::domain::{Region, Role, access::Actor};
