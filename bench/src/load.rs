@@ -26,7 +26,7 @@ pub struct Load {
     pub postgres: Option<String>,
 }
 
-struct Api(Child);
+pub(crate) struct Api(pub(crate) Child);
 
 impl Drop for Api {
     fn drop(&mut self) {
@@ -35,8 +35,37 @@ impl Drop for Api {
     }
 }
 
+/// Starts `cgs-api` on `url` and `port` with the bench's admin, the worker in process and
+/// `env` besides, and waits until `client` finds it ready.
+pub(crate) async fn start_api(
+    api_bin: &std::path::Path,
+    url: &str,
+    client: &Client,
+    port: u16,
+    env: &[(&str, String)],
+) -> anyhow::Result<Api> {
+    let api = Api(Command::new(api_bin)
+        .env("DATABASE_URL", url)
+        .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CGS_ADMIN_EMAIL", "bench@cgs.test")
+        .env("CGS_ADMIN_PASSWORD", "bench-password")
+        .env("CGS_RUN_WORKER", "true")
+        .env("RUST_LOG", "error")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", api_bin.display()))?);
+    for _ in 0..300 {
+        if client.http.get(format!("{}/readyz", client.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(api)
+}
+
 /// Resident memory of a process, in MiB.
-fn rss_mib(pid: u32) -> f64 {
+pub(crate) fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -49,13 +78,13 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 #[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Client {
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -75,7 +104,7 @@ impl Client {
         Ok(body)
     }
 
-    async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
+    pub(crate) async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
         let resp = self
             .http
             .post(format!("{}/v1/login", self.base))
@@ -89,10 +118,10 @@ impl Client {
 
 /// Latencies of one operation.
 #[derive(Default)]
-struct Samples(Vec<Duration>);
+pub(crate) struct Samples(pub(crate) Vec<Duration>);
 
 impl Samples {
-    fn report(&mut self, name: &str, elapsed: Duration) {
+    pub(crate) fn report(&mut self, name: &str, elapsed: Duration) {
         let n = self.0.len();
         if n == 0 {
             println!("  {name:<28} no samples");
@@ -151,28 +180,15 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     // The schema first, then the seed, then the server.
     let db = common::db::Db::connect(&url, 4).await?;
     db.migrate().await?;
-    let api = Api(Command::new(&api_bin)
-        .env("DATABASE_URL", &url)
-        .env("CGS_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CGS_ADMIN_EMAIL", "bench@cgs.test")
-        .env("CGS_ADMIN_PASSWORD", "bench-password")
-        .env("CGS_RUN_WORKER", "true")
-        // Every client logs in from the loopback.
-        .env("CGS_LOGIN_PER_ADDRESS_PER_MINUTE", "100000")
-        .env("CGS_DB_MAX_CONNECTIONS", (load.concurrency + 8).to_string())
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", api_bin.display()))?);
-    let pid = api.0.id();
+    // Every client logs in from the loopback.
+    let env = [
+        ("CGS_LOGIN_PER_ADDRESS_PER_MINUTE", "100000".to_owned()),
+        ("CGS_DB_MAX_CONNECTIONS", (load.concurrency + 8).to_string()),
+    ];
     let http = reqwest::Client::builder().pool_max_idle_per_host(load.concurrency * 2).build()?;
     let client = Client { http, base };
-    for _ in 0..300 {
-        if client.http.get(format!("{}/readyz", client.base)).send().await.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let api = start_api(&api_bin, &url, &client, port, &env).await?;
+    let pid = api.0.id();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = rss_mib(pid);
     let admin = client.login("bench@cgs.test", "bench-password").await?;

@@ -6,7 +6,10 @@
 //! `cgs-bench load --tickets 100000 [--postgres URL]`: the `cgs-api` binary on a seeded
 //! database under concurrent clients (creation, status flows, lists, reads, RSS, pgbench ceiling).
 //! `cgs-bench sla-sweep --tickets 1000000 [--postgres URL]`: one SLA sweep over open tickets.
+//! `cgs-bench hostile [--postgres URL]`: the `cgs-api` binary under a login flood and a streamed
+//! 100 MiB body (read latency idle and flooded, RSS before and after).
 
+mod hostile;
 mod load;
 mod pgbench;
 mod seed;
@@ -53,6 +56,21 @@ enum Bench {
         #[arg(long)]
         api_bin: Option<std::path::PathBuf>,
     },
+    /// A logged-in user's reads idle and during a login flood; RSS around a 100 MiB body.
+    Hostile {
+        /// Clients flooding the login.
+        #[arg(long, default_value_t = 48)]
+        flood_clients: usize,
+        /// Seconds of reads idle, and again during the flood.
+        #[arg(long, default_value_t = 12)]
+        seconds: u64,
+        /// A PostgreSQL server (a database is created on it); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// The `cgs-api` binary (default: beside this one).
+        #[arg(long)]
+        api_bin: Option<std::path::PathBuf>,
+    },
     /// One SLA sweep over a table of open tickets.
     SlaSweep {
         /// Open tickets seeded (half of them past their SLA).
@@ -81,6 +99,14 @@ fn main() -> anyhow::Result<()> {
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(load::run(load::Load { tickets, concurrency, seconds, postgres }, api_bin))
+        }
+        Bench::Hostile { flood_clients, seconds, postgres, api_bin } => {
+            let api_bin = match api_bin {
+                Some(p) => p,
+                None => std::env::current_exe()?.with_file_name("cgs-api"),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(hostile::run(hostile::Hostile { flood_clients, seconds, postgres }, api_bin))
         }
         Bench::SlaSweep { tickets, postgres } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
