@@ -23,3 +23,5 @@ drop_bench_databases
 "$bench" sla-sweep --tickets 1000000
 "$bench" firestore-latency --changes 200 --postgres "$PG"; drop_bench_databases
 "$bench" firestore-latency --changes 200
+"$bench" hostile --postgres "$PG"; drop_bench_databases
+"$bench" hostile

@@ -55,6 +55,7 @@ pub async fn run(h: Hostile, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("cgs-bench hostile on {backend}, {cores} cores, release build of {}", api_bin.display());
 
+    let at_start = rss_mib(pid);
     let (mut idle, idle_failed) = reads(&client, &noc, h.seconds).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let flood: Vec<_> = (0..h.flood_clients)
@@ -97,7 +98,13 @@ pub async fn run(h: Hostile, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     println!("A logged-in user's GET /v1/tickets?limit=1, one after another, {} s each:", h.seconds);
     idle.report("idle", elapsed);
     flooded.report(&format!("during a {}-client login flood", h.flood_clients), elapsed);
-    println!("  failed reads: idle {idle_failed}, during the flood {flooded_failed}");
+    let slowest = |s: &Samples| s.0.iter().max().copied().unwrap_or_default();
+    println!(
+        "  slowest read: idle {:.1?}, during the flood {:.1?}; failed reads: idle {idle_failed}, during the flood {flooded_failed}",
+        slowest(&idle),
+        slowest(&flooded)
+    );
+    println!("  cgs-api RSS {at_start:.1} MiB before the flood, {:.1} MiB after it", rss_mib(pid));
     let flood_total: usize = answers.values().sum();
     println!(
         "  the flood's {flood_total} logins ({:.0}/s) were answered: {answers:?}",

@@ -15,10 +15,58 @@ use crate::error::DomainError;
 /// Argon2 runs at most this many at once: each takes 19 MiB and a core for tens of
 /// milliseconds. Half the cores (at least one): a burst of logins queues, and the other half
 /// stays free to serve everyone else.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| tokio::sync::Semaphore::new(hashers()));
+
+fn hashers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new((cores / 2).max(1))
+    (cores / 2).max(1)
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The threads Argon2 runs on, as many as [`HASHING`] has permits. Threads of their own, not
+/// the runtime's blocking pool: the allocator keeps each thread's 19 MiB once it has hashed,
+/// so a login flood spread over many pool threads would leave the process hundreds of MiB
+/// larger.
+static HASHERS: LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> = LazyLock::new(|| {
+    let (sender, jobs) = std::sync::mpsc::channel::<HashJob>();
+    let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
+    for i in 0..hashers() {
+        let jobs = jobs.clone();
+        std::thread::Builder::new()
+            .name(format!("cgs-hash-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .expect("starting a hashing thread");
+    }
+    std::sync::Mutex::new(sender)
 });
+
+/// Runs `work` on a hashing thread, holding `permit` until it is done (a caller that goes away
+/// does not free a core still busy).
+async fn on_hasher<T: Send + 'static>(
+    permit: tokio::sync::SemaphorePermit<'static>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, DomainError> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _permit = permit;
+        let _ = done.send(work());
+    });
+    HASHERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .map_err(|_| DomainError::Internal("the hashing threads are gone".into()))?;
+    result.await.map_err(|_| DomainError::Internal("a hashing job failed".into()))
+}
 
 /// How many password checks wait for [`HASHING`] at most; one more is refused at once
 /// ([`HashingBusy`]), so a login flood costs queue slots, not memory and minutes of waiting.
@@ -34,13 +82,7 @@ pub struct HashingBusy;
 pub async fn hash_password(password: String) -> Result<String, DomainError> {
     let permit =
         HASHING.acquire().await.map_err(|e| DomainError::Internal(format!("hashing closed: {e}")))?;
-    // The permit moves into the task: a caller that goes away does not free a core still busy.
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        hash_password_blocking(&password)
-    })
-    .await
-    .map_err(|e| DomainError::Internal(format!("hashing task failed: {e}")))?
+    on_hasher(permit, move || hash_password_blocking(&password)).await?
 }
 
 fn hash_password_blocking(password: &str) -> Result<String, DomainError> {
@@ -83,8 +125,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
     let waiting = Waiting::enter().ok_or(HashingBusy)?;
     let Ok(permit) = HASHING.acquire().await else { return Ok(false) };
     drop(waiting);
-    Ok(tokio::task::spawn_blocking(move || {
-        let _permit = permit;
+    Ok(on_hasher(permit, move || {
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         PasswordHash::new(&stored)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
