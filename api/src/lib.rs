@@ -162,7 +162,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         None => None,
     };
     let (hub, heads, head_sender) = feed::Hub::start(db.clone()).await?;
-    let settings_login_rate = settings.login_per_address_per_minute;
+    let throttle = Arc::new(throttle::LoginThrottle::new(settings.login_per_address_per_minute));
     let state = AppState {
         db,
         keys: TokenKeys::new(secret.as_bytes()),
@@ -178,7 +178,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         draining: Arc::default(),
         gauges: Arc::default(),
         streams: Arc::default(),
-        throttle: Arc::new(throttle::LoginThrottle::new(settings_login_rate)),
+        throttle,
     };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)

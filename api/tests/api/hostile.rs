@@ -142,9 +142,11 @@ on_both_backends! {
     async fn hostile_a_login_flood_leaves_logged_in_users_served(app) {
         let (_, noc) = app.user(common::domain::Role::NOC, common::domain::Region::West).await;
         let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let flood: Vec<_> = (0..48)
             .map(|_| {
                 let (client, url, stop) = (reqwest::Client::new(), app.url("/v1/login"), stop.clone());
+                let answered = answered.clone();
                 tokio::spawn(async move {
                     let mut seen = BTreeMap::<String, usize>::new();
                     while !stop.load(Ordering::Relaxed) {
@@ -154,12 +156,13 @@ on_both_backends! {
                         let status = resp.status().as_u16();
                         let body: serde_json::Value = resp.json().await.unwrap_or_default();
                         *seen.entry(format!("{status} {}", body["code"].as_str().unwrap_or(""))).or_default() += 1;
+                        answered.fetch_add(1, Ordering::Relaxed);
                     }
                     seen
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_until(30, "the flood is under way", || async { answered.load(Ordering::Relaxed) >= 48 }).await;
         let (mut reads, mut slowest) = (0, Duration::ZERO);
         let end = Instant::now() + Duration::from_secs(3);
         while Instant::now() < end {

@@ -242,7 +242,7 @@ pub async fn refund(tx: &mut Tx, key: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// Forgets a throttle key (a good login clears its own account and address).
+/// Forgets a throttle key (a good login clears its (account, address) pair).
 pub async fn forget(tx: &mut Tx, key: &str) -> Result<(), DomainError> {
     db_run!(tx, |c| {
         sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&mut *c).await?;
