@@ -365,7 +365,7 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<()> {
     };
     let hash = hash_password(password.expose().to_owned()).await?;
     let user = users::insert(&mut tx, &fields, &hash, db::now()).await?;
-    s.effects().user_changed(&mut tx, &[user.id], db::now()).await?;
+    s.effects().user_changed(&mut tx, &[user.id]).await?;
     tx.commit().await?;
     tracing::info!(email = %fields.email, "created the first SuperAdmin");
     Ok(())

@@ -47,7 +47,7 @@ pub async fn create_admin(
     let hash = hash_password(password.expose().to_owned()).await?;
     let mut tx = db.begin_write().await?;
     let user = users::insert(&mut tx, &fields, &hash, db::now()).await.context("creating the SuperAdmin")?;
-    settings.effects().user_changed(&mut tx, &[user.id], db::now()).await?;
+    settings.effects().user_changed(&mut tx, &[user.id]).await?;
     tx.commit().await?;
     println!("created SuperAdmin {} ({})", user.email, user.id);
     Ok(())
@@ -63,7 +63,7 @@ pub async fn resync(settings: &Settings) -> anyhow::Result<()> {
     loop {
         let mut tx = db.begin_write().await?;
         let ids = tickets::ids_after(&mut tx, after, 500).await?;
-        enqueue_syncs(&mut tx, &ids, db::now()).await?;
+        enqueue_syncs(&mut tx, &ids).await?;
         tx.commit().await?;
         total += ids.len();
         match ids.last() {
@@ -73,7 +73,7 @@ pub async fn resync(settings: &Settings) -> anyhow::Result<()> {
     }
     let mut tx = db.begin_write().await?;
     let everyone = users::all_ids(&mut tx).await?;
-    settings.effects().user_changed(&mut tx, &everyone, db::now()).await?;
+    settings.effects().user_changed(&mut tx, &everyone).await?;
     tx.commit().await?;
     println!("enqueued the sync of {total} tickets and of {} users' access", everyone.len());
     Ok(())

@@ -235,6 +235,11 @@ pub struct Settings {
     #[arg(long, env = "CGS_INTAKE_MAX_PER_HOUR", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
     pub intake_max_per_hour: i64,
 
+    /// The longest wait between two tries of a failing job, in seconds. Each queue's own
+    /// schedule (1 s doubling up to 5 minutes; deliveries 5 s doubling up to an hour) is cut to it.
+    #[arg(long, env = "CGS_JOB_RETRY_MAX_WAIT_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_retry_max_wait_seconds: u64,
+
     /// How long the live feed keeps ticket changes for `Last-Event-ID` resumption, in hours.
     #[arg(long, env = "CGS_FEED_RETENTION_HOURS", default_value_t = 72)]
     pub feed_retention_hours: i64,
@@ -322,6 +327,7 @@ impl Settings {
             firestore_project_id: None,
             firebase_service_account: None,
             sync_reconcile_schedule: "0 * * * * *".into(),
+            job_retry_max_wait_seconds: 3600,
             feed_retention_hours: 72,
             feed_stream_seconds: 1800,
             list_count_bound: 1_000,

@@ -1,10 +1,10 @@
-//! Background jobs: payloads (ids only; the handler re-reads the database) and `enqueue`,
-//! which writes the job in the caller's transaction, so a committed change never loses its
-//! jobs and a rolled-back one never runs them.
+//! Background jobs: the [`Job`] trait that ties each payload to its queue, the payloads, and
+//! what a change enqueues ([`Effects`]). A job is written in the caller's transaction, so a
+//! committed change never loses its jobs and a rolled-back one never runs them.
 
 use apalis_core::task::builder::TaskBuilder;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
@@ -13,17 +13,77 @@ use crate::{
     error::DomainError,
 };
 
-/// Queue of [`ExpirePending`].
-pub const EXPIRE_PENDING_QUEUE: &str = "cgs.expire_pending";
+/// A background job: a payload (ids only; its handler re-reads the database) tied to the queue
+/// it runs on. The worker gives each job its handler; its failures are transient (tried again
+/// after [`Job::backoff`], up to [`Job::MAX_ATTEMPTS`] tries) or permanent (kept as failed at
+/// once).
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// The queue's name; every queue of ours starts with `cgs.`.
+    const QUEUE: &'static str;
+    /// Tries before the job is kept as failed.
+    const MAX_ATTEMPTS: usize = 10;
 
-/// Queue of [`SyncTicket`].
-pub const SYNC_TICKET_QUEUE: &str = "cgs.sync_ticket";
+    /// The wait after failed try `attempt` (1 for the first): 1 s doubling up to 5 minutes.
+    fn backoff(attempt: usize) -> std::time::Duration {
+        std::time::Duration::from_secs((1_u64 << attempt.saturating_sub(1).min(9)).min(300))
+    }
 
-/// Queue of [`SyncTickets`].
-pub const SYNC_TICKETS_QUEUE: &str = "cgs.sync_tickets";
+    /// Writes the job in the caller's transaction, due at once.
+    fn enqueue(&self, tx: &mut Tx) -> impl Future<Output = Result<(), DomainError>> + Send {
+        push(tx, std::slice::from_ref(self), Utc::now())
+    }
 
-/// Queue of [`SyncAccess`].
-pub const SYNC_ACCESS_QUEUE: &str = "cgs.sync_access";
+    /// Writes the job in the caller's transaction, due at `at` (not before).
+    fn enqueue_at(
+        &self,
+        tx: &mut Tx,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), DomainError>> + Send {
+        push(tx, std::slice::from_ref(self), at)
+    }
+}
+
+/// Writes many jobs of one queue in the caller's transaction, due at once, in one statement.
+pub async fn enqueue_all<J: Job>(tx: &mut Tx, jobs: &[J]) -> Result<(), DomainError> {
+    push(tx, jobs, Utc::now()).await
+}
+
+/// Resume a ticket whose pending interval is over, if that pending still runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpirePending {
+    pub ticket_id: Uuid,
+    pub evidence_id: Uuid,
+}
+
+impl Job for ExpirePending {
+    const QUEUE: &'static str = "cgs.expire_pending";
+}
+
+/// Write the ticket's current document to Firestore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncTicket {
+    pub ticket_id: Uuid,
+}
+
+impl Job for SyncTicket {
+    const QUEUE: &'static str = "cgs.sync_ticket";
+}
+
+/// Write the current documents of many tickets to Firestore: what a sweep, the reconciler or a
+/// resync enqueues for many tickets at once, one job per up to [`SYNC_BATCH`] tickets instead of
+/// a job each. A ticket whose write fails is handed to a [`SyncTicket`] of its own, with its
+/// own retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncTickets {
+    pub ticket_ids: Vec<Uuid>,
+}
+
+impl Job for SyncTickets {
+    const QUEUE: &'static str = "cgs.sync_tickets";
+}
+
+/// Tickets per [`SyncTickets`] job.
+pub const SYNC_BATCH: usize = 500;
 
 /// Write a user's `access/{uid}` document to Firestore (active, role, region), which the
 /// rules check on every read: a deactivated or changed user's old Firebase token stops working.
@@ -32,17 +92,19 @@ pub struct SyncAccess {
     pub user_id: Uuid,
 }
 
-/// Queue of [`BroadcastOpenTicket`].
-pub const BROADCAST_QUEUE: &str = "cgs.broadcast_open_ticket";
-
-/// Queue of [`Deliver`].
-pub const DELIVER_QUEUE: &str = "cgs.deliver";
+impl Job for SyncAccess {
+    const QUEUE: &'static str = "cgs.sync_access";
+}
 
 /// Announce a ticket that became `Open` to the field technicians of its region: one
 /// [`Deliver`] per recipient and channel, so a failed delivery is retried alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BroadcastOpenTicket {
     pub ticket_id: Uuid,
+}
+
+impl Job for BroadcastOpenTicket {
+    const QUEUE: &'static str = "cgs.broadcast_open_ticket";
 }
 
 /// Where an announcement goes.
@@ -56,52 +118,32 @@ pub enum Channel {
 
 /// Tell one user about an open ticket on one channel. Dropped when the ticket is no longer
 /// `Open` by the time it runs (someone took it) or the user is gone. A channel that refuses or
-/// is down gets the delivery again later ([`delivery_backoff`]), `attempt` counting the tries.
+/// is down gets the delivery again later: 5 s doubling up to an hour, 15 tries (about five
+/// hours), so an outage of a mail server or of Telegram delays messages without losing them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deliver {
     pub ticket_id: Uuid,
     pub user_id: Uuid,
     pub channel: Channel,
-    #[serde(default)]
-    pub attempt: u32,
 }
 
-/// Deliveries to a channel that is down are tried this many times, then kept as failed jobs.
-pub const DELIVERY_ATTEMPTS: u32 = 15;
+impl Job for Deliver {
+    const QUEUE: &'static str = "cgs.deliver";
+    const MAX_ATTEMPTS: usize = 15;
 
-/// The wait before try `attempt + 1` of a delivery: 5 s doubling up to an hour (about five
-/// hours of tries in all), so an outage of a mail server or of Telegram delays messages
-/// without losing them.
-pub fn delivery_backoff(attempt: u32) -> chrono::Duration {
-    chrono::Duration::seconds((5_i64 << attempt.min(10)).min(3600))
+    fn backoff(attempt: usize) -> std::time::Duration {
+        std::time::Duration::from_secs((5_u64 << attempt.saturating_sub(1).min(10)).min(3600))
+    }
 }
-
-/// Write the ticket's current document to Firestore.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncTicket {
-    pub ticket_id: Uuid,
-}
-
-/// Write the current documents of many tickets to Firestore: what a sweep, the reconciler or a
-/// resync enqueues for many tickets at once, one job per up to [`SYNC_BATCH`] tickets instead of
-/// a job each. A ticket whose write fails is handed to a [`SyncTicket`] of its own, with its
-/// own retries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncTickets {
-    pub ticket_ids: Vec<Uuid>,
-}
-
-/// Tickets per [`SyncTickets`] job.
-pub const SYNC_BATCH: usize = 500;
 
 /// Enqueues the Firestore sync of `ids` in the caller's transaction, [`SYNC_BATCH`] tickets a job.
-pub async fn enqueue_syncs(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), DomainError> {
+pub async fn enqueue_syncs(tx: &mut Tx, ids: &[Uuid]) -> Result<(), DomainError> {
     if ids.is_empty() {
         return Ok(());
     }
     let jobs: Vec<SyncTickets> =
         ids.chunks(SYNC_BATCH).map(|chunk| SyncTickets { ticket_ids: chunk.to_vec() }).collect();
-    enqueue_many(tx, SYNC_TICKETS_QUEUE, &jobs, now).await
+    enqueue_all(tx, &jobs).await
 }
 
 /// What a change triggers besides itself.
@@ -126,24 +168,19 @@ impl Effects {
     ) -> Result<(), DomainError> {
         crate::db::feed::record(tx, ticket_id, before, now).await?;
         if self.sync_firestore {
-            enqueue(tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id }, now).await?;
+            SyncTicket { ticket_id }.enqueue(tx).await?;
         }
         Ok(())
     }
 
     /// A user was created, changed or deactivated: when Firestore is on, its access document is
     /// written anew.
-    pub async fn user_changed(
-        self,
-        tx: &mut Tx,
-        user_ids: &[Uuid],
-        now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
+    pub async fn user_changed(self, tx: &mut Tx, user_ids: &[Uuid]) -> Result<(), DomainError> {
         if !self.sync_firestore || user_ids.is_empty() {
             return Ok(());
         }
         let jobs: Vec<SyncAccess> = user_ids.iter().map(|&user_id| SyncAccess { user_id }).collect();
-        enqueue_many(tx, SYNC_ACCESS_QUEUE, &jobs, now).await
+        enqueue_all(tx, &jobs).await
     }
 
     /// [`Effects::ticket_changed`] for many tickets whose region, status and technician stay
@@ -156,7 +193,7 @@ impl Effects {
     ) -> Result<(), DomainError> {
         crate::db::feed::record_unchanged(tx, ids, now).await?;
         if self.sync_firestore {
-            enqueue_syncs(tx, ids, now).await?;
+            enqueue_syncs(tx, ids).await?;
         }
         Ok(())
     }
@@ -169,42 +206,17 @@ impl Effects {
         ticket_id: Uuid,
         before: Option<Status>,
         after: Status,
-        now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         if self.broadcast && after == Status::Open && before != Some(Status::Open) {
-            enqueue(tx, BROADCAST_QUEUE, &BroadcastOpenTicket { ticket_id }, now).await?;
+            BroadcastOpenTicket { ticket_id }.enqueue(tx).await?;
         }
         Ok(())
     }
 }
 
-/// Attempts before a job is kept as failed.
-pub const MAX_ATTEMPTS: usize = 10;
-
-/// Resume a ticket whose pending interval is over, if that pending still runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExpirePending {
-    pub ticket_id: Uuid,
-    pub evidence_id: Uuid,
-}
-
-/// Writes a job to `queue`, to run at `run_at` (at the earliest), in the caller's transaction.
-pub async fn enqueue<J: Serialize>(
-    tx: &mut Tx,
-    queue: &str,
-    job: &J,
-    run_at: DateTime<Utc>,
-) -> Result<(), DomainError> {
-    enqueue_many(tx, queue, std::slice::from_ref(job), run_at).await
-}
-
-/// [`enqueue`] for many jobs of one queue, in one statement.
-pub async fn enqueue_many<J: Serialize>(
-    tx: &mut Tx,
-    queue: &str,
-    jobs: &[J],
-    run_at: DateTime<Utc>,
-) -> Result<(), DomainError> {
+/// Writes `jobs` to their queue, due at `run_at` (at the earliest), in the caller's transaction.
+async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<(), DomainError> {
+    let queue = J::QUEUE;
     // The queue counts whole seconds: a job for later is rounded up so it never runs early; a
     // job for now is due at once.
     let later = run_at > Utc::now();
@@ -214,7 +226,7 @@ pub async fn enqueue_many<J: Serialize>(
         let args =
             serde_json::to_vec(job).map_err(|e| DomainError::Internal(format!("encoding a job: {e}")))?;
         tasks.push(
-            TaskBuilder::new(args).run_at_timestamp(at.max(0) as u64).max_attempts(MAX_ATTEMPTS).build(),
+            TaskBuilder::new(args).run_at_timestamp(at.max(0) as u64).max_attempts(J::MAX_ATTEMPTS).build(),
         );
     }
     let failed = |e: String| DomainError::Internal(format!("enqueueing a job on {queue}: {e}"));

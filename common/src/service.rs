@@ -16,7 +16,7 @@ use crate::{
         ticket::{Change, Command, NewLog, TicketState, decide},
     },
     error::DomainError,
-    jobs::{self, Effects},
+    jobs::{self, Effects, Job},
 };
 
 /// Runs `cmd` by `actor` on ticket `id` and returns the ticket as it is afterwards. The write
@@ -53,7 +53,7 @@ pub async fn execute(
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
-    effects.status_entered(tx, id, Some(row.state.status), after.state.status, now).await?;
+    effects.status_entered(tx, id, Some(row.state.status), after.state.status).await?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
 }
@@ -64,7 +64,7 @@ async fn schedule_expiry(tx: &mut Tx, before: &TicketState, after: &TicketState)
         && before.pending_evidence != after.pending_evidence
     {
         let job = jobs::ExpirePending { ticket_id: after.id, evidence_id };
-        jobs::enqueue(tx, jobs::EXPIRE_PENDING_QUEUE, &job, due).await?;
+        job.enqueue_at(tx, due).await?;
     }
     Ok(())
 }
@@ -95,7 +95,7 @@ pub async fn create(
     let first = NewLog::simple(t.status, title, description, now);
     tickets::append_logs(tx, t.id, &[first], who).await?;
     effects.ticket_changed(tx, t.id, None, now).await?;
-    effects.status_entered(tx, t.id, None, t.status, now).await?;
+    effects.status_entered(tx, t.id, None, t.status).await?;
     tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
 }
 

@@ -1,6 +1,8 @@
-// An SMTP sink for tests: accepts every mail on 127.0.0.1 (no TLS, any or no login), parses it,
-// and answers what it received as JSON on a small HTTP port (GET / -> [{from, to, subject,
-// text, messageId, inReplyTo, autoSubmitted}], oldest first).
+// An SMTP sink for tests: accepts mail on 127.0.0.1 (no TLS, any or no login), parses it, and
+// answers what it received as JSON on a small HTTP port (GET / -> [{from, to, subject, text,
+// messageId, inReplyTo, autoSubmitted}], oldest first). It refuses recipients the way real
+// servers do: one whose address starts with `gone-` for good (550 5.1.1, no such user), one
+// starting with `full-` for now (452 4.2.2, mailbox full); each refusal is counted (GET /refused).
 // Usage: node smtp-sink.js [smtpPort] [httpPort]   (0 picks a free port)
 // Prints one line {"smtp": <port>, "http": <port>} once both listen.
 'use strict';
@@ -11,6 +13,7 @@ const { simpleParser } = require('mailparser');
 const smtpPort = Number(process.argv[2] || 0);
 const httpPort = Number(process.argv[3] || 0);
 const received = [];
+const refused = [];
 
 const smtp = new SMTPServer({
   secure: false,
@@ -18,6 +21,17 @@ const smtp = new SMTPServer({
   authOptional: true,
   onAuth(_auth, _session, callback) {
     callback(null, { user: 'test' });
+  },
+  onRcptTo(address, _session, callback) {
+    const refusal = (code, text) => {
+      refused.push({ to: address.address, code });
+      const err = new Error(text);
+      err.responseCode = code;
+      callback(err);
+    };
+    if (address.address.startsWith('gone-')) return refusal(550, '5.1.1 No such user here');
+    if (address.address.startsWith('full-')) return refusal(452, '4.2.2 Mailbox full, try again later');
+    return callback();
   },
   onData(stream, session, callback) {
     simpleParser(stream)
@@ -39,9 +53,9 @@ const smtp = new SMTPServer({
 
 smtp.on('error', (err) => console.error(`smtp: ${err.message}`));
 smtp.listen(smtpPort, '127.0.0.1', () => {
-  const web = http.createServer((_req, res) => {
+  const web = http.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(received));
+    res.end(JSON.stringify(req.url === '/refused' ? refused : received));
   });
   web.listen(httpPort, '127.0.0.1', () => {
     console.log(JSON.stringify({ smtp: smtp.server.address().port, http: web.address().port }));

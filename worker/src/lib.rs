@@ -14,10 +14,7 @@ use apalis_cron::CronScheduler;
 use common::{
     config::Settings,
     db::Db,
-    jobs::{
-        BROADCAST_QUEUE, DELIVER_QUEUE, EXPIRE_PENDING_QUEUE, SYNC_ACCESS_QUEUE, SYNC_TICKET_QUEUE,
-        SYNC_TICKETS_QUEUE,
-    },
+    jobs::{BroadcastOpenTicket, Deliver, ExpirePending, SyncAccess, SyncTicket, SyncTickets},
 };
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -88,55 +85,9 @@ impl Context {
     }
 }
 
-/// How often the SQLite queue is polled.
-const SQLITE_POLL: Duration = Duration::from_millis(50);
-/// How often a queue consumer says it is alive; the jobs of one silent for [`MISSED_HEARTBEATS`]
-/// beats (a worker killed mid-job) are taken over by the others or by its restart: after 15 s on
-/// PostgreSQL, 5 s on SQLite. On SQLite the consumer at times waits for its next beat before
-/// fetching a due job, so the beat there is short (it bounds that wait; each beat is one small
-/// write).
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const SQLITE_HEARTBEAT: Duration = Duration::from_secs(1);
-/// Beats a consumer may miss before its jobs count as orphaned (the queue's default is 10). A
-/// live consumer whose beats stall that long has its jobs run a second time, as a worker killed
-/// between a job's work and its acknowledgement does: jobs run at least once, and each re-reads
-/// the database first.
-const MISSED_HEARTBEATS: usize = 3;
-const SQLITE_MISSED_HEARTBEATS: usize = 5;
-/// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).
-const PG_POLL: Duration = Duration::from_secs(1);
+pub(crate) type Stop = watch::Receiver<bool>;
 
-type Stop = watch::Receiver<bool>;
-
-/// A consumer's name in the queue's worker registry, unique to this process: the jobs a killed
-/// process held are recognised as orphans (its heartbeats stop) and run by the live consumers,
-/// a restart of the same process included.
-fn instance(name: &str) -> String {
-    static SUFFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let suffix = SUFFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned());
-    format!("{name}-{suffix}")
-}
-
-/// A failing job is tried again at once a few times with exponential backoff (0.2 s doubling up
-/// to 5 s, jittered); after that the queue counts a failed attempt and runs it again later, up to
-/// `common::jobs::MAX_ATTEMPTS`.
-fn retry_policy()
--> apalis::layers::retry::BackoffRetryPolicy<apalis::layers::retry::backoff::ExponentialBackoff> {
-    use apalis::layers::retry::{
-        HasherRng, RetryPolicy,
-        backoff::{ExponentialBackoffMaker, MakeBackoff},
-    };
-    let mut maker = ExponentialBackoffMaker::new(
-        Duration::from_millis(200),
-        Duration::from_secs(5),
-        0.2,
-        HasherRng::default(),
-    )
-    .expect("valid backoff bounds");
-    RetryPolicy::retries(4).with_backoff(maker.make_backoff())
-}
-
-fn signal(stop: &Stop) -> impl Future<Output = Result<(), std::io::Error>> + Send + 'static {
+pub(crate) fn signal(stop: &Stop) -> impl Future<Output = Result<(), std::io::Error>> + Send + 'static {
     let mut rx = stop.clone();
     async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -146,50 +97,6 @@ fn signal(stop: &Stop) -> impl Future<Output = Result<(), std::io::Error>> + Sen
 
 fn cron(expr: &str, var: &str) -> anyhow::Result<cron::Schedule> {
     cron::Schedule::from_str(expr).with_context(|| format!("{var} `{expr}` is not a cron expression"))
-}
-
-/// Starts a consumer of `$queue` on the context's backend with `$handler`.
-macro_rules! consume {
-    ($ctx:expr, $stop:expr, $sqlite:expr, $name:literal, $queue:expr, $handler:path) => {
-        match &$ctx.db {
-            Db::Sqlite(_) => {
-                let backend = apalis_sqlite::SqliteStorage::new($sqlite)
-                    .with_config(
-                        apalis_sqlite::Config::default()
-                            .queue($queue)
-                            .heartbeat_interval(SQLITE_HEARTBEAT)
-                            .missed_heartbeats(SQLITE_MISSED_HEARTBEATS),
-                    )
-                    .poll_with_interval(SQLITE_POLL);
-                let worker = WorkerBuilder::new(instance($name))
-                    .backend(backend)
-                    .retry(retry_policy())
-                    .data($ctx.clone())
-                    .build($handler);
-                tokio::spawn(worker.run_until(signal($stop)))
-            }
-            Db::Postgres(pool) => {
-                // LISTEN/NOTIFY picks up new jobs at once; the interval finds jobs that come due.
-                let strategy = apalis::prelude::Strategy::new()
-                    .stream(apalis_postgres::Pubsub::new(pool.clone(), $queue.to_owned()))
-                    .interval(PG_POLL);
-                let backend = apalis_postgres::PostgresStorage::new(pool)
-                    .with_config(
-                        apalis_postgres::Config::default()
-                            .queue($queue)
-                            .heartbeat_interval(HEARTBEAT)
-                            .missed_heartbeats(MISSED_HEARTBEATS),
-                    )
-                    .poll_with_strategy(strategy);
-                let worker = WorkerBuilder::new(instance($name))
-                    .backend(backend)
-                    .retry(retry_policy())
-                    .data($ctx.clone())
-                    .build($handler);
-                tokio::spawn(worker.run_until(signal($stop)))
-            }
-        }
-    };
 }
 
 /// Runs every worker until `shutdown` resolves; jobs in flight finish first.
@@ -223,40 +130,12 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
                 .build(jobs::sla_sweep::run)
                 .run_until(signal(&stop)),
         ),
-        consume!(
-            ctx,
-            &stop,
-            &sqlite_pool,
-            "cgs-expire-pending",
-            EXPIRE_PENDING_QUEUE,
-            jobs::expire_pending::run
-        ),
+        jobs::consumer::<ExpirePending>(&ctx, &stop, &sqlite_pool),
     ];
     if ctx.firestore.is_some() {
-        handles.push(consume!(
-            ctx,
-            &stop,
-            &sqlite_pool,
-            "cgs-sync-ticket",
-            SYNC_TICKET_QUEUE,
-            jobs::sync_ticket::run
-        ));
-        handles.push(consume!(
-            ctx,
-            &stop,
-            &sqlite_pool,
-            "cgs-sync-tickets",
-            SYNC_TICKETS_QUEUE,
-            jobs::sync_ticket::run_many
-        ));
-        handles.push(consume!(
-            ctx,
-            &stop,
-            &sqlite_pool,
-            "cgs-sync-access",
-            SYNC_ACCESS_QUEUE,
-            jobs::sync_access::run
-        ));
+        handles.push(jobs::consumer::<SyncTicket>(&ctx, &stop, &sqlite_pool));
+        handles.push(jobs::consumer::<SyncTickets>(&ctx, &stop, &sqlite_pool));
+        handles.push(jobs::consumer::<SyncAccess>(&ctx, &stop, &sqlite_pool));
         handles.push(tokio::spawn(
             WorkerBuilder::new("cgs-reconcile-sync")
                 .backend(CronScheduler::new(reconcile))
@@ -266,15 +145,8 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
         ));
     }
     if ctx.mailer.is_some() || ctx.telegram.is_some() {
-        handles.push(consume!(
-            ctx,
-            &stop,
-            &sqlite_pool,
-            "cgs-broadcast",
-            BROADCAST_QUEUE,
-            jobs::broadcast::run
-        ));
-        handles.push(consume!(ctx, &stop, &sqlite_pool, "cgs-deliver", DELIVER_QUEUE, jobs::deliver::run));
+        handles.push(jobs::consumer::<BroadcastOpenTicket>(&ctx, &stop, &sqlite_pool));
+        handles.push(jobs::consumer::<Deliver>(&ctx, &stop, &sqlite_pool));
     }
     if ctx.settings.imap_host.is_some() {
         let (ctx, stop) = (ctx.clone(), stop.clone());

@@ -189,7 +189,7 @@ impl UsersApi {
         let f = fields(&mut tx, &b).await?;
         let hash = hash_password(b.password.map(Text::into_string).unwrap_or_default()).await?;
         let user = users::insert(&mut tx, &f, &hash, db::now()).await?;
-        state.settings.effects().user_changed(&mut tx, &[user.id], db::now()).await?;
+        state.settings.effects().user_changed(&mut tx, &[user.id]).await?;
         tx.commit().await?;
         tracing::info!(user.id = %user.id, by = %auth.actor().id, "user created");
         Ok(created(user.into()))
@@ -286,7 +286,7 @@ impl UsersApi {
         if hash.is_some() {
             sessions::revoke_all(&mut tx, user.id, now).await?;
         }
-        state.settings.effects().user_changed(&mut tx, &[user.id], now).await?;
+        state.settings.effects().user_changed(&mut tx, &[user.id]).await?;
         tx.commit().await?;
         Ok(found(user.into()))
     }
@@ -307,7 +307,7 @@ impl UsersApi {
         }
         ensure_a_super_admin_remains(&mut tx).await?;
         sessions::revoke_all(&mut tx, id.0, now).await?;
-        state.settings.effects().user_changed(&mut tx, &[id.0], now).await?;
+        state.settings.effects().user_changed(&mut tx, &[id.0]).await?;
         tx.commit().await?;
         tracing::info!(user.id = %id.0, by = %auth.actor().id, "user deactivated");
         Ok(found(user.into()))

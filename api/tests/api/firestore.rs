@@ -230,7 +230,7 @@ with_firestore! {
         let mut tx = db.begin_write().await.unwrap();
         for _ in 0..5 {
             let job = common::jobs::SyncTicket { ticket_id: id.parse().unwrap() };
-            common::jobs::enqueue(&mut tx, common::jobs::SYNC_TICKET_QUEUE, &job, common::db::now()).await.unwrap();
+            common::jobs::Job::enqueue(&job, &mut tx).await.unwrap();
         }
         tx.commit().await.unwrap();
         let table = app.jobs_table();

@@ -85,6 +85,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     settings.db_max_connections = 5;
     // Tests log many users in from the loopback; the hostile suite sets its own limit.
     settings.login_per_address_per_minute = 100_000;
+    settings.job_retry_max_wait_seconds = 1;
     tweak(&mut settings);
     let app = api::build_app(settings).await.expect("build the app");
     let addr = app.local_addr();
@@ -299,8 +300,13 @@ impl TestApp {
 
     /// Creates a user of a role and region as the admin and logs it in: (id, token).
     pub async fn user(&self, role: Role, region: Region) -> (String, String) {
+        self.user_mailed(role, region, &role.as_str().to_lowercase()).await
+    }
+
+    /// [`TestApp::user`] whose address starts with `prefix` and a dash.
+    pub async fn user_mailed(&self, role: Role, region: Region, prefix: &str) -> (String, String) {
         let n = uuid::Uuid::new_v4().simple().to_string();
-        let email = format!("{}-{}@cgs.test", role.as_str().to_lowercase(), &n[..8]);
+        let email = format!("{prefix}-{}@cgs.test", &n[..8]);
         let a = self
             .post(
                 "/v1/users",
@@ -487,6 +493,12 @@ impl MailSink {
     /// The mails received so far: `{from, to, subject, text, messageId, inReplyTo}`.
     pub async fn mails(&self) -> Vec<Value> {
         reqwest::get(format!("http://127.0.0.1:{}/", self.http)).await.unwrap().json().await.unwrap()
+    }
+
+    /// The recipients it refused so far: `{to, code}` (550 for a `gone-` address, 452 for a
+    /// `full-` one).
+    pub async fn refused(&self) -> Vec<Value> {
+        reqwest::get(format!("http://127.0.0.1:{}/refused", self.http)).await.unwrap().json().await.unwrap()
     }
 }
 

@@ -1,7 +1,10 @@
-//! The job queue's failures: jobs of ours that used up their attempts, and retrying them.
+//! The job queue's failures: jobs of ours that used up their attempts, retrying them, and the
+//! wait before a failed try's next one.
 //! The queue's tables belong to apalis and differ by backend, hence the two dialects here.
 
-use super::{Page, PageRequest, Tx};
+use chrono::{DateTime, Utc};
+
+use super::{Db, Page, PageRequest, Tx};
 use crate::error::DomainError;
 
 /// A job that used up its attempts (or was killed).
@@ -79,6 +82,30 @@ pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
         .rows_affected(),
     };
     Ok(affected == 1)
+}
+
+/// Makes a job whose try is failing due again at `at`, not before: the queue runs a failed
+/// job with tries left as soon as it is due, and the retry policy wants a wait. Its own short
+/// write, before the queue records the failure (which leaves the due time as it is).
+pub async fn due_again(db: &Db, id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
+    let mut tx = db.begin_write().await?;
+    match &mut tx {
+        Tx::Sqlite(t) => {
+            sqlx::query("UPDATE Jobs SET run_at = $1 WHERE id = $2")
+                .bind(at.timestamp())
+                .bind(id)
+                .execute(&mut **t)
+                .await?;
+        }
+        Tx::Postgres(t) => {
+            sqlx::query("UPDATE apalis.jobs SET run_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut **t)
+                .await?;
+        }
+    }
+    tx.commit().await
 }
 
 /// Jobs of ours by queue and state: `queued` (waiting, the queue's depth), `running`,

@@ -39,6 +39,12 @@ impl Mailer {
     }
 }
 
+/// Whether `e` (from [`Mailer::send`]) is the mail server's refusal for good (a 5xx answer, such
+/// as no such user): sending the same mail again would be refused the same way.
+pub fn refused_for_good(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<lettre::transport::smtp::Error>().is_some_and(|s| s.is_permanent()))
+}
+
 impl Mailer {
     pub fn new(url: &str, from: &str) -> anyhow::Result<Self> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)

@@ -1,21 +1,30 @@
 //! `Deliver`: tells one technician about an open ticket on one channel (mail, or the linked
 //! Telegram chat with an Accept button). Skipped when the ticket was taken (no longer `Open`)
 //! or the user left (inactive, moved to another region, chat unlinked) before it ran; a channel
-//! that refuses or is down gets the delivery again later, with a growing wait, up to
-//! `DELIVERY_ATTEMPTS` tries; the last failure is kept as a failed job.
+//! that refuses or is down fails the try, and the queue gives the delivery again later
+//! (`Deliver`'s backoff and tries); the last failure is kept as a failed job.
 
-use apalis::prelude::{BoxDynError, Data};
 use common::{
     announce::Announcement,
-    db::{self, telegram, tickets, users},
+    db::{telegram, tickets, users},
     domain::Status,
-    jobs::{Channel, DELIVER_QUEUE, DELIVERY_ATTEMPTS, Deliver, delivery_backoff, enqueue},
+    jobs::{Channel, Deliver},
 };
 
-use crate::{Context, clients::mail::Mail};
+use super::{JobError, Run};
+use crate::{
+    Context,
+    clients::mail::{self, Mail},
+};
 
-#[tracing::instrument(skip_all, fields(ticket.id = %job.ticket_id, user.id = %job.user_id, channel = ?job.channel))]
-pub async fn run(job: Deliver, ctx: Data<Context>) -> Result<(), BoxDynError> {
+impl Run for Deliver {
+    #[tracing::instrument(skip_all, fields(ticket.id = %self.ticket_id, user.id = %self.user_id, channel = ?self.channel))]
+    async fn run(self, ctx: &Context) -> Result<(), JobError> {
+        deliver(self, ctx).await
+    }
+}
+
+async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
     let mut tx = ctx.db.begin().await?;
     let ticket = tickets::get(&mut tx, job.ticket_id).await?;
     let user = users::get(&mut tx, job.user_id).await?;
@@ -52,17 +61,7 @@ pub async fn run(job: Deliver, ctx: Data<Context>) -> Result<(), BoxDynError> {
             tracing::info!("open ticket delivered");
             Ok(())
         }
-        Err(e) if job.attempt + 1 < DELIVERY_ATTEMPTS => {
-            let again = db::now() + delivery_backoff(job.attempt);
-            tracing::warn!(error = %format!("{e:#}"), attempt = job.attempt + 1, retry_at = %again, "delivery failed; trying again later");
-            let mut tx = ctx.db.begin_write().await?;
-            enqueue(&mut tx, DELIVER_QUEUE, &Deliver { attempt: job.attempt + 1, ..job }, again).await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), attempts = DELIVERY_ATTEMPTS, "delivery failed for good; kept as a failed job");
-            Err(e.into())
-        }
+        Err(e) if job.channel == Channel::Mail && mail::refused_for_good(&e) => Err(JobError::Permanent(e)),
+        Err(e) => Err(JobError::Transient(e)),
     }
 }

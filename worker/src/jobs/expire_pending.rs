@@ -1,19 +1,25 @@
 //! `ExpirePending`: the pending interval is over; resume the ticket the way `resume` does, if
 //! that pending still runs. Idempotent: a resumed, closed or vanished ticket is left alone.
 
-use apalis::prelude::{BoxDynError, Data};
 use common::{
     DomainError,
     db::{self, tickets::LogActor},
     domain::ticket::Command,
-    jobs::{EXPIRE_PENDING_QUEUE, ExpirePending, enqueue},
+    jobs::{ExpirePending, Job},
     service,
 };
 
+use super::{JobError, Run};
 use crate::Context;
 
-#[tracing::instrument(skip_all, fields(ticket.id = %job.ticket_id))]
-pub async fn run(job: ExpirePending, ctx: Data<Context>) -> Result<(), BoxDynError> {
+impl Run for ExpirePending {
+    #[tracing::instrument(skip_all, fields(ticket.id = %self.ticket_id))]
+    async fn run(self, ctx: &Context) -> Result<(), JobError> {
+        expire(self, ctx).await
+    }
+}
+
+async fn expire(job: ExpirePending, ctx: &Context) -> Result<(), JobError> {
     let now = db::now();
     let mut tx = ctx.db.begin_write().await?;
     let cmd = Command::ExpirePending { evidence_id: job.evidence_id };
@@ -44,10 +50,10 @@ pub async fn run(job: ExpirePending, ctx: Data<Context>) -> Result<(), BoxDynErr
                 && let Some(due) = row.state.pending_due()
             {
                 if due > now {
-                    enqueue(&mut tx, EXPIRE_PENDING_QUEUE, &job, due).await?;
+                    job.enqueue_at(&mut tx, due).await?;
                 } else if !row.state.need_validate {
                     tracing::info!("pending expiry lost a race; planned again");
-                    enqueue(&mut tx, EXPIRE_PENDING_QUEUE, &job, now).await?;
+                    job.enqueue(&mut tx).await?;
                 } else {
                     tracing::info!(
                         "pending interval over while a request waits; the NOC's decision resumes it"

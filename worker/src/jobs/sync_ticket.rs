@@ -2,16 +2,16 @@
 //! it to Firestore. Idempotent and convergent: it always writes the latest state, so duplicates
 //! and reordering are harmless; a copy overtaken while it was written is synced again.
 
-use apalis::prelude::{BoxDynError, Data};
 use chrono::Datelike;
 use common::{
     db::{self, tickets},
     document,
-    jobs::{SYNC_TICKET_QUEUE, SyncTicket, SyncTickets, enqueue, enqueue_many},
+    jobs::{Job, SyncTicket, SyncTickets, enqueue_all},
 };
 use futures_util::StreamExt;
 use uuid::Uuid;
 
+use super::{JobError, Run};
 use crate::{Context, clients::firestore::TicketCount};
 
 /// How long one Firestore write may take before it counts as failed.
@@ -20,21 +20,26 @@ const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Writes of a [`SyncTickets`] job in flight at once.
 const BATCH_CONCURRENCY: usize = 8;
 
-#[tracing::instrument(skip_all, fields(ticket.id = %job.ticket_id))]
-pub async fn run(job: SyncTicket, ctx: Data<Context>) -> Result<(), BoxDynError> {
-    sync(&ctx, job.ticket_id).await.map_err(|e| {
-        tracing::warn!(error = %e, "Firestore write failed; the job retries");
-        e
-    })
+impl Run for SyncTicket {
+    #[tracing::instrument(skip_all, fields(ticket.id = %self.ticket_id))]
+    async fn run(self, ctx: &Context) -> Result<(), JobError> {
+        Ok(sync(ctx, self.ticket_id).await?)
+    }
 }
 
-/// Syncs each ticket of the batch; those that fail go on as jobs of their own (their retries
-/// and, past them, the failed-jobs list), so one ticket's failure never writes the others again.
-#[tracing::instrument(skip_all, fields(tickets = job.ticket_ids.len()))]
-pub async fn run_many(job: SyncTickets, ctx: Data<Context>) -> Result<(), BoxDynError> {
-    let ctx = &*ctx;
+impl Run for SyncTickets {
+    /// Syncs each ticket of the batch; those that fail go on as jobs of their own (their retries
+    /// and, past them, the failed-jobs list), so one ticket's failure never writes the others
+    /// again.
+    #[tracing::instrument(skip_all, fields(tickets = self.ticket_ids.len()))]
+    async fn run(self, ctx: &Context) -> Result<(), JobError> {
+        sync_many(self, ctx).await
+    }
+}
+
+async fn sync_many(job: SyncTickets, ctx: &Context) -> Result<(), JobError> {
     let failed: Vec<(Uuid, String)> = futures_util::stream::iter(job.ticket_ids)
-        .map(|id| async move { sync(ctx, id).await.err().map(|e| (id, e.to_string())) })
+        .map(|id| async move { sync(ctx, id).await.err().map(|e| (id, format!("{e:#}"))) })
         .buffer_unordered(BATCH_CONCURRENCY)
         .filter_map(std::future::ready)
         .collect()
@@ -48,14 +53,14 @@ pub async fn run_many(job: SyncTickets, ctx: Data<Context>) -> Result<(), BoxDyn
         let retries: Vec<SyncTicket> =
             failed.iter().map(|(ticket_id, _)| SyncTicket { ticket_id: *ticket_id }).collect();
         let mut tx = ctx.db.begin_write().await?;
-        enqueue_many(&mut tx, SYNC_TICKET_QUEUE, &retries, db::now()).await?;
+        enqueue_all(&mut tx, &retries).await?;
         tx.commit().await?;
     }
     Ok(())
 }
 
 /// Writes one ticket's current document; a change that overtook the write enqueues it again.
-async fn sync(ctx: &Context, ticket_id: Uuid) -> Result<(), BoxDynError> {
+async fn sync(ctx: &Context, ticket_id: Uuid) -> anyhow::Result<()> {
     let Some(store) = &ctx.firestore else { return Ok(()) };
     let now = db::now();
     let mut tx = ctx.db.begin().await?;
@@ -74,7 +79,7 @@ async fn sync(ctx: &Context, ticket_id: Uuid) -> Result<(), BoxDynError> {
     if let Some(current) = tickets::mark_synced(&mut tx, ticket_id, doc.version).await?
         && current > doc.version
     {
-        enqueue(&mut tx, SYNC_TICKET_QUEUE, &SyncTicket { ticket_id }, now).await?;
+        SyncTicket { ticket_id }.enqueue(&mut tx).await?;
     }
     tx.commit().await?;
     tracing::debug!(ticket.id = %ticket_id, version = doc.version, "ticket synced to Firestore");
