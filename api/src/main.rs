@@ -2,7 +2,6 @@
 
 use clap::{Parser, Subcommand};
 use common::config::{Secret, Settings};
-use tracing_subscriber::EnvFilter;
 
 /// CGS Ticketing API server. Every option can be given as the environment variable shown.
 #[derive(Parser)]
@@ -49,7 +48,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(&cli.settings.log_format);
+    worker::init_tracing(&cli.settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => println!("{}", api::openapi_json()),
         Command::FirestoreRules => print!("{}", common::domain::access::firestore_rules()),
@@ -73,14 +72,4 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn init_tracing(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

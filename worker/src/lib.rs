@@ -191,6 +191,21 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
     Ok(())
 }
 
+/// Sends the process's logs to stderr, filtered by `RUST_LOG` (default `info`): JSON lines when
+/// `format` is `json`, else text, coloured only when stderr is a terminal (a log file or a
+/// collector gets no escape codes).
+pub fn init_tracing(format: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
 /// How long a stopping worker waits for the jobs in flight.
 pub const DRAIN: Duration = Duration::from_secs(15);
 

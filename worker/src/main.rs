@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use common::{config::Settings, db::Db};
-use tracing_subscriber::EnvFilter;
 
 /// CGS Ticketing background worker. Every option can be given as the environment variable shown.
 #[derive(Parser)]
@@ -28,12 +27,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if cli.settings.log_format == "json" {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    }
+    worker::init_tracing(&cli.settings.log_format);
     if let Some(Command::Healthcheck) = cli.command {
         let db = Db::connect(&cli.settings.database_url, 1).await?;
         anyhow::ensure!(db.ping().await, "the database does not answer");

@@ -23,8 +23,11 @@ fn cgs_api(db: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, Stri
 async fn the_operator_subcommands_create_admins_resync_and_show_failed_jobs() {
     let path = std::env::temp_dir().join(format!("cgs-cli-{}.db", uuid::Uuid::new_v4().simple()));
     let db = format!("sqlite://{}?mode=rwc", path.display());
-    let (ok, out, err) = cgs_api(&db, &["migrate"], &[]);
+    let (ok, out, err) = cgs_api(&db, &["migrate"], &[("CGS_LOG_FORMAT", "text"), ("RUST_LOG", "info")]);
     assert!(ok, "{out}{err}");
+    // Text logs to a pipe or a file carry no terminal colour codes.
+    assert!(err.contains("migrations applied"), "{err}");
+    assert!(!err.contains('\u{1b}'), "escape codes in a log that is not a terminal: {err:?}");
     let upper = ADMIN_EMAIL.to_uppercase();
     let (ok, out, err) = cgs_api(
         &db,
