@@ -6,44 +6,7 @@ use std::collections::BTreeSet;
 use common::domain::{Region, Role};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-
-/// Runs a test with an SMTP sink of its own and the app's mail pointed at it, on SQLite and
-/// PostgreSQL. `$down`: the sink is started only after the app (the test brings it up itself).
-macro_rules! with_mail {
-    ($(async fn $name:ident($app:ident, $sink:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($app: TestApp, $sink: MailSink) $body
-
-            async fn go(backend: Backend) {
-                let sink = MailSink::start();
-                let url = format!("smtp://127.0.0.1:{}", sink.smtp);
-                let app = spawn_app_with(backend, move |s| {
-                    s.run_worker = true;
-                    s.smtp_url = Some(common::config::Secret::new(url));
-                    s.app_url = Some("https://app.cgs.test/".into());
-                })
-                .await;
-                if let Some(app) = app {
-                    run(app, sink).await
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                go(Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                go(Backend::Postgres).await
-            }
-        }
-    )*};
-}
+use crate::{helpers::*, on_both_backends};
 
 const TICKET: fn() -> Value = || {
     json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access",
@@ -80,7 +43,8 @@ fn recipients(mails: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
-with_mail! {
+on_both_backends! {
+    fixture MailSink;
     async fn an_open_ticket_is_mailed_to_exactly_the_regions_active_technicians(app, sink) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let (foc, _) = app.user(Role::FOC, Region::West).await;
@@ -115,12 +79,14 @@ with_mail! {
     }
 }
 
-with_mail! {
+on_both_backends! {
+    fixture MailSink;
     // A recipient the mail server refuses for good (550, no such user) is not tried again: its
     // delivery is kept as failed after its one try. One it refuses for now (452, mailbox full) is
     // tried again and again, and is not listed as failed while it has tries left; the mail to
     // the recipient it accepts arrives.
     async fn a_refusal_for_good_is_not_tried_again_and_one_for_now_is(app, sink) {
+        app.expect_jobs(common::jobs::Deliver::QUEUE);
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let (gone, _) = app.user_mailed(Role::FOC, Region::West, "gone").await;
         let (full, _) = app.user_mailed(Role::FOC, Region::West, "full").await;

@@ -4,54 +4,7 @@ use common::domain::{Region, Role};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-
-/// Runs a test with an emulator of its own, the worker on, and a project of its own, on SQLite
-/// and PostgreSQL. The emulator's address reaches the Firestore client through
-/// `FIRESTORE_EMULATOR_HOST`, set before the runtime starts (each test is its own process).
-macro_rules! with_firestore {
-    ($(async fn $name:ident($app:ident, $emu:ident, $project:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[allow(unused_mut)]
-            async fn run($app: TestApp, mut $emu: Emulator, $project: String) $body
-
-            fn go(backend: Backend) {
-                let emu = Emulator::start();
-                // SAFETY: no other thread runs yet; the runtime is built below.
-                unsafe { std::env::set_var("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emu.grpc)) };
-                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-                rt.block_on(async move {
-                    let project = format!("cgs-test-{}", uuid::Uuid::new_v4().simple());
-                    let p = project.clone();
-                    let app = spawn_app_with(backend, move |s| {
-                        s.run_worker = true;
-                        s.firestore_project_id = Some(p);
-                        s.sync_reconcile_schedule = "* * * * * *".into();
-                        // The tests that sweep call the sweep themselves, at the moment they choose.
-                        s.sla_sweep_schedule = "0 0 0 1 1 *".into();
-                    })
-                    .await;
-                    if let Some(app) = app {
-                        run(app, emu, project).await
-                    }
-                });
-            }
-
-            #[test]
-            fn sqlite() {
-                go(Backend::Sqlite)
-            }
-
-            #[test]
-            fn postgres() {
-                go(Backend::Postgres)
-            }
-        }
-    )*};
-}
+use crate::{helpers::*, on_both_backends};
 
 async fn api_doc(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/v1/tickets/{id}"), &app.admin).await.result().clone()
@@ -81,7 +34,8 @@ async fn step(app: &TestApp, token: &str, id: &str, path: &str, body: Option<Val
     app.send(Method::POST, &format!("/v1/tickets/{id}/{path}"), Some(token), body).await.expect(201);
 }
 
-with_firestore! {
+on_both_backends! {
+    fixture (Emulator, String);
     async fn every_change_reaches_firestore_as_the_api_renders_it(app, emu, project) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let (_, foc) = app.user(Role::FOC, Region::West).await;
@@ -142,6 +96,8 @@ with_firestore! {
     }
 
     async fn a_sync_that_fails_every_attempt_is_kept_listed_and_retried(app, emu, project) {
+        app.expect_jobs(common::jobs::SyncTicket::QUEUE);
+        app.expect_jobs(common::jobs::SyncAccess::QUEUE);
         let (grpc, http) = (emu.grpc, emu.http);
         emu.stop();
         let (_, noc) = app.user(Role::NOC, Region::West).await;
@@ -300,7 +256,8 @@ fn assert_typed_as_the_contract_says(api: &Value, typed: &Value, path: &str, dat
     }
 }
 
-with_firestore! {
+on_both_backends! {
+    fixture (Emulator, String);
     async fn the_apps_read_the_contracts_dates_as_timestamps_with_googles_client(app, emu, project) {
         let since = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
         let (_, noc) = app.user(Role::NOC, Region::West).await;
@@ -333,7 +290,8 @@ with_firestore! {
 // Every user has an `access/{uid}` document the rules check on each read; deactivating, moving
 // or demoting a user rewrites it within the worker's sync (seconds), so the user's old Firebase
 // token no longer matches it.
-with_firestore! {
+on_both_backends! {
+    fixture (Emulator, String);
     async fn hostile_a_deactivated_or_demoted_users_firestore_access_ends_with_the_sync(app, emu, project) {
         let access = |id: String| {
             let (emu, project) = (&emu, &project);

@@ -107,6 +107,7 @@ on_both_backends! {
     }
 
     async fn the_nocs_pending_supersedes_a_waiting_link_check_and_work_resumes_before_it(app) {
+        app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it
         let (noc, foc, id) = on_the_way(&app).await;
         act(&app, &foc, &id, "ticketStatus/checkedIn", Some(evidence())).await.expect(201);
         let d = doc(&app, &id).await;
@@ -126,6 +127,7 @@ on_both_backends! {
     }
 
     async fn every_entry_of_a_full_flow_carries_the_keys_of_its_status(app) {
+        app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it
         let (noc, foc, id) = on_the_way(&app).await;
         let (other_id, _) = app.user(Role::FOC, Region::West).await;
         act(&app, &foc, &id, "ticketStatus/checkedIn", Some(evidence())).await.expect(201);

@@ -10,6 +10,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+/// Queue names for [`TestApp::expect_jobs`] (`ExpirePending::QUEUE`).
+pub use common::jobs::Job;
+
 pub const ADMIN_EMAIL: &str = "admin@cgs.test";
 pub const ADMIN_PASSWORD: &str = "admin-password";
 pub const PASSWORD: &str = "password123";
@@ -33,6 +36,10 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     sqlite_file: Option<PathBuf>,
+    /// The app runs its worker: jobs are consumed, so only failed ones count as left over.
+    runs_worker: bool,
+    /// Queues whose jobs the test means to leave (see [`TestApp::expect_jobs`]).
+    expected_jobs: std::sync::Mutex<Vec<&'static str>>,
 }
 
 static SKIP_NOTICE: Once = Once::new();
@@ -54,6 +61,11 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>
         }
         Backend::Postgres => {
             let Ok(server) = std::env::var(PG_URL_VAR) else {
+                // In CI a PostgreSQL test that cannot reach its server fails; it never passes
+                // without having run.
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("CI=true but {PG_URL_VAR} is not set: the PostgreSQL tests cannot run");
+                }
                 SKIP_NOTICE.call_once(|| {
                     eprintln!("SKIPPED: PostgreSQL tests need {PG_URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres)");
                 });
@@ -87,6 +99,9 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     settings.login_per_address_per_minute = 100_000;
     settings.job_retry_max_wait_seconds = 1;
     tweak(&mut settings);
+    // The database the app runs on (a test may point it elsewhere).
+    let url = settings.database_url.clone();
+    let runs_worker = settings.run_worker;
     let app = api::build_app(settings).await.expect("build the app");
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel();
@@ -106,6 +121,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         shutdown: Some(tx),
         server: Some(server),
         sqlite_file,
+        runs_worker,
+        expected_jobs: Default::default(),
     };
     test.admin = test.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     Some(test)
@@ -119,11 +136,17 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+        let left = if std::thread::panicking() { Vec::new() } else { self.left_over_jobs() };
         if let Some(path) = &self.sqlite_file {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
         }
+        assert!(
+            left.is_empty(),
+            "the test left jobs it did not expect (queue, status, tries): {left:?}; \
+             a test that means to leave them says so with TestApp::expect_jobs"
+        );
     }
 }
 
@@ -171,6 +194,46 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Says that the test means to leave jobs of `queue` behind: without a worker, jobs it
+    /// enqueues; with one, jobs that failed for good. Any other such job fails the test when the
+    /// app is dropped.
+    pub fn expect_jobs(&self, queue: &'static str) {
+        self.expected_jobs.lock().unwrap().push(queue);
+    }
+
+    /// The jobs of queues the test did not expect that are left: any (without a worker) or
+    /// those failed for good (with one). Read on a thread of its own, as `Drop` runs inside the
+    /// test's runtime.
+    pub fn left_over_jobs(&self) -> Vec<(String, String, i64)> {
+        let expected = self.expected_jobs.lock().unwrap().clone();
+        let (url, table, worker) = (self.db_url.clone(), self.jobs_table(), self.runs_worker);
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let failed = if worker {
+                    " AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))"
+                } else {
+                    " AND status <> 'Done'"
+                };
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "SELECT job_type, status, CAST(attempts AS BIGINT) FROM {table} WHERE job_type LIKE 'cgs.%'{failed}"
+                ));
+                // A database the test took away (the chaos tests stop PostgreSQL) is not read.
+                let rows: Vec<(String, String, i64)> = if url.starts_with("sqlite:") {
+                    let Ok(mut c) = sqlx::SqliteConnection::connect(&url).await else { return Vec::new() };
+                    sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+                } else {
+                    let Ok(mut c) = sqlx::PgConnection::connect(&url).await else { return Vec::new() };
+                    sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+                };
+                rows.into_iter().filter(|(queue, _, _)| !expected.contains(&queue.as_str())).collect()
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
     /// Stops the app as SIGTERM would and waits until it has let go of its database.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -437,33 +500,134 @@ where
     }
 }
 
-/// Defines each test once and runs it on SQLite and on PostgreSQL.
+/// Runs each test on SQLite and on PostgreSQL, each in a runtime of its own, through the real
+/// app. The forms:
+///
+/// - `on_both_backends! { async fn name(app) { … } … }`
+/// - `on_both_backends! { with |s| { s.… = …; }; async fn name(app) { … } … }`: the app's
+///   settings changed first;
+/// - `on_both_backends! { fixture F; async fn name(app, a, b) { … } … }`: with a [`Fixture`]
+///   started before the runtime (it may set the process's environment), whose parts the test
+///   gets by name (`F` a tuple for two or more); `with` may follow `fixture` too.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
-        $crate::on_both_backends! { with |_s| {}; $(async fn $name($app) $body)* }
+    // The fixture kept for the whole test: by its parts, or whole when the test names none.
+    (@bind $f:ident;) => {
+        let _fixture = $f;
     };
-    (with |$s:ident| $tweak:block; $(async fn $name:ident($app:ident) $body:block)*) => {$(
+    (@bind $f:ident; $($arg:ident),+) => {
+        let ($(mut $arg),+) = $f;
+    };
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::on_both_backends! { fixture (); with |_s| {}; $(async fn $name($app) $body)* }
+    };
+    (with |$s:ident| $tweak:block; $(async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::on_both_backends! { fixture (); with |$s| $tweak; $(async fn $name($app) $body)* }
+    };
+    (fixture $fx:ty; $(async fn $name:ident($app:ident $(, $arg:ident)*) $body:block)*) => {
+        $crate::on_both_backends! { fixture $fx; with |_s| {}; $(async fn $name($app $(, $arg)*) $body)* }
+    };
+    (fixture $fx:ty; with |$s:ident| $tweak:block; $(async fn $name:ident($app:ident $(, $arg:ident)*) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            async fn run($app: $crate::helpers::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, |$s| $tweak).await;
-                run(app.unwrap()).await
+            #[allow(unused_mut, unused_parens, unused_variables, clippy::let_unit_value)]
+            async fn run($app: $crate::helpers::TestApp, fixture: $fx) {
+                $crate::on_both_backends!(@bind fixture; $($arg),*);
+                $body
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, |$s| $tweak).await {
-                    run(app).await
-                }
+            #[test]
+            fn sqlite() {
+                $crate::helpers::run_test::<$fx, _>($crate::helpers::Backend::Sqlite, |$s| $tweak, run)
+            }
+
+            #[test]
+            fn postgres() {
+                $crate::helpers::run_test::<$fx, _>($crate::helpers::Backend::Postgres, |$s| $tweak, run)
             }
         }
     )*};
+}
+
+/// What a test needs besides the app (a peer, a worker): started before the test's runtime,
+/// and what it changes in the app's settings.
+pub trait Fixture: Sized {
+    fn start() -> Self;
+    fn tweak(&self, _settings: &mut Settings) {}
+}
+
+impl Fixture for () {
+    fn start() -> Self {}
+}
+
+/// The app runs its worker, publishing due drafts every second.
+pub struct Worker;
+
+impl Fixture for Worker {
+    fn start() -> Self {
+        Worker
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        s.run_worker = true;
+        s.publish_schedule = "* * * * * *".into();
+    }
+}
+
+/// An SMTP sink of the test's own, the app's worker mailing to it.
+impl Fixture for MailSink {
+    fn start() -> Self {
+        MailSink::start()
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        s.run_worker = true;
+        s.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{}", self.smtp)));
+        s.app_url = Some("https://app.cgs.test/".into());
+    }
+}
+
+/// A Firestore emulator of the test's own and a project of the test's own, the app's worker
+/// syncing to it. The emulator's address reaches the Firestore client through
+/// `FIRESTORE_EMULATOR_HOST`, set before the runtime starts (each test is its own process).
+impl Fixture for (Emulator, String) {
+    fn start() -> Self {
+        let emu = Emulator::start();
+        // SAFETY: no other thread runs yet; the test's runtime is built after this.
+        unsafe { std::env::set_var("FIRESTORE_EMULATOR_HOST", format!("127.0.0.1:{}", emu.grpc)) };
+        (emu, format!("cgs-test-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        s.run_worker = true;
+        s.firestore_project_id = Some(self.1.clone());
+        s.sync_reconcile_schedule = "* * * * * *".into();
+        // The tests that sweep call the sweep themselves, at the moment they choose.
+        s.sla_sweep_schedule = "0 0 0 1 1 *".into();
+    }
+}
+
+/// Starts the fixture, then a runtime, then the app on `backend` (skipped where
+/// [`spawn_app_with`] skips), and runs `test` with them.
+pub fn run_test<X: Fixture, Fut: std::future::Future<Output = ()>>(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Settings),
+    test: impl FnOnce(TestApp, X) -> Fut,
+) {
+    let fixture = X::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let app = spawn_app_with(backend, |s| {
+            fixture.tweak(s);
+            tweak(s);
+        })
+        .await;
+        if let Some(app) = app {
+            test(app, fixture).await
+        }
+    });
 }
 
 /// Starts `node <script> <ports…>` in `tools/<tool>` (see the `peers` crate).

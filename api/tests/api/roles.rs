@@ -188,6 +188,7 @@ async fn ticket_in(app: &TestApp, c: &Callers, needs: Needs) -> Option<String> {
 
 on_both_backends! {
     async fn every_ticket_operation_against_every_role_follows_the_role_table(app) {
+        app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let (_, noc_east) = app.user(Role::NOC, Region::East).await;
         let (_, supervisor) = app.user(Role::FOCSupervisor, Region::West).await;

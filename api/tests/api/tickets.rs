@@ -234,6 +234,7 @@ on_both_backends! {
     }
 
     async fn a_pending_is_requested_approved_and_resumed_with_its_real_length(app) {
+        app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it
         let c = cast(&app).await;
         let id = on_going(&app, &c).await;
         act(&app, &c.foc, &id, "ticketStatus/resume", None).await.expect(409);
@@ -260,6 +261,7 @@ on_both_backends! {
     }
 
     async fn a_pending_resumed_after_its_interval_counts_the_interval_only(app) {
+        app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it
         let c = cast(&app).await;
         let id = on_going(&app, &c).await;
         act(&app, &c.noc, &id, "ticketStatus/pending", Some(json!({"pendingCategory": "Weather", "pendingInterval": 30}))).await.expect(201);

@@ -4,36 +4,7 @@ use common::domain::{Region, Role};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::*;
-
-/// Runs a worker test on SQLite and, with the worker switched on, on PostgreSQL.
-macro_rules! with_worker {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($app: TestApp) $body
-
-            fn tweak(s: &mut common::config::Settings) {
-                s.run_worker = true;
-                s.publish_schedule = "* * * * * *".into();
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(spawn_app_with(Backend::Sqlite, tweak).await.unwrap()).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = spawn_app_with(Backend::Postgres, tweak).await {
-                    run(app).await
-                }
-            }
-        }
-    )*};
-}
+use crate::{helpers::*, on_both_backends};
 
 fn jobs_sql(app: &TestApp, what: &str) -> String {
     let table = app.jobs_table();
@@ -62,7 +33,8 @@ async fn status(app: &TestApp, id: &str) -> serde_json::Value {
     app.get(&format!("/v1/tickets/{id}"), &app.admin).await.result().clone()
 }
 
-with_worker! {
+on_both_backends! {
+    fixture Worker;
     async fn a_pending_resumes_by_itself_when_its_interval_is_over(app) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;
         let (_, foc) = app.user(Role::FOC, Region::West).await;
@@ -273,4 +245,33 @@ crate::on_both_backends! {
         assert_eq!(sla_state(&app, &late[1]).await, 0, "the due time moved: no mark");
         db.close().await;
     }
+}
+
+/// A job a test leaves behind without saying so fails that test when its app is dropped; one it
+/// expects does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_that_leaves_jobs_it_did_not_expect_fails() {
+    let enqueue = async |app: &TestApp| {
+        let db = common::db::Db::connect(&app.db_url, 1).await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        let job = common::jobs::ExpirePending {
+            ticket_id: uuid::Uuid::now_v7(),
+            evidence_id: uuid::Uuid::now_v7(),
+        };
+        Job::enqueue(&job, &mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    enqueue(&app).await;
+    let left = app.left_over_jobs();
+    assert_eq!(left, vec![("cgs.expire_pending".to_owned(), "Pending".to_owned(), 0)]);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(app)));
+    let message = dropped.expect_err("dropping an app with unexpected jobs fails the test");
+    let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("cgs.expire_pending"), "{message}");
+
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    enqueue(&app).await;
+    app.expect_jobs(common::jobs::ExpirePending::QUEUE);
+    assert!(app.left_over_jobs().is_empty());
 }
