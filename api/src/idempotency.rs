@@ -7,10 +7,11 @@ use common::{
     DomainError,
     db::{self, Tx, idempotency},
 };
+use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::{error::ApiResult, routes::tickets::TicketSummary, state::AppState};
+use crate::{error::ApiResult, state::AppState};
 
 /// A client's key and what its request was.
 #[derive(Debug, Clone)]
@@ -39,9 +40,28 @@ impl IdempotencyKey {
     }
 }
 
+/// Runs `work` in the write transaction of a request with `key` (`None`: no header) and
+/// commits it with its answer; a retry of a committed request gets that answer instead, and
+/// `status` is the success status the answer is stored with. Every ticket POST goes through here.
+pub async fn run<T: ToJSON + ParseFromJSON>(
+    state: &AppState,
+    user: Uuid,
+    key: &Option<IdempotencyKey>,
+    status: u16,
+    work: impl AsyncFnOnce(&mut Tx) -> Result<T, DomainError>,
+) -> ApiResult<T> {
+    let mut tx = match start(state, user, key).await? {
+        Start::Replay(answer) => return Ok(answer),
+        Start::Proceed(tx) => tx,
+    };
+    let answer = work(&mut tx).await?;
+    finish(tx, user, key, status, &answer).await?;
+    Ok(answer)
+}
+
 /// Where a request goes: replay a stored answer, or do the work in `Tx`.
-pub enum Start {
-    Replay(TicketSummary),
+enum Start<T> {
+    Replay(T),
     Proceed(Tx),
 }
 
@@ -52,16 +72,28 @@ fn mismatch() -> DomainError {
     )
 }
 
-async fn stored(tx: &mut Tx, user: Uuid, k: &IdempotencyKey) -> ApiResult<Option<TicketSummary>> {
+async fn stored<T: ParseFromJSON>(tx: &mut Tx, user: Uuid, k: &IdempotencyKey) -> ApiResult<Option<T>> {
     match idempotency::find(tx, user, &k.key).await? {
         None => Ok(None),
         Some(s) if s.fingerprint != k.fingerprint => Err(mismatch().into()),
-        Some(s) => Ok(Some(TicketSummary::from_stored(&s.response)?)),
+        Some(s) => Ok(Some(from_stored(&s.response)?)),
     }
 }
 
+/// Rebuilds a stored answer.
+fn from_stored<T: ParseFromJSON>(json: &str) -> Result<T, DomainError> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| DomainError::Internal(format!("stored answer: {e}")))?;
+    T::parse_from_json(Some(value))
+        .map_err(|e| DomainError::Internal(format!("stored answer: {}", e.message())))
+}
+
 /// Opens the write transaction of a ticket change, or answers a retry from the first answer.
-pub async fn start(state: &AppState, user: Uuid, key: &Option<IdempotencyKey>) -> ApiResult<Start> {
+async fn start<T: ParseFromJSON>(
+    state: &AppState,
+    user: Uuid,
+    key: &Option<IdempotencyKey>,
+) -> ApiResult<Start<T>> {
     let mut tx = state.db.begin_write().await?;
     let Some(k) = key else { return Ok(Start::Proceed(tx)) };
     if let Some(answer) = stored(&mut tx, user, k).await? {
@@ -83,15 +115,14 @@ pub async fn start(state: &AppState, user: Uuid, key: &Option<IdempotencyKey>) -
 }
 
 /// Stores the answer with the change and commits both.
-pub async fn finish(
+async fn finish<T: ToJSON>(
     mut tx: Tx,
     user: Uuid,
     key: &Option<IdempotencyKey>,
     status: u16,
-    answer: &TicketSummary,
+    answer: &T,
 ) -> ApiResult<()> {
     if let Some(k) = key {
-        use poem_openapi::types::ToJSON;
         let json = answer.to_json().map(|v| v.to_string()).unwrap_or_default();
         idempotency::complete(&mut tx, user, &k.key, status, &json).await?;
     }

@@ -142,7 +142,7 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     // is the worker's, with what it writes when Firestore is on: per marked ticket a live-feed
     // row and a sync job, in transactions of `SLA_SWEEP_BATCH` tickets.
     let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
-    let batch = common::service::SLA_SWEEP_BATCH;
+    let batch = common::service::sla::SLA_SWEEP_BATCH;
     let start = common::db::now();
     let later = start + chrono::Duration::minutes(1);
     let minutes = chrono::Duration::minutes(30);
@@ -157,7 +157,8 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
         ("the hourly full sweep (every open ticket)", later, SlaCursor::full()),
     ] {
         let t0 = Instant::now();
-        let sweep = common::service::sweep_sla(&db, effects, now, now + minutes, cursor, batch, 0).await?;
+        let sweep =
+            common::service::sla::sweep_sla(&db, effects, now, now + minutes, cursor, batch, 0).await?;
         println!(
             "SLA sweep over {n} open tickets on {backend}, {round}: {:.2?} ({} breached, {} warned, {} cleared; \
              {} transactions of up to {batch} per kind)",

@@ -20,8 +20,9 @@ use crate::{
     service,
 };
 
-/// The longest remark a report keeps (the rest is cut, marked `[…]`).
-pub const MAX_REMARK_CHARS: usize = 4000;
+/// The longest remark a report keeps (the rest is cut, marked `[…]`): a ticket's remark limit,
+/// less the mark, so the NOC can send a draft's remark back unchanged when it edits the draft.
+pub const MAX_REMARK_CHARS: usize = crate::domain::validate::LONG_MAX - 4;
 
 /// A report from a channel.
 #[derive(Debug, Clone)]
@@ -119,10 +120,10 @@ pub async fn draft(
     let contacts = [ContactPerson { name: name.clone(), phone: address }];
     let t = NewTicket {
         id: Uuid::now_v7(),
-        ticket_id: service::next_ticket_id(tx, &inbox.ticket_prefix, now).await?,
+        ticket_id: service::tickets::next_ticket_id(tx, &inbox.ticket_prefix, now).await?,
         region,
         client_id: None,
-        end_user: "Non SLA".into(),
+        end_user: crate::domain::NON_SLA.into(),
         customer_type: None,
         sla_hours: None,
         ticket_type: TicketType::Trouble,
@@ -143,7 +144,7 @@ pub async fn draft(
         published_at: None,
     };
     let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name, photo: None };
-    service::create(tx, effects, &t, &who, now).await.map(|t| Drafted::Ticket(Box::new(t)))
+    service::tickets::insert(tx, effects, &t, &who, now).await.map(|t| Drafted::Ticket(Box::new(t)))
 }
 
 /// The NOC who receives outsiders' reports of a region: its longest-serving active NOC, else
@@ -188,5 +189,6 @@ mod tests {
         let text = remark(&r);
         assert!(text.ends_with(" […]"));
         assert_eq!(text.chars().count(), MAX_REMARK_CHARS + 4);
+        assert_eq!(text.chars().count(), crate::domain::validate::LONG_MAX, "a draft's remark fits an edit");
     }
 }

@@ -222,7 +222,7 @@ async fn on_press(ctx: &Context, bot: &Telegram, update_id: i64, q: &CallbackQue
         tx.commit().await?;
         return bot.answer(q.id.clone(), "Link this chat to your CGS account first: /start CODE").await;
     };
-    let ran = service::execute(
+    let ran = service::tickets::change(
         &mut tx,
         ctx.settings.effects(),
         &actor,

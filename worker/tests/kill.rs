@@ -111,10 +111,10 @@ impl Fixture {
         for _ in 0..n {
             let t = tickets::NewTicket {
                 id: uuid::Uuid::now_v7(),
-                ticket_id: service::next_ticket_id(&mut tx, "CGS", now).await.unwrap(),
+                ticket_id: service::tickets::next_ticket_id(&mut tx, "CGS", now).await.unwrap(),
                 region: Region::West,
                 client_id: None,
-                end_user: "Non SLA".into(),
+                end_user: common::domain::NON_SLA.into(),
                 customer_type: None,
                 sla_hours: None,
                 ticket_type: TicketType::Trouble,
@@ -134,7 +134,7 @@ impl Fixture {
                 status: Status::Open,
                 published_at: Some(now),
             };
-            service::create(
+            service::tickets::insert(
                 &mut tx,
                 Effects { sync_firestore: true, ..Effects::default() },
                 &t,
@@ -241,10 +241,17 @@ fn killed_repeatedly(postgres: Option<String>) {
                 for id in ids {
                     let mut run = async |actor: &Actor, cmd: TicketCommand| {
                         let mut tx = db.begin_write().await.unwrap();
-                        let (row, _) =
-                            service::execute(&mut tx, effects, actor, &actor.into(), id, &cmd, db::now())
-                                .await
-                                .unwrap_or_else(|e| panic!("{}: {e}", cmd.name()));
+                        let (row, _) = service::tickets::change(
+                            &mut tx,
+                            effects,
+                            actor,
+                            &actor.into(),
+                            id,
+                            &cmd,
+                            db::now(),
+                        )
+                        .await
+                        .unwrap_or_else(|e| panic!("{}: {e}", cmd.name()));
                         tx.commit().await.unwrap();
                         done += 1;
                         tokio::time::sleep(Duration::from_millis(10)).await;

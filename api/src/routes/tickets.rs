@@ -3,14 +3,13 @@
 use chrono::{DateTime, Utc};
 use common::{
     DomainError,
-    db::{self, Tx, clients, tickets, users},
+    db::{self, Tx, tickets, users},
     document::{self, ContactPerson, TicketDocument},
     domain::{
-        CancelCategory, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region, Role,
-        SlaType, Status, TicketSource, TicketType,
-        access::Actor,
+        CancelCategory, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region, SlaType,
+        Status, TicketSource, TicketType,
         ticket::{Assignee, Command, Evidence},
-        validate::{Checker, LONG_MAX, SHORT_MAX},
+        validate::{Checker, LONG_MAX},
     },
     service,
 };
@@ -20,7 +19,7 @@ use poem_openapi::{
     Enum, Object, OpenApi,
     param::{Header, Path, Query},
     payload::{EventStream, Json},
-    types::{ParseFromJSON, ToJSON},
+    types::ToJSON,
 };
 use uuid::Uuid;
 
@@ -29,7 +28,7 @@ use crate::{
     auth::Auth,
     envelope::{Created, Found, Listed, created, found, listed, page_request},
     error::ApiResult,
-    idempotency::{self, IdempotencyKey, Start},
+    idempotency::{self, IdempotencyKey},
     optional_json::OptionalJson,
     serde_object::SerdeObject,
     state::AppState,
@@ -163,6 +162,36 @@ impl poem_openapi::types::Example for NewTicketBody {
             splitter_name: None,
             splitter_location: None,
             region: Some(Region::West),
+        }
+    }
+}
+
+impl NewTicketBody {
+    /// What the ticket rules (`common::service::tickets`) take.
+    fn into_input(self) -> service::tickets::TicketInput {
+        service::tickets::TicketInput {
+            ticket_type: self.ticket_type,
+            source: self.source,
+            network_segment: self.network_segment,
+            indication_category: self.indication_category,
+            indication: opt(self.indication),
+            address: opt(self.address),
+            remark: opt(self.remark),
+            location_remark: opt(self.location_remark),
+            ms_name: opt(self.ms_name),
+            ms_location: opt(self.ms_location),
+            splitter_name: opt(self.splitter_name),
+            splitter_location: opt(self.splitter_location),
+            contact_person: self
+                .contact_person
+                .into_iter()
+                .map(|c| ContactPerson { name: c.name.into_string(), phone: c.phone.into_string() })
+                .collect(),
+            client: self.client,
+            region: self.region,
+            customer_type: self.customer_type,
+            is_draft: self.is_draft,
+            published_at: self.published_at,
         }
     }
 }
@@ -301,16 +330,13 @@ async fn change(
     status: u16,
 ) -> ApiResult<TicketSummary> {
     let actor = auth.actor();
-    let mut tx = match idempotency::start(state, actor.id, &key).await? {
-        Start::Replay(answer) => return Ok(answer),
-        Start::Proceed(tx) => tx,
-    };
-    let (row, _) =
-        service::execute(&mut tx, state.settings.effects(), actor, &actor.into(), id, &cmd, db::now())
-            .await?;
-    let summary = TicketSummary::from(&row);
-    idempotency::finish(tx, actor.id, &key, status, &summary).await?;
-    Ok(summary)
+    idempotency::run(state, actor.id, &key, status, async |tx| {
+        let effects = state.settings.effects();
+        let (row, _) =
+            service::tickets::change(tx, effects, actor, &actor.into(), id, &cmd, db::now()).await?;
+        Ok(TicketSummary::from(&row))
+    })
+    .await
 }
 
 fn key(
@@ -332,116 +358,6 @@ async fn assignee(tx: &mut Tx, id: Uuid) -> Result<Assignee, DomainError> {
     Ok(Assignee { id: u.id, role: u.role, region: u.region, name: u.name })
 }
 
-/// Checks a new ticket (or the new fields of the draft `existing`, which keeps its id, number,
-/// NOC and, without a client or region, its region) and fills in what its client gives.
-async fn new_ticket(
-    tx: &mut Tx,
-    state: &AppState,
-    actor: &Actor,
-    b: NewTicketBody,
-    existing: Option<&tickets::TicketRow>,
-    now: DateTime<Utc>,
-) -> Result<tickets::NewTicket, DomainError> {
-    if !matches!(actor.role, Role::SuperAdmin | Role::NOC) {
-        return Err(DomainError::Forbidden("only the NOC creates and edits tickets".into()));
-    }
-    let mut check = Checker::new();
-    check
-        .opt_len("address", b.address.as_deref(), LONG_MAX)
-        .opt_len("remark", b.remark.as_deref(), LONG_MAX)
-        .opt_len("locationRemark", b.location_remark.as_deref(), LONG_MAX)
-        .opt_len("indication", b.indication.as_deref(), LONG_MAX)
-        .opt_len("msName", b.ms_name.as_deref(), SHORT_MAX)
-        .opt_len("splitterName", b.splitter_name.as_deref(), SHORT_MAX)
-        .opt_coordinate("msLocation", b.ms_location.as_deref())
-        .opt_coordinate("splitterLocation", b.splitter_location.as_deref());
-    if b.contact_person.len() > 20 {
-        check.fail("contactPerson", "at most 20 contacts");
-    }
-    for (i, c) in b.contact_person.iter().enumerate() {
-        check
-            .required(&format!("contactPerson[{i}].name"), &c.name)
-            .required(&format!("contactPerson[{i}].phone"), &c.phone);
-    }
-    let client = match b.client {
-        Some(id) => {
-            let c = clients::get(tx, id).await?;
-            if c.is_none() {
-                check.fail("client", "no such client");
-            }
-            c
-        }
-        None => None,
-    };
-    let region = match (&client, b.region) {
-        (Some(c), _) => c.region,
-        (None, Some(r)) => r,
-        (None, None) if existing.is_some() => existing.map_or(actor.region, |e| e.state.region),
-        (None, None) if actor.role == Role::NOC => actor.region,
-        (None, None) => {
-            check.fail("region", "a ticket without a client needs a region");
-            actor.region
-        }
-    };
-    check.finish()?;
-    if actor.role == Role::NOC && region != actor.region {
-        return Err(DomainError::Forbidden(format!(
-            "a NOC of {} creates tickets of its own region only",
-            actor.region
-        )));
-    }
-    let (status, published_at) = match (b.is_draft, b.published_at) {
-        (true, _) => (Status::Draft, None),
-        (false, Some(at)) if at > now => (Status::Draft, Some(at)),
-        (false, _) if existing.is_some() => {
-            return Err(DomainError::invalid(
-                "isDraft",
-                "an edit keeps the ticket a draft: send isDraft true or a future publishedAt; open it with POST /v1/tickets/:id/publish",
-            ));
-        }
-        (false, _) => (Status::Open, Some(now)),
-    };
-    let contacts: Vec<ContactPerson> = b
-        .contact_person
-        .into_iter()
-        .map(|c| ContactPerson { name: c.name.trim().to_owned(), phone: c.phone.trim().to_owned() })
-        .collect();
-    let customer_type = client.as_ref().map(|c| c.customer_type).or(b.customer_type);
-    let policy = state.settings.sla_policy();
-    let (id, ticket_id, noc_id) = match existing {
-        Some(e) => (e.state.id, e.ticket_id.clone(), e.noc_id),
-        None => {
-            (Uuid::now_v7(), service::next_ticket_id(tx, &state.settings.ticket_prefix, now).await?, actor.id)
-        }
-    };
-    Ok(tickets::NewTicket {
-        id,
-        ticket_id,
-        region,
-        client_id: client.as_ref().map(|c| c.id),
-        end_user: client.as_ref().map(|c| c.name.clone()).unwrap_or_else(|| "Non SLA".into()),
-        customer_type,
-        sla_hours: client.as_ref().map(|c| policy.hours(c.customer_type)),
-        ticket_type: b.ticket_type,
-        source: b.source,
-        network_segment: b.network_segment,
-        indication_category: b.indication_category,
-        indication: opt(b.indication),
-        address: opt(b.address).or_else(|| client.as_ref().and_then(|c| c.address.clone())),
-        contact_person: document::contacts_json(&contacts),
-        remark: opt(b.remark),
-        location_remark: opt(b.location_remark),
-        ms_name: opt(b.ms_name).or_else(|| client.as_ref().and_then(|c| c.ms_name.clone())),
-        ms_location: opt(b.ms_location).or_else(|| client.as_ref().and_then(|c| c.ms_coordinate.clone())),
-        splitter_name: opt(b.splitter_name).or_else(|| client.as_ref().and_then(|c| c.splitter_name.clone())),
-        splitter_location: opt(b.splitter_location)
-            .or_else(|| client.as_ref().and_then(|c| c.splitter_coordinate.clone())),
-        noc_id,
-        status,
-        published_at,
-    })
-}
-
 pub struct TicketsApi;
 
 #[OpenApi(prefix_path = "/v1/tickets", tag = "ApiTags::Tickets")]
@@ -461,16 +377,12 @@ impl TicketsApi {
     ) -> ApiResult<Created<TicketSummary>> {
         let actor = auth.actor();
         let key = IdempotencyKey::new(idempotency_key.0, "create", body.0.to_json())?;
-        let mut tx = match idempotency::start(&state, actor.id, &key).await? {
-            Start::Replay(answer) => return Ok(created(answer)),
-            Start::Proceed(tx) => tx,
-        };
-        let now = db::now();
-        let t = new_ticket(&mut tx, &state, actor, body.0, None, now).await?;
-        let row = service::create(&mut tx, state.settings.effects(), &t, &actor.into(), now).await?;
-        tracing::info!(ticket.id = %row.state.id, ticket.number = %row.ticket_id, "ticket created");
-        let summary = TicketSummary::from(&row);
-        idempotency::finish(tx, actor.id, &key, 201, &summary).await?;
+        let input = body.0.into_input();
+        let summary = idempotency::run(&state, actor.id, &key, 201, async move |tx| {
+            let row = service::tickets::create(tx, &state.settings, actor, input, db::now()).await?;
+            Ok(TicketSummary::from(&row))
+        })
+        .await?;
         Ok(created(summary))
     }
 
@@ -620,25 +532,11 @@ impl TicketsApi {
         id: Path<Uuid>,
         body: Json<NewTicketBody>,
     ) -> ApiResult<Found<TicketSummary>> {
-        let actor = auth.actor();
         let mut tx = state.db.begin_write().await?;
-        let before = tickets::get(&mut tx, id.0)
-            .await?
-            .filter(|t| actor.ticket_scope().sees(t.state.region, t.state.status, t.state.foc_id))
-            .ok_or(DomainError::NotFound("ticket"))?;
-        if !actor.is_noc_of(before.state.region) {
-            return Err(DomainError::Forbidden("only the NOC of the ticket's region edits it".into()).into());
-        }
-        if before.state.status != Status::Draft {
-            return Err(DomainError::conflict(
-                "not_a_draft",
-                format!("only a draft is edited; this ticket is {}", before.state.status),
-            )
-            .into());
-        }
-        let now = db::now();
-        let t = new_ticket(&mut tx, &state, actor, body.0, Some(&before), now).await?;
-        let row = service::edit_draft(&mut tx, state.settings.effects(), &before, &t, now).await?;
+        let input = body.0.into_input();
+        let row =
+            service::tickets::edit_draft(&mut tx, &state.settings, auth.actor(), id.0, input, db::now())
+                .await?;
         tx.commit().await?;
         Ok(found(TicketSummary::from(&row)))
     }
@@ -837,15 +735,5 @@ impl TicketsApi {
         let k = key(idempotency_key.0, "validate", id.0, Some(fp))?;
         let cmd = Command::Validate { evidence_id: evidence_id.0, approved, remark: opt(remark) };
         Ok(found(change(&state, &auth, id.0, k, cmd, 200).await?))
-    }
-}
-
-impl TicketSummary {
-    /// Rebuilds a stored answer.
-    pub fn from_stored(json: &str) -> Result<Self, DomainError> {
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| DomainError::Internal(format!("stored answer: {e}")))?;
-        Self::parse_from_json(Some(value))
-            .map_err(|e| DomainError::Internal(format!("stored answer: {}", e.message())))
     }
 }

@@ -155,7 +155,7 @@ on_both_backends! {
         let db = common::db::Db::connect(&app.db_url, 1).await.unwrap();
         let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
         let now = common::db::now();
-        let swept = common::service::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30),
+        let swept = common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30),
             common::db::tickets::SlaCursor::full(), 100, 0).await.unwrap();
         assert_eq!(swept.breached, 3);
         wait_until(30, "the batch handed its tickets on", || async {

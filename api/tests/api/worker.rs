@@ -199,7 +199,7 @@ crate::on_both_backends! {
         let sweep = |now, cursor| {
             let db = db.clone();
             async move {
-                common::service::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, 2, 3)
+                common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, 2, 3)
                     .await
                     .unwrap()
             }

@@ -304,6 +304,34 @@ impl Actor {
     pub fn is_noc_of(&self, region: Region) -> bool {
         self.role == Role::SuperAdmin || (self.role == Role::NOC && self.region == region)
     }
+
+    /// Whether the actor creates and edits tickets at all: SuperAdmin and NOC do.
+    pub fn may_write_tickets(&self) -> Result<(), DomainError> {
+        match self.role {
+            Role::SuperAdmin | Role::NOC => Ok(()),
+            _ => Err(DomainError::Forbidden("only the NOC creates and edits tickets".into())),
+        }
+    }
+
+    /// Whether the actor creates and edits tickets of `region`: a SuperAdmin anywhere, a NOC in
+    /// its own region.
+    pub fn may_write_tickets_in(&self, region: Region) -> Result<(), DomainError> {
+        self.may_write_tickets()?;
+        if self.is_noc_of(region) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(format!(
+                "a NOC of {} creates tickets of its own region only",
+                self.region
+            )))
+        }
+    }
+
+    /// The region of a ticket the actor creates without naming a client or region: a NOC's own
+    /// (a SuperAdmin has none and must name one).
+    pub fn home_region_for_tickets(&self) -> Option<Region> {
+        (self.role == Role::NOC).then_some(self.region)
+    }
 }
 
 impl UserScope {
@@ -323,6 +351,25 @@ mod tests {
 
     fn actor(role: Role, region: Region) -> Actor {
         Actor { id: Uuid::now_v7(), role, region, name: "x".into() }
+    }
+
+    #[test]
+    fn the_noc_writes_tickets_of_its_region_and_a_superadmin_of_any() {
+        let (west, east) = (Region::West, Region::East);
+        let admin = actor(Role::SuperAdmin, west);
+        assert!(admin.may_write_tickets_in(east).is_ok());
+        assert_eq!(admin.home_region_for_tickets(), None, "a SuperAdmin names the region");
+        let noc = actor(Role::NOC, west);
+        assert!(noc.may_write_tickets_in(west).is_ok());
+        assert!(matches!(noc.may_write_tickets_in(east), Err(DomainError::Forbidden(_))));
+        assert_eq!(noc.home_region_for_tickets(), Some(west));
+        for role in [Role::FOC, Role::FOCSupervisor] {
+            let field = actor(role, west);
+            assert!(
+                matches!(field.may_write_tickets(), Err(DomainError::Forbidden(m)) if m.contains("only the NOC"))
+            );
+            assert!(field.may_write_tickets_in(west).is_err());
+        }
     }
 
     #[test]
@@ -427,6 +474,11 @@ mod tests {
     fn the_committed_firestore_rules_are_the_generated_ones() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../firestore.rules");
         if std::env::var("UPDATE_FIRESTORE_RULES").is_ok() {
+            // CI checks the committed file; it never rewrites it into agreement.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "UPDATE_FIRESTORE_RULES is refused when CI=true"
+            );
             std::fs::write(path, firestore_rules()).unwrap();
         }
         let committed = std::fs::read_to_string(path).expect("firestore.rules exists");

@@ -8,3 +8,6 @@ pub mod ticket;
 pub mod validate;
 
 pub use enums::*;
+
+/// The client name of a ticket without a client (the contract's `Non SLA`).
+pub const NON_SLA: &str = "Non SLA";

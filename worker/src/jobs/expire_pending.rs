@@ -23,7 +23,7 @@ async fn expire(job: ExpirePending, ctx: &Context) -> Result<(), JobError> {
     let now = db::now();
     let mut tx = ctx.db.begin_write().await?;
     let cmd = Command::ExpirePending { evidence_id: job.evidence_id };
-    match service::execute(
+    match service::tickets::change(
         &mut tx,
         ctx.settings.effects(),
         &super::system(),

@@ -21,7 +21,7 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
     };
     for id in due {
         let mut tx = ctx.db.begin_write().await?;
-        match service::execute(
+        match service::tickets::change(
             &mut tx,
             ctx.settings.effects(),
             &super::system(),

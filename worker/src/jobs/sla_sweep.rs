@@ -12,7 +12,7 @@ use common::{
         self, feed,
         tickets::{self, SlaCursor},
     },
-    service::{self, SLA_SWEEP_BATCH},
+    service::{self, sla::SLA_SWEEP_BATCH},
 };
 use uuid::Uuid;
 
@@ -40,7 +40,7 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
         _ => (SlaCursor::full(), std::time::Instant::now()),
     };
     let sweep =
-        service::sweep_sla(&ctx.db, effects, now, warn_until, cursor, SLA_SWEEP_BATCH, LOGGED).await?;
+        service::sla::sweep_sla(&ctx.db, effects, now, warn_until, cursor, SLA_SWEEP_BATCH, LOGGED).await?;
     *left_off = Some(LeftOff { now, warn_until, full_at });
     drop(left_off);
     let mut tx = ctx.db.begin_write().await?;
