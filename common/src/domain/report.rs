@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{CustomerType, Region, SlaType};
+use chrono::{DateTime, Utc};
+
+use super::{CustomerType, Region, SlaType, sla, ticket::TicketState};
 
 /// What the report needs of one ticket.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +20,31 @@ pub struct ReportTicket {
     pub resolution_seconds: Option<i64>,
     /// All pending time, a running pending up to now.
     pub pending_seconds: i64,
+}
+
+impl ReportTicket {
+    /// What the report counts of a ticket in `state`, of the client's ISP and customer type,
+    /// with the SLA type it has `now`.
+    pub fn of(
+        state: &TicketState,
+        isp: Option<String>,
+        customer_type: Option<CustomerType>,
+        sla_type: SlaType,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let d = sla::durations(state, now);
+        let closed = state.closed_at.is_some();
+        Self {
+            region: state.region,
+            isp,
+            customer_type,
+            sla_type,
+            closed,
+            canceled: state.canceled,
+            resolution_seconds: (closed && !state.canceled).then_some(d.total),
+            pending_seconds: d.total_pending,
+        }
+    }
 }
 
 /// Figures of one group (or of all tickets).

@@ -1,0 +1,160 @@
+//! A ticket's log: its entries as stored, appending them, and the verdicts written back into them.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// A log entry as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LogRow {
+    pub id: Uuid,
+    pub seq: i64,
+    pub card_type: CardType,
+    pub status_name: Status,
+    pub title: String,
+    pub description: String,
+    pub actor_id: Option<Uuid>,
+    pub actor_name: String,
+    pub actor_photo: Option<String>,
+    pub evidence_id: Option<Uuid>,
+    pub need_approval: bool,
+    pub is_approved: Option<bool>,
+    pub approval_remark: Option<String>,
+    pub remark: Option<String>,
+    pub location_coordinate: Option<String>,
+    pub media_url: Option<String>,
+    pub pending_minutes: Option<i64>,
+    pub pending_category: Option<PendingCategory>,
+    pub cancel_category: Option<CancelCategory>,
+    pub is_resumed: Option<bool>,
+    pub foc_before_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
+     evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
+     pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at";
+
+/// Appends log entries after `seq`, by `actor`.
+/// Appends log entries after the ticket's last one, each numbered in its own insert (the caller
+/// holds the ticket's row lock, so nobody appends in between).
+pub async fn append_logs(
+    tx: &mut Tx,
+    ticket: Uuid,
+    logs: &[NewLog],
+    actor: &LogActor,
+) -> Result<(), DomainError> {
+    for l in logs {
+        let Evidence { media_url, remark, location } = &l.evidence;
+        db_run!(tx, |c| {
+            sqlx::query(
+                "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
+                 actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, \
+                 location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, \
+                 foc_before_id, created_at) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, \
+                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM ticket_logs WHERE ticket_id = $2",
+            )
+            .bind(Uuid::now_v7())
+            .bind(ticket)
+            .bind(l.card_type)
+            .bind(l.status_name)
+            .bind(&l.title)
+            .bind(&l.description)
+            .bind(actor.id)
+            .bind(&actor.name)
+            .bind(&actor.photo)
+            .bind(l.evidence_id)
+            .bind(l.need_approval)
+            .bind(l.is_approved)
+            .bind(&l.approval_remark)
+            .bind(remark)
+            .bind(location)
+            .bind(media_url)
+            .bind(l.pending_minutes)
+            .bind(l.pending_category)
+            .bind(l.cancel_category)
+            .bind(l.is_resumed)
+            .bind(l.foc_before)
+            .bind(l.at)
+            .execute(&mut *c)
+            .await?;
+        });
+    }
+    Ok(())
+}
+
+/// Who wrote a log entry: a user, or the system (no id).
+#[derive(Debug, Clone)]
+pub struct LogActor {
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub photo: Option<String>,
+}
+
+impl LogActor {
+    pub fn system() -> Self {
+        Self { id: None, name: "System".into(), photo: None }
+    }
+}
+
+impl From<&Actor> for LogActor {
+    fn from(a: &Actor) -> Self {
+        Self { id: Some(a.id), name: a.name.clone(), photo: None }
+    }
+}
+
+/// Applies verdicts and resumes to the log entries of an evidence.
+pub async fn update_logs(tx: &mut Tx, ticket: Uuid, updates: &[LogUpdate]) -> Result<(), DomainError> {
+    for u in updates {
+        db_run!(tx, |c| {
+            match u {
+                LogUpdate::Validated { evidence_id, approved, remark } => {
+                    sqlx::query(
+                        "UPDATE ticket_logs SET is_approved = $3, approval_remark = $4 \
+                         WHERE ticket_id = $1 AND evidence_id = $2",
+                    )
+                    .bind(ticket)
+                    .bind(evidence_id)
+                    .bind(approved)
+                    .bind(remark)
+                    .execute(&mut *c)
+                    .await?;
+                }
+                LogUpdate::Resumed { evidence_id, minutes } => {
+                    sqlx::query(
+                        "UPDATE ticket_logs SET is_resumed = TRUE, pending_minutes = $3 \
+                         WHERE ticket_id = $1 AND evidence_id = $2",
+                    )
+                    .bind(ticket)
+                    .bind(evidence_id)
+                    .bind(minutes)
+                    .execute(&mut *c)
+                    .await?;
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// A ticket's log, in order.
+pub async fn logs(tx: &mut Tx, ticket: Uuid) -> Result<Vec<LogRow>, DomainError> {
+    let sql = format!("SELECT {LOG_COLUMNS} FROM ticket_logs WHERE ticket_id = $1 ORDER BY seq");
+    Ok(db_run!(tx, |c| sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(ticket)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
+/// Whether a ticket's log knows an evidence id.
+pub async fn has_evidence(tx: &mut Tx, ticket: Uuid, evidence: Uuid) -> Result<bool, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM ticket_logs WHERE ticket_id = $1 AND evidence_id = $2",
+        )
+        .bind(ticket)
+        .bind(evidence)
+        .fetch_one(&mut *c)
+        .await?
+            > 0
+    }))
+}

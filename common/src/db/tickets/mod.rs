@@ -1,0 +1,111 @@
+//! Queries on `tickets`, `ticket_logs` and `ticket_counters`, by concern: the rows (here), the
+//! write path, the log, the list and its reports, and the SLA marks.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Page, PageRequest, Tx, like_pattern};
+use crate::{
+    db_run,
+    domain::{
+        CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
+        Role, SlaType, Status, TicketSource, TicketType,
+        access::{self, Actor, TicketScope},
+        report,
+        ticket::{Evidence, LogUpdate, NewLog, TicketState},
+    },
+    error::DomainError,
+};
+
+mod list;
+mod logs;
+mod sla_marks;
+mod write;
+
+pub use list::*;
+pub use logs::*;
+pub use sla_marks::*;
+pub use write::*;
+
+/// A ticket row, every column: the state the state machine works on, and the rest.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TicketRow {
+    #[sqlx(flatten)]
+    pub state: TicketState,
+    pub ticket_id: String,
+    pub version: i64,
+    pub client_id: Option<Uuid>,
+    pub end_user: String,
+    pub customer_type: Option<CustomerType>,
+    pub sla_hours: Option<i64>,
+    pub sla_due_at: Option<DateTime<Utc>>,
+    #[sqlx(rename = "type")]
+    pub ticket_type: TicketType,
+    pub source: TicketSource,
+    pub network_segment: NetworkSegment,
+    pub indication_category: IndicationCategory,
+    pub indication: Option<String>,
+    pub address: Option<String>,
+    /// JSON array of `{name, phone}`.
+    pub contact_person: String,
+    pub remark: Option<String>,
+    pub location_remark: Option<String>,
+    pub ms_name: Option<String>,
+    pub ms_location: Option<String>,
+    pub splitter_name: Option<String>,
+    pub splitter_location: Option<String>,
+    pub noc_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TicketRow {
+    pub fn sla_type(&self, now: DateTime<Utc>) -> SlaType {
+        crate::domain::sla::sla_type(self.sla_hours, self.sla_due_at, self.state.closed_at, now)
+    }
+}
+
+/// A ticket to insert; its state starts as given.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub id: Uuid,
+    pub ticket_id: String,
+    pub region: Region,
+    pub client_id: Option<Uuid>,
+    pub end_user: String,
+    pub customer_type: Option<CustomerType>,
+    pub sla_hours: Option<i64>,
+    pub ticket_type: TicketType,
+    pub source: TicketSource,
+    pub network_segment: NetworkSegment,
+    pub indication_category: IndicationCategory,
+    pub indication: Option<String>,
+    pub address: Option<String>,
+    pub contact_person: String,
+    pub remark: Option<String>,
+    pub location_remark: Option<String>,
+    pub ms_name: Option<String>,
+    pub ms_location: Option<String>,
+    pub splitter_name: Option<String>,
+    pub splitter_location: Option<String>,
+    pub noc_id: Uuid,
+    pub status: Status,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of `tickets` a [`TicketRow`] reads (the load benchmark's replay of a transition
+/// reads and returns the same).
+pub const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, customer_type, sla_hours, sla_due_at, \
+     type, source, network_segment, indication_category, indication, address, contact_person, remark, \
+     location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, foc_id, status, \
+     status_before, need_validate, awaiting_evidence, link_check_approved, canceled, published_at, accepted_at, \
+     departure_at, check_in_at, on_going_at, closed_at, pending_evidence, pending_started_at, pending_minutes, \
+     pending_category, resume_status, total_pending_seconds, work_pending_seconds, created_at, updated_at";
+
+pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError> {
+    let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = $1");
+    Ok(db_run!(tx, |c| sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?))
+}

@@ -1,0 +1,236 @@
+//! The ticket write path: numbers, inserting and editing drafts, the version-guarded state write, and the Firestore sync marks.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// The next number of a month's counter (`yyyy-mm`), in the caller's transaction: concurrent
+/// creations wait for each other, so numbers are never shared and a rollback gives its back.
+pub async fn next_number(tx: &mut Tx, month: &str) -> Result<i64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO ticket_counters (month, count) VALUES ($1, 1) \
+             ON CONFLICT (month) DO UPDATE SET count = ticket_counters.count + 1 RETURNING count",
+        )
+        .bind(month)
+        .fetch_one(&mut *c)
+        .await?
+    }))
+}
+
+/// The count of a month's tickets so far.
+pub async fn month_count(tx: &mut Tx, month: &str) -> Result<i64, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, i64>("SELECT count FROM ticket_counters WHERE month = $1")
+            .bind(month)
+            .fetch_optional(&mut *c)
+            .await?
+            .unwrap_or(0)
+    }))
+}
+
+/// Binds a new ticket's descriptive fields, in the order of [`DESCRIPTIVE`].
+macro_rules! bind_descriptive {
+    ($q:expr, $t:expr) => {
+        $q.bind($t.region)
+            .bind($t.client_id)
+            .bind(&$t.end_user)
+            .bind($t.customer_type)
+            .bind($t.sla_hours)
+            .bind($t.ticket_type)
+            .bind($t.source)
+            .bind($t.network_segment)
+            .bind($t.indication_category)
+            .bind(&$t.indication)
+            .bind(&$t.address)
+            .bind(&$t.contact_person)
+            .bind(&$t.remark)
+            .bind(&$t.location_remark)
+            .bind(&$t.ms_name)
+            .bind(&$t.ms_location)
+            .bind(&$t.splitter_name)
+            .bind(&$t.splitter_location)
+    };
+}
+
+/// The columns [`bind_descriptive`] binds, from `$2`.
+const DESCRIPTIVE: [&str; 18] = [
+    "region",
+    "client_id",
+    "end_user",
+    "customer_type",
+    "sla_hours",
+    "type",
+    "source",
+    "network_segment",
+    "indication_category",
+    "indication",
+    "address",
+    "contact_person",
+    "remark",
+    "location_remark",
+    "ms_name",
+    "ms_location",
+    "splitter_name",
+    "splitter_location",
+];
+
+pub async fn insert(
+    tx: &mut Tx,
+    t: &NewTicket,
+    sla_due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let params: Vec<String> = (2..2 + DESCRIPTIVE.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO tickets (id, {cols}, ticket_id, noc_id, status, published_at, sla_due_at, created_at, updated_at, \
+         version, need_validate, link_check_approved, canceled, total_pending_seconds, work_pending_seconds) \
+         VALUES ($1, {params}, $20, $21, $22, $23, $24, $25, $25, 1, FALSE, FALSE, FALSE, 0, 0)",
+        cols = DESCRIPTIVE.join(", "),
+        params = params.join(", "),
+    );
+    db_run!(tx, |c| {
+        bind_descriptive!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(t.id), t)
+            .bind(&t.ticket_id)
+            .bind(t.noc_id)
+            .bind(t.status)
+            .bind(t.published_at)
+            .bind(sla_due_at)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Rewrites the descriptive fields of a draft (and its schedule) if it is still a draft at
+/// `version`; the ticket as written, or `None` when it changed meanwhile or is no longer a draft.
+pub async fn update_draft(
+    tx: &mut Tx,
+    t: &NewTicket,
+    version: i64,
+    sla_due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<TicketRow>, DomainError> {
+    let sets: Vec<String> =
+        DESCRIPTIVE.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let sql = format!(
+        "UPDATE tickets SET {sets}, published_at = $20, sla_due_at = $21, updated_at = $22, version = version + 1 \
+         WHERE id = $1 AND version = $23 AND status = 'Draft' RETURNING {COLUMNS}",
+        sets = sets.join(", "),
+    );
+    Ok(db_run!(tx, |c| {
+        bind_descriptive!(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str())).bind(t.id), t)
+            .bind(t.published_at)
+            .bind(sla_due_at)
+            .bind(now)
+            .bind(version)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
+/// Writes the state a command decided, if the ticket is still at `version`, and returns the
+/// ticket as written; `None` when another change won the race.
+pub async fn save_state(
+    tx: &mut Tx,
+    s: &TicketState,
+    version: i64,
+    sla_due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<TicketRow>, DomainError> {
+    let sql = format!(
+        "UPDATE tickets SET version = version + 1, status = $3, status_before = $4, need_validate = $5, \
+             awaiting_evidence = $6, foc_id = $7, link_check_approved = $8, canceled = $9, published_at = $10, \
+             accepted_at = $11, departure_at = $12, check_in_at = $13, on_going_at = $14, closed_at = $15, \
+             pending_evidence = $16, pending_started_at = $17, pending_minutes = $18, resume_status = $19, \
+             total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23, \
+             pending_category = $24 \
+             WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
+    );
+    Ok(db_run!(tx, |c| {
+        sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(s.id)
+            .bind(version)
+            .bind(s.status)
+            .bind(s.status_before)
+            .bind(s.need_validate)
+            .bind(s.awaiting_evidence)
+            .bind(s.foc_id)
+            .bind(s.link_check_approved)
+            .bind(s.canceled)
+            .bind(s.published_at)
+            .bind(s.accepted_at)
+            .bind(s.departure_at)
+            .bind(s.check_in_at)
+            .bind(s.on_going_at)
+            .bind(s.closed_at)
+            .bind(s.pending_evidence)
+            .bind(s.pending_started_at)
+            .bind(s.pending_minutes)
+            .bind(s.resume_status)
+            .bind(s.total_pending_seconds)
+            .bind(s.work_pending_seconds)
+            .bind(sla_due_at)
+            .bind(now)
+            .bind(s.pending_category)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
+/// Drafts whose scheduled `published_at` has come, oldest first.
+pub async fn scheduled_drafts(tx: &mut Tx, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tickets WHERE status = 'Draft' AND published_at IS NOT NULL AND published_at <= $1 \
+             ORDER BY published_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// Records that Firestore holds `version` of a ticket (never moving backwards), and returns the
+/// ticket's current version.
+pub async fn mark_synced(tx: &mut Tx, id: Uuid, version: i64) -> Result<Option<i64>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query(
+            "UPDATE tickets SET synced_version = $2 WHERE id = $1 AND (synced_version IS NULL OR synced_version < $2)",
+        )
+        .bind(id)
+        .bind(version)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query_scalar::<_, i64>("SELECT version FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
+/// Tickets whose Firestore copy lags behind the database.
+pub async fn unsynced(tx: &mut Tx, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tickets WHERE synced_version IS NULL OR synced_version < version ORDER BY updated_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// Every ticket id, oldest first, `limit` after `after` (keyset paging over the whole table).
+pub async fn ids_after(tx: &mut Tx, after: Option<Uuid>, limit: i64) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM tickets WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
