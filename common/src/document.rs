@@ -229,7 +229,8 @@ document! {
     }
 }
 
-/// Loads and renders a ticket's document; `None` when there is no such ticket.
+/// Loads and renders a ticket's document; `None` when there is no such ticket. Four statements
+/// whatever the log's length: the ticket, its log, the users they name, its client.
 pub async fn load(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<Option<TicketDocument>, DomainError> {
     let Some(row) = tickets::get(tx, id).await? else { return Ok(None) };
     let logs = tickets::logs(tx, id).await?;
@@ -237,12 +238,8 @@ pub async fn load(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<Option<Ti
     ids.extend(logs.iter().flat_map(|l| [l.actor_id, l.foc_before_id]).flatten());
     ids.sort();
     ids.dedup();
-    let mut people = HashMap::new();
-    for uid in ids {
-        if let Some(u) = users::get_any(tx, uid).await? {
-            people.insert(uid, u);
-        }
-    }
+    let people: HashMap<Uuid, UserRow> =
+        users::get_any_of(tx, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
     let client = match row.client_id {
         Some(cid) => clients::get(tx, cid).await?,
         None => None,

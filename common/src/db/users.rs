@@ -160,6 +160,30 @@ pub async fn get_any(tx: &mut Tx, id: Uuid) -> Result<Option<UserRow>, DomainErr
         .await?))
 }
 
+/// Users by id, active or not, in one statement per 500 ids; ids of no user are left out.
+pub async fn get_any_of(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<UserRow>, DomainError> {
+    let mut users = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        macro_rules! on {
+            ($backend:ty, $conn:expr) => {{
+                let mut q = sqlx::QueryBuilder::<$backend>::new(SELECT);
+                q.push(" WHERE u.id IN (");
+                let mut each = q.separated(", ");
+                for id in chunk {
+                    each.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as::<UserRow>().fetch_all($conn).await?
+            }};
+        }
+        users.extend(match tx {
+            Tx::Sqlite(t) => on!(sqlx::Sqlite, &mut **t),
+            Tx::Postgres(t) => on!(sqlx::Postgres, &mut **t),
+        });
+    }
+    Ok(users)
+}
+
 pub async fn list(tx: &mut Tx, f: &UserFilter, page: PageRequest) -> Result<Page<UserRow>, DomainError> {
     let (scope_region, scope_id) = match f.scope {
         UserScope::All => (None, None),
