@@ -1,5 +1,6 @@
-//! The ticket state machine: `decide(ticket, actor, command, now)` answers the change a command
-//! makes, or why it may not. Pure: no I/O, no clock; the caller persists the change.
+//! The ticket state machine: `decide(ticket, actor, command, now, new_id)` answers the change a
+//! command makes, or why it may not. Pure: no I/O, no clock, no randomness (the caller gives the
+//! time and the ids of new evidence); the caller persists the change.
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -261,6 +262,7 @@ pub fn decide(
     actor: &Actor,
     cmd: &Command,
     now: DateTime<Utc>,
+    new_id: &mut dyn FnMut() -> Uuid,
 ) -> Result<Change, DomainError> {
     let visible = actor.ticket_scope().sees(t.region, t.status, t.foc_id);
     let taken_here = matches!(cmd, Command::Accept) && actor.is_field() && actor.region == t.region;
@@ -362,7 +364,7 @@ pub fn decide(
                         now,
                     );
                     log.card_type = CardType::ReassignAction;
-                    log.evidence_id = Some(Uuid::now_v7());
+                    log.evidence_id = Some(new_id());
                     log.foc_before = Some(before);
                     logs.push(log);
                 }
@@ -400,7 +402,7 @@ pub fn decide(
             if requested == Status::CheckedIn {
                 next.check_in_at = Some(now);
             }
-            logs.push(request(&mut next, requested, ev.clone(), who, now));
+            logs.push(request(&mut next, requested, ev.clone(), who, now, new_id()));
         }
         Command::Task(task, ev) => {
             if !assigned {
@@ -413,7 +415,7 @@ pub fn decide(
             next.status = *task;
             next.link_check_approved = false;
             let mut log = NewLog::simple(*task, title_of(*task), format!("{who} reported {task}"), now);
-            log.evidence_id = Some(Uuid::now_v7());
+            log.evidence_id = Some(new_id());
             log.evidence = ev.clone();
             logs.push(log);
         }
@@ -437,7 +439,7 @@ pub fn decide(
                     format!("must be 1 to {MAX_PENDING_MINUTES} minutes"),
                 ));
             }
-            let mut log = request(&mut next, Status::Pending, evidence.clone(), who, now);
+            let mut log = request(&mut next, Status::Pending, evidence.clone(), who, now, new_id());
             next.pending_minutes = Some(*minutes);
             next.pending_category = Some(*category);
             log.pending_minutes = Some(*minutes);
@@ -470,7 +472,7 @@ pub fn decide(
             if t.status == Status::Closed {
                 return Err(invalid_transition(cmd, t.status));
             }
-            let mut log = request(&mut next, Status::Canceled, evidence.clone(), who, now);
+            let mut log = request(&mut next, Status::Canceled, evidence.clone(), who, now, new_id());
             log.cancel_category = Some(*category);
             if noc {
                 log.is_approved = Some(true);
@@ -541,7 +543,7 @@ pub fn decide(
         }
     }
     for log in &mut logs {
-        conform(log, t, &next);
+        conform(log, t, &next, new_id);
     }
     Ok(Change { next, logs, updates })
 }
@@ -579,7 +581,7 @@ pub fn log_keys(status: Status) -> LogKeys {
 /// that needs approval carries the verdict the ticket holds on it (`true` once the status
 /// stands; while its request waits, `null` and that request's evidence id), and an entry shown
 /// in `Pending` carries the pending's interval and category.
-fn conform(log: &mut NewLog, before: &TicketState, after: &TicketState) {
+fn conform(log: &mut NewLog, before: &TicketState, after: &TicketState, new_id: &mut dyn FnMut() -> Uuid) {
     let keys = log_keys(log.status_name);
     let request = matches!(log.card_type, CardType::RequestValidationAction | CardType::FinishingAction);
     if keys.need_approval && !request && log.is_approved.is_none() {
@@ -593,7 +595,7 @@ fn conform(log: &mut NewLog, before: &TicketState, after: &TicketState) {
         }
     }
     if keys.evidence && log.evidence_id.is_none() {
-        log.evidence_id = Some(Uuid::now_v7());
+        log.evidence_id = Some(new_id());
     }
     log.need_approval = keys.need_approval;
     if keys.pending {
@@ -656,8 +658,8 @@ fn request(
     evidence: Evidence,
     who: &str,
     now: DateTime<Utc>,
+    id: Uuid,
 ) -> NewLog {
-    let id = Uuid::now_v7();
     next.status_before = Some(next.status);
     next.status = requested;
     next.need_validate = true;

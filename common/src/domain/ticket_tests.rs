@@ -258,7 +258,7 @@ fn every_status_command_and_actor_cell_answers_as_the_role_table_says() {
                 if matches!(who, Who::SupervisorAssigned | Who::FocAssigned) { a.id } else { Uuid::now_v7() };
             let t = ticket(s, foc);
             for cmd in commands(&t) {
-                let got = match decide(&t, &a, &cmd, t0() + Duration::minutes(10)) {
+                let got = match decide(&t, &a, &cmd, t0() + Duration::minutes(10), &mut Uuid::now_v7) {
                     Ok(change) => {
                         entries += change.logs.len();
                         change.logs.iter().for_each(|l| {
@@ -349,7 +349,8 @@ fn noc() -> Actor {
 
 /// Runs `cmd` and returns the next state, failing the test on an error.
 fn step(t: &TicketState, a: &Actor, cmd: Command, at: DateTime<Utc>) -> (TicketState, Change) {
-    let change = decide(t, a, &cmd, at).unwrap_or_else(|e| panic!("{} refused: {e:?}", cmd.name()));
+    let change =
+        decide(t, a, &cmd, at, &mut Uuid::now_v7).unwrap_or_else(|e| panic!("{} refused: {e:?}", cmd.name()));
     (change.next.clone(), change)
 }
 
@@ -416,7 +417,7 @@ fn a_task_step_after_an_approved_link_check_needs_a_new_link_check() {
     let (t, _) = step(&t, &foc, Command::Task(Status::Tidying, evidence()), t0());
     assert!(!t.link_check_approved);
     assert!(matches!(
-        decide(&t, &foc, &Command::Finishing(evidence()), t0()),
+        decide(&t, &foc, &Command::Finishing(evidence()), t0(), &mut Uuid::now_v7),
         Err(DomainError::Conflict { .. })
     ));
 }
@@ -432,7 +433,10 @@ fn an_approved_pending_runs_until_resumed_and_counts_only_its_time() {
     assert_eq!(c.logs[0].is_resumed, Some(false));
     let pending_id = t.awaiting_evidence.unwrap();
     assert!(
-        matches!(decide(&t, &foc, &Command::Resume, t0()), Err(DomainError::Conflict { .. })),
+        matches!(
+            decide(&t, &foc, &Command::Resume, t0(), &mut Uuid::now_v7),
+            Err(DomainError::Conflict { .. })
+        ),
         "not approved yet"
     );
     let t = validate(&t, true, t0() + Duration::minutes(5));
@@ -460,8 +464,13 @@ fn the_worker_expires_a_pending_only_once_its_interval_is_over() {
     let t = ticket(Situation::PendingRunning, foc.id);
     let id = t.pending_evidence.unwrap();
     let system = actor(Who::SuperAdmin);
-    let early =
-        decide(&t, &system, &Command::ExpirePending { evidence_id: id }, t0() + Duration::minutes(59));
+    let early = decide(
+        &t,
+        &system,
+        &Command::ExpirePending { evidence_id: id },
+        t0() + Duration::minutes(59),
+        &mut Uuid::now_v7,
+    );
     assert!(matches!(early, Err(DomainError::Conflict { .. })));
     let (t, _) = step(&t, &system, Command::ExpirePending { evidence_id: id }, t0() + Duration::minutes(61));
     assert_eq!((t.status, t.total_pending_seconds), (Status::OnGoing, 3600));
@@ -527,13 +536,16 @@ fn reassigning_logs_the_technician_before() {
     assert_eq!(t2.status, Status::OnGoing);
     assert_eq!(c.logs[0].card_type, CardType::ReassignAction);
     assert_eq!(c.logs[0].foc_before, Some(foc.id));
-    let again = decide(&t2, &noc(), &Command::Assign(new), t0());
+    let again = decide(&t2, &noc(), &Command::Assign(new), t0(), &mut Uuid::now_v7);
     assert!(matches!(again, Err(DomainError::Conflict { .. })));
     for bad in [
         Assignee { id: Uuid::now_v7(), role: Role::NOC, region: Region::West, name: "N".into() },
         Assignee { id: Uuid::now_v7(), role: Role::FOC, region: Region::East, name: "E".into() },
     ] {
-        assert!(matches!(decide(&t, &noc(), &Command::Assign(bad), t0()), Err(DomainError::Validation(_))));
+        assert!(matches!(
+            decide(&t, &noc(), &Command::Assign(bad), t0(), &mut Uuid::now_v7),
+            Err(DomainError::Validation(_))
+        ));
     }
 }
 
@@ -543,7 +555,10 @@ fn a_pending_interval_is_bounded() {
     let t = ticket(Situation::OnGoing, foc.id);
     for minutes in [0, -5, MAX_PENDING_MINUTES + 1] {
         let cmd = Command::Pending { evidence: evidence(), category: PendingCategory::Other, minutes };
-        assert!(matches!(decide(&t, &foc, &cmd, t0()), Err(DomainError::Validation(_))), "{minutes}");
+        assert!(
+            matches!(decide(&t, &foc, &cmd, t0(), &mut Uuid::now_v7), Err(DomainError::Validation(_))),
+            "{minutes}"
+        );
     }
 }
 
@@ -594,7 +609,7 @@ fn the_nocs_cancel_and_pending_supersede_a_waiting_request() {
     let t = ticket(Situation::CheckInAwaiting, foc.id);
     let cancel = Command::Cancel { evidence: evidence(), category: CancelCategory::Duplicate };
     assert!(matches!(
-        decide(&t, &foc, &cancel, t0()),
+        decide(&t, &foc, &cancel, t0(), &mut Uuid::now_v7),
         Err(DomainError::Conflict { code: "awaiting_validation", .. })
     ));
 }
@@ -609,7 +624,7 @@ fn a_rejected_cancel_returns_to_a_pending_whose_time_is_up_and_resumes_it_at_onc
     let expire = Command::ExpirePending { evidence_id: pending_id };
     assert!(
         matches!(
-            decide(&asked, &actor(Who::SuperAdmin), &expire, t0() + Duration::minutes(61)),
+            decide(&asked, &actor(Who::SuperAdmin), &expire, t0() + Duration::minutes(61), &mut Uuid::now_v7),
             Err(DomainError::Conflict { .. })
         ),
         "the expiry meets the waiting cancel"
@@ -626,4 +641,21 @@ fn a_rejected_cancel_returns_to_a_pending_whose_time_is_up_and_resumes_it_at_onc
         Command::Validate { evidence_id: asked.awaiting_evidence.unwrap(), approved: false, remark: None };
     let (back, _) = step(&asked, &noc(), cmd, t0() + Duration::minutes(40));
     assert_eq!((back.status, back.pending_evidence), (Status::Pending, Some(pending_id)));
+}
+
+#[test]
+fn the_ids_of_new_evidence_come_from_the_caller() {
+    let foc = actor(Who::FocHere);
+    let t = ticket(Situation::OnGoing, foc.id);
+    let given = Uuid::from_u128(42);
+    let mut asked = 0;
+    let mut new_id = || {
+        asked += 1;
+        given
+    };
+    let cmd = Command::LinkChecking(evidence());
+    let change = decide(&t, &foc, &cmd, t0(), &mut new_id).unwrap();
+    assert_eq!(change.next.awaiting_evidence, Some(given));
+    assert!(change.logs.iter().all(|l| l.evidence_id == Some(given)), "{:?}", change.logs);
+    assert_eq!(asked, 1, "one request, one new id");
 }

@@ -202,7 +202,7 @@ pub async fn change(
     now: DateTime<Utc>,
 ) -> Result<(TicketRow, Change), DomainError> {
     let row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
-    let change = match decide(&row.state, actor, cmd, now) {
+    let change = match decide(&row.state, actor, cmd, now, &mut Uuid::now_v7) {
         Ok(change) => change,
         Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !tickets::has_evidence(tx, id, *evidence_id).await?) =>
         {
