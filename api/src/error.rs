@@ -144,7 +144,7 @@ impl From<DomainError> for ApiError {
                 format!("too many failed attempts; retry in {retry_after} seconds"),
                 retry_after,
             ),
-            DomainError::Database(e) if unreachable(&e) => {
+            DomainError::Unavailable(e) => {
                 tracing::warn!(error = %e, "the database is unreachable");
                 Self::unavailable()
             }
@@ -157,19 +157,6 @@ impl From<DomainError> for ApiError {
                 Self::internal()
             }
         }
-    }
-}
-
-/// A failure to reach the database (down, restarting, pool exhausted), not a fault of the query.
-fn unreachable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-            true
-        }
-        // PostgreSQL shutting down or starting: admin_shutdown, crash_shutdown,
-        // cannot_connect_now.
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
-        _ => false,
     }
 }
 

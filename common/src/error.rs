@@ -1,5 +1,6 @@
-//! Errors of the domain and the persistence layer. They know nothing about HTTP; the API maps
-//! them to status codes in one place.
+//! Errors of the domain and the persistence layer. They know nothing about HTTP (the API maps
+//! them to status codes in one place) nor about the database's driver (`db` turns its errors
+//! into these, one way).
 
 /// A field that failed validation, with a message meant for the client developer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,9 +36,13 @@ pub enum DomainError {
     /// Too many failed attempts; try again after the given number of seconds.
     #[error("too many attempts, retry in {retry_after} s")]
     TooManyAttempts { retry_after: i64 },
+    /// The database cannot be reached (down, restarting, every connection busy): worth trying
+    /// again soon.
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
     /// The database failed in a way the client cannot fix.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(String),
     /// Anything else the client cannot fix.
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,12 +55,6 @@ impl DomainError {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::Conflict { code, message: message.into() }
-    }
-}
-
-impl From<sqlx::Error> for DomainError {
-    fn from(err: sqlx::Error) -> Self {
-        crate::db::classify(err)
     }
 }
 

@@ -229,9 +229,32 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ("clients_cid_key", "clients.cid", "cid"),
 ];
 
+impl From<sqlx::Error> for DomainError {
+    fn from(err: sqlx::Error) -> Self {
+        classify(err)
+    }
+}
+
+/// A failure to reach the database (down, restarting, pool exhausted), not a fault of the query.
+fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            true
+        }
+        // PostgreSQL shutting down or starting: admin_shutdown, crash_shutdown,
+        // cannot_connect_now.
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 /// Turns a database error into a domain error: constraint violations are the client's
-/// business (409), everything else is ours.
+/// business (409), a database out of reach is [`DomainError::Unavailable`], everything else is
+/// ours.
 pub fn classify(err: sqlx::Error) -> DomainError {
+    if unreachable(&err) {
+        return DomainError::Unavailable(err.to_string());
+    }
     if let sqlx::Error::Database(db) = &err {
         match db.kind() {
             ErrorKind::UniqueViolation => {
@@ -259,7 +282,7 @@ pub fn classify(err: sqlx::Error) -> DomainError {
             return DomainError::invalid("text", "contains a character the database cannot store");
         }
     }
-    DomainError::Database(err)
+    DomainError::Database(err.to_string())
 }
 
 /// A case-insensitive substring pattern for `LOWER(col) LIKE $n`.
