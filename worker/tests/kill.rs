@@ -34,6 +34,25 @@ fn worker(url: &str, emulator: u16, project: &str) -> Child {
         .expect("cgs-worker starts")
 }
 
+/// Kills a worker with SIGKILL (no graceful shutdown) and asserts that the signal ended it,
+/// not an exit of its own.
+fn kill(mut w: Child) {
+    use std::os::unix::process::ExitStatusExt;
+    w.kill().unwrap();
+    let status = w.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "the worker was to be killed, but ended with {status}");
+}
+
+/// The ticket documents the emulator holds for `project`, read from the emulator itself (its
+/// state over HTTP), not from the app's own bookkeeping.
+async fn documents_in_firestore(emulator: &peers::FirestoreEmulator, project: &str) -> usize {
+    let state: serde_json::Value =
+        reqwest::get(format!("http://127.0.0.1:{}/", emulator.http)).await.unwrap().json().await.unwrap();
+    state["projects"][project]["databases"]["(default)"]["collections"]["tickets"]["documents"]
+        .as_object()
+        .map_or(0, |d| d.len())
+}
+
 async fn synced(db: &Db) -> i64 {
     const SQL: &str = "SELECT COUNT(*) FROM tickets WHERE synced_version = version";
     let mut tx = db.begin().await.unwrap();
@@ -174,17 +193,16 @@ fn killed_mid_stream(postgres: Option<String>) {
         let f = Fixture::new(&postgres, TICKETS).await;
         let (url, db) = (&f.url, &f.db);
         let project = format!("cgs-kill-{}", uuid::Uuid::new_v4().simple());
-        let mut first = worker(url, emulator.grpc, &project);
+        let first = worker(url, emulator.grpc, &project);
         let started = Instant::now();
         while synced(db).await < 10 {
             assert!(started.elapsed() < Duration::from_secs(60), "the worker synced nothing");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        first.kill().unwrap(); // SIGKILL: no graceful shutdown
-        first.wait().unwrap();
+        kill(first);
         let at_kill = synced(db).await;
         assert!(at_kill < TICKETS as i64, "killed after the stream ended: {at_kill}");
-        let mut second = worker(url, emulator.grpc, &project);
+        let second = worker(url, emulator.grpc, &project);
         let restarted = Instant::now();
         while synced(db).await < TICKETS as i64 {
             assert!(
@@ -194,8 +212,12 @@ fn killed_mid_stream(postgres: Option<String>) {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        second.kill().unwrap();
-        second.wait().unwrap();
+        assert_eq!(
+            documents_in_firestore(&emulator, &project).await,
+            TICKETS,
+            "every ticket is in Firestore"
+        );
+        kill(second);
         eprintln!(
             "killed at {at_kill}/{TICKETS} synced; all {TICKETS} after restart in {:?}",
             restarted.elapsed()
@@ -271,15 +293,14 @@ fn killed_repeatedly(postgres: Option<String>) {
         };
         let mut kills = 0;
         while !stream.is_finished() {
-            let mut w = worker(&f.url, emulator.grpc, &project);
+            let w = worker(&f.url, emulator.grpc, &project);
             tokio::time::sleep(Duration::from_millis(400)).await;
-            w.kill().unwrap();
-            w.wait().unwrap();
+            kill(w);
             kills += 1;
         }
         let transitions = stream.await.unwrap();
         assert_eq!(transitions, N * 8);
-        let mut last = worker(&f.url, emulator.grpc, &project);
+        let last = worker(&f.url, emulator.grpc, &project);
         let restarted = Instant::now();
         while synced(&f.db).await < N as i64 {
             assert!(
@@ -289,8 +310,8 @@ fn killed_repeatedly(postgres: Option<String>) {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        last.kill().unwrap();
-        last.wait().unwrap();
+        assert_eq!(documents_in_firestore(&emulator, &project).await, N, "every ticket is in Firestore");
+        kill(last);
         eprintln!(
             "{transitions} transitions, worker killed {kills} times; converged {:?} after the last restart",
             restarted.elapsed()
