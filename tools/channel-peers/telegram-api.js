@@ -65,6 +65,20 @@ server.webServer.post('/redeliver', (req, res) => {
 // front of them.
 const stack = server.webServer._router.stack;
 stack.splice(stack.length - 3, 0, stack.pop());
+// A user who blocked the bot (POST /block {chat}): Telegram answers every message the bot
+// sends to that chat 403 "Forbidden: bot was blocked by the user", as the real API does. The
+// check goes in front of the package's own routes.
+const blocked = new Set();
+server.webServer.post('/block', (req, res) => {
+  blocked.add(String(req.body.chat));
+  res.json({ ok: true, result: true });
+});
+server.webServer.all('/bot:token/sendMessage', (req, res, next) => {
+  if (!blocked.has(String(req.body.chat_id))) return next();
+  res.status(403).json({ ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' });
+});
+const firstRoute = stack.findIndex((layer) => layer.route);
+stack.splice(firstRoute, 0, ...stack.splice(stack.length - 2, 2));
 server.start().then(() => console.log(JSON.stringify({ port })));
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

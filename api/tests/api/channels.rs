@@ -599,6 +599,50 @@ async fn a_mailbox_that_was_down_is_read_when_back_postgres() {
     mailbox_down_then_back(Backend::Postgres).await
 }
 
+/// A user who blocked the bot: the announcement to that chat is refused for good and kept as
+/// failed after one try, while the other chat gets its own.
+async fn telegram_blocked(backend: Backend) {
+    let Some((app, tg)) = with_telegram(backend).await else { return };
+    app.expect_jobs(common::jobs::Deliver::QUEUE);
+    let (_, noc) = app.user(Role::NOC, Region::West).await;
+    let (blocker, foc) = app.user(Role::FOC, Region::West).await;
+    let (_, other) = app.user(Role::FOC, Region::West).await;
+    link(&app, &tg, &foc, 8101).await;
+    link(&app, &tg, &other, 8102).await;
+    tg.block(8101).await;
+    app.post("/v1/tickets", &noc, TICKET()).await.expect(201);
+    wait_until(60, "the other chat got the announcement", || async { tg.sent_to(8102).await.len() == 2 })
+        .await;
+    let failed = || async { app.get("/v1/admin/jobs/failed?limit=100", &app.admin).await.result().clone() };
+    wait_until(60, "the blocked chat's delivery is kept as failed", || async {
+        failed().await.as_array().unwrap().iter().any(|j| j["queue"] == "cgs.deliver")
+    })
+    .await;
+    let failed = failed().await;
+    let telegram: Vec<&Value> = failed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["payload"].as_str().unwrap().contains("Telegram"))
+        .collect();
+    assert_eq!(telegram.len(), 1, "{failed:#?}");
+    assert_eq!(telegram[0]["attempts"], 1, "refused for good: not tried again");
+    assert!(telegram[0]["lastResult"].as_str().unwrap().contains("blocked"), "{failed:#?}");
+    let payload: Value = serde_json::from_str(telegram[0]["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["user_id"], blocker.as_str());
+    assert_eq!(tg.sent_to(8101).await.len(), 1, "only the link's answer reached the blocked chat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_that_blocked_the_bot_is_not_tried_again_sqlite() {
+    telegram_blocked(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_that_blocked_the_bot_is_not_tried_again_postgres() {
+    telegram_blocked(Backend::Postgres).await
+}
+
 /// Telegram down when a ticket opens: the announcement is tried again later and arrives once
 /// the Bot API is back; the poller recovers too (a press then still works).
 async fn telegram_down_then_back(backend: Backend) {

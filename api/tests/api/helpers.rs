@@ -852,6 +852,11 @@ impl TelegramApi {
         self.user_side("sendMessage", m).await;
     }
 
+    /// User `id` blocks the bot: the bot's messages to that chat are refused (403) from now on.
+    pub async fn block(&self, id: i64) {
+        self.user_side("block", json!({"chat": id})).await;
+    }
+
     /// Hands the users' updates out again, as Telegram does until a bot acknowledges them.
     pub async fn redeliver(&self) {
         self.user_side("redeliver", json!({"token": self.token})).await;

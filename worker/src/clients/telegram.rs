@@ -33,6 +33,27 @@ pub struct Telegram {
     bot: Bot,
 }
 
+/// Whether `e` (from a send) is Telegram's refusal for good: the user blocked the bot or is
+/// gone, the chat does not exist, the bot was removed from it. Sending again would be refused
+/// the same way.
+pub fn refused_for_good(e: &anyhow::Error) -> bool {
+    use teloxide_core::{ApiError, RequestError};
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<RequestError>(),
+            Some(RequestError::Api(
+                ApiError::BotBlocked
+                    | ApiError::UserDeactivated
+                    | ApiError::ChatNotFound
+                    | ApiError::BotKicked
+                    | ApiError::BotKickedFromSupergroup
+                    | ApiError::CantInitiateConversation
+                    | ApiError::CantTalkWithBots
+            ))
+        )
+    })
+}
+
 impl Telegram {
     pub fn new(token: &str, api_url: &str) -> anyhow::Result<Self> {
         let url = url::Url::parse(api_url)

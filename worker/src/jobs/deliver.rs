@@ -14,7 +14,10 @@ use common::{
 use super::{JobError, Run};
 use crate::{
     Context,
-    clients::mail::{self, Mail},
+    clients::{
+        mail::{self, Mail},
+        telegram as chat,
+    },
 };
 
 impl Run for Deliver {
@@ -62,6 +65,9 @@ async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
             Ok(())
         }
         Err(e) if job.channel == Channel::Mail && mail::refused_for_good(&e) => Err(JobError::Permanent(e)),
+        Err(e) if job.channel == Channel::Telegram && chat::refused_for_good(&e) => {
+            Err(JobError::Permanent(e))
+        }
         Err(e) => Err(JobError::Transient(e)),
     }
 }
