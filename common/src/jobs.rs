@@ -25,7 +25,7 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
 
     /// The wait after failed try `attempt` (1 for the first): 1 s doubling up to 5 minutes.
     fn backoff(attempt: usize) -> std::time::Duration {
-        std::time::Duration::from_secs((1_u64 << attempt.saturating_sub(1).min(9)).min(300))
+        doubling(1, 300, attempt)
     }
 
     /// Writes the job in the caller's transaction, due at once.
@@ -41,6 +41,12 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     ) -> impl Future<Output = Result<(), DomainError>> + Send {
         push(tx, std::slice::from_ref(self), at)
     }
+}
+
+/// A wait of `first` seconds after the first failed try, doubling with each try up to `max`.
+pub fn doubling(first: u64, max: u64, attempt: usize) -> std::time::Duration {
+    let doublings = attempt.saturating_sub(1).min(20) as u32;
+    std::time::Duration::from_secs(first.saturating_mul(1 << doublings).min(max))
 }
 
 /// Writes many jobs of one queue in the caller's transaction, due at once, in one statement.
@@ -132,7 +138,7 @@ impl Job for Deliver {
     const MAX_ATTEMPTS: usize = 15;
 
     fn backoff(attempt: usize) -> std::time::Duration {
-        std::time::Duration::from_secs((5_u64 << attempt.saturating_sub(1).min(10)).min(3600))
+        doubling(5, 3600, attempt)
     }
 }
 
@@ -237,5 +243,18 @@ async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<
         Tx::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, queue, tasks)
             .await
             .map_err(|e| failed(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_from_the_first_up_to_the_bound() {
+        let secs = |a| ExpirePending::backoff(a).as_secs();
+        assert_eq!([secs(1), secs(2), secs(3), secs(9), secs(10), secs(100)], [1, 2, 4, 256, 300, 300]);
+        let secs = |a| Deliver::backoff(a).as_secs();
+        assert_eq!([secs(1), secs(2), secs(10), secs(11), secs(15)], [5, 10, 2560, 3600, 3600]);
     }
 }

@@ -589,6 +589,19 @@ impl Fixture for MailSink {
     }
 }
 
+/// A Telegram Bot API emulator of the test's own, the app's worker and bot pointed at it.
+impl Fixture for TelegramApi {
+    fn start() -> Self {
+        TelegramApi::start()
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        s.run_worker = true;
+        s.telegram_bot_token = Some(Secret::new(self.token.clone()));
+        s.telegram_api_url = self.url.clone();
+    }
+}
+
 /// A Firestore emulator of the test's own and a project of the test's own, the app's worker
 /// syncing to it. The emulator's address reaches the Firestore client through
 /// `FIRESTORE_EMULATOR_HOST`, set before the runtime starts (each test is its own process).
