@@ -229,32 +229,42 @@ document! {
     }
 }
 
-/// Loads and renders a ticket's document; `None` when there is no such ticket. Four statements
-/// whatever the log's length: the ticket, its log, the users they name, its client.
-pub async fn load(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<Option<TicketDocument>, DomainError> {
+/// Everything a ticket's document is rendered from: its row, its log, the users they name and
+/// its client.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub row: TicketRow,
+    pub logs: Vec<LogRow>,
+    pub people: HashMap<Uuid, UserRow>,
+    pub client: Option<clients::ClientRow>,
+}
+
+/// Reads a ticket's view; `None` when there is no such ticket. Four statements whatever the
+/// log's length: the ticket, its log, the users they name, its client.
+pub async fn load_view(tx: &mut Tx, id: Uuid) -> Result<Option<TicketView>, DomainError> {
     let Some(row) = tickets::get(tx, id).await? else { return Ok(None) };
     let logs = tickets::logs(tx, id).await?;
     let mut ids: Vec<Uuid> = [Some(row.noc_id), row.state.foc_id].into_iter().flatten().collect();
     ids.extend(logs.iter().flat_map(|l| [l.actor_id, l.foc_before_id]).flatten());
     ids.sort();
     ids.dedup();
-    let people: HashMap<Uuid, UserRow> =
-        users::get_any_of(tx, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
+    let people = users::get_any_of(tx, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
     let client = match row.client_id {
         Some(cid) => clients::get(tx, cid).await?,
         None => None,
     };
-    Ok(Some(render(&row, &logs, &people, client.as_ref(), now)))
+    Ok(Some(TicketView { row, logs, people, client }))
 }
 
-/// Renders a ticket's document from its row, log, the users it names and its client.
-pub fn render(
-    row: &TicketRow,
-    logs: &[LogRow],
-    people: &HashMap<Uuid, UserRow>,
-    client: Option<&clients::ClientRow>,
-    now: DateTime<Utc>,
-) -> TicketDocument {
+/// Loads and renders a ticket's document; `None` when there is no such ticket.
+pub async fn load(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<Option<TicketDocument>, DomainError> {
+    Ok(load_view(tx, id).await?.map(|view| render(&view, now)))
+}
+
+/// Renders a ticket's document as it stands at `now` (its durations and SLA run on the clock).
+pub fn render(view: &TicketView, now: DateTime<Utc>) -> TicketDocument {
+    let TicketView { row, logs, people, client } = view;
+    let client = client.as_ref();
     let state = &row.state;
     let d = sla::durations(state, now);
     let foc = state.foc_id.and_then(|id| people.get(&id));
