@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use common::{
     DomainError,
     db::{
-        self, Tx, areas, clients, isps,
-        splitters::{self, SplitterKind},
+        self, Tx,
+        catalog::{self, AREAS, ISPS, MAIN_SPLITTERS, SPLITTERS},
+        clients,
     },
     domain::{
         BandwidthUnit, ClientStatus, CustomerType, Region, ServiceType,
@@ -20,7 +21,7 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use super::areas::Area;
+use super::catalog::{Area, Isp, Splitter};
 use crate::{
     ApiTags,
     auth::Auth,
@@ -187,12 +188,12 @@ async fn fields(tx: &mut Tx, b: ClientBody) -> Result<clients::ClientFields, Dom
         check.fail("bandwidth", "must be a non-negative number");
     }
     if let Some(id) = b.isp
-        && isps::get(tx, id).await?.is_none()
+        && catalog::get::<Isp>(tx, &ISPS, id).await?.is_none()
     {
         check.fail("isp", "no such ISP");
     }
     if let Some(id) = b.city {
-        match areas::get(tx, id).await? {
+        match catalog::get::<Area>(tx, &AREAS, id).await? {
             None => check.fail("city", "no such area"),
             Some(a) if a.region != b.region => {
                 check.fail("city", format!("the area is in {}, not {}", a.region, b.region))
@@ -200,13 +201,11 @@ async fn fields(tx: &mut Tx, b: ClientBody) -> Result<clients::ClientFields, Dom
             Some(_) => {}
         }
     }
-    for (field, kind, id) in
-        [("ms", SplitterKind::Main, b.ms), ("splitter", SplitterKind::Distribution, b.splitter)]
-    {
+    for (field, cat, id) in [("ms", &MAIN_SPLITTERS, b.ms), ("splitter", &SPLITTERS, b.splitter)] {
         if let Some(id) = id
-            && splitters::get(tx, kind, id).await?.is_none()
+            && catalog::get::<Splitter>(tx, cat, id).await?.is_none()
         {
-            check.fail(field, format!("no such {}", kind.noun()));
+            check.fail(field, format!("no such {}", cat.noun));
         }
     }
     check.finish()?;

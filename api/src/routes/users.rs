@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use common::{
     DomainError,
     auth::hash_password,
-    db::{self, Tx, areas, sessions, users},
+    db::{self, Tx, catalog, sessions, users},
     domain::{
         Region, Role,
         validate::{Checker, LONG_MAX, SHORT_MAX, normalize_email},
@@ -18,7 +18,7 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use super::areas::Area;
+use super::catalog::Area;
 use crate::{
     ApiTags,
     auth::Auth,
@@ -153,7 +153,7 @@ async fn fields(tx: &mut Tx, b: &UserUpdate) -> Result<users::UserFields, Domain
     if let Some(area) =
         b.area.as_deref().map(str::trim).filter(|a| !a.is_empty() && a.chars().count() <= SHORT_MAX)
     {
-        match areas::find_by_name(tx, b.region, area).await? {
+        match catalog::area_named::<Area>(tx, b.region, area).await? {
             Some(a) => area_id = Some(a.id),
             None => check.fail("area", format!("no area named `{area}` in region {}", b.region)),
         }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::Tx;
+use super::{Tx, access::rule_sql, sql::Sql};
 use crate::{
     db_run,
     domain::{Region, Role, access, ticket::TicketState},
@@ -118,23 +118,21 @@ pub async fn visible(
     after: i64,
     upto: i64,
 ) -> Result<Vec<Visible>, DomainError> {
-    let now_rule = access::ticket_read_sql_on("t");
-    let before_rule = access::ticket_read_sql_on("e");
-    let sql = format!(
-        "SELECT e.seq, e.ticket_id, t.ticket_id, CASE WHEN {now_rule} THEN 1 ELSE 0 END AS sees_now \
-         FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-         WHERE e.seq > $4 AND e.seq <= $5 AND ({now_rule} OR {before_rule}) ORDER BY e.seq"
-    );
-    let rows: Vec<(i64, Uuid, String, i32)> = db_run!(tx, |c| {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(region)
-            .bind(me)
-            .bind(role)
-            .bind(after)
-            .bind(upto)
-            .fetch_all(&mut *c)
-            .await?
-    });
+    let rule = access::ticket_read_rule(role);
+    let (now_rule, before_rule) =
+        (rule_sql(&rule, "t", Some(region), Some(me)), rule_sql(&rule, "e", Some(region), Some(me)));
+    let mut sql = Sql::new("SELECT e.seq, e.ticket_id, t.ticket_id, CASE WHEN ");
+    sql.append(&now_rule)
+        .push(" THEN 1 ELSE 0 END AS sees_now FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id WHERE e.seq > ")
+        .bind(after)
+        .push(" AND e.seq <= ")
+        .bind(upto)
+        .push(" AND (")
+        .append(&now_rule)
+        .push(" OR ")
+        .append(&before_rule)
+        .push(") ORDER BY e.seq");
+    let rows: Vec<(i64, Uuid, String, i32)> = sql.fetch_all(tx).await?;
     Ok(rows
         .into_iter()
         .map(|(seq, ticket_id, number, now)| Visible { seq, ticket_id, number, sees_now: now == 1 })

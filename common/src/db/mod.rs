@@ -4,17 +4,17 @@
 //! one transaction. [`db_run!`] expands a query body once per backend: the SQL text is shared
 //! (sqlx takes `$n` placeholders on both), the types are each backend's own.
 
-pub mod areas;
+mod access;
+pub mod catalog;
 pub mod clients;
+mod codec;
 pub mod failed_jobs;
 pub mod feed;
 pub mod idempotency;
-pub mod indications;
 pub mod intake;
-pub mod isps;
 pub mod sessions;
 pub mod settings;
-pub mod splitters;
+pub mod sql;
 pub mod telegram;
 pub mod tickets;
 pub mod users;

@@ -204,44 +204,6 @@ impl Cond {
     }
 }
 
-impl Cond {
-    /// The condition in SQL over the ticket row `t`, with the caller's region as `$1` and id
-    /// as `$2`. Statuses are enum names, never input.
-    /// The condition in SQL over the ticket columns of table alias `t` (`region`, `status`,
-    /// `foc_id`): `$1` the caller's region, `$2` its id.
-    pub fn to_sql(&self, t: &str) -> String {
-        let join = |cs: &[Cond], op: &str| {
-            let parts: Vec<String> = cs.iter().map(|c| c.to_sql(t)).collect();
-            format!("({})", parts.join(op))
-        };
-        match self {
-            Cond::Always => "TRUE".into(),
-            Cond::InMyRegion => format!("{t}.region = $1"),
-            Cond::StatusIs(x) => format!("{t}.status = '{x}'"),
-            Cond::StatusIsNot(x) => format!("{t}.status <> '{x}'"),
-            Cond::Assigned => format!("{t}.foc_id IS NOT NULL"),
-            Cond::AssignedToMe => format!("{t}.foc_id = $2"),
-            Cond::All(cs) => join(cs, " AND "),
-            Cond::Any(cs) => join(cs, " OR "),
-        }
-    }
-}
-
-/// The ticket read rule in SQL for every role: `$1` the caller's region, `$2` its id, `$3` its
-/// role. The API's ticket list filters with it.
-pub fn ticket_read_sql() -> String {
-    ticket_read_sql_on("t")
-}
-
-/// [`ticket_read_sql`] over the ticket columns of table alias `t`.
-pub fn ticket_read_sql_on(t: &str) -> String {
-    let branches: Vec<String> = Role::ALL
-        .iter()
-        .map(|role| format!("($3 = '{role}' AND {})", ticket_read_rule(*role).to_sql(t)))
-        .collect();
-    format!("({})", branches.join(" OR "))
-}
-
 /// `firestore.rules`: the apps read tickets by the rule above and nothing else; nobody writes.
 pub fn firestore_rules() -> String {
     let mut roles = String::new();
@@ -458,16 +420,6 @@ mod tests {
         for (scope, region, status, f, visible) in cases {
             assert_eq!(scope.sees(region, status, f), visible, "{scope:?} {region} {status} {f:?}");
         }
-    }
-
-    #[test]
-    fn the_rule_renders_to_sql_for_the_list() {
-        let sql = ticket_read_sql();
-        assert!(sql.starts_with("(($3 = 'SuperAdmin' AND TRUE) OR ($3 = 'NOC' AND t.region = $1)"), "{sql}");
-        assert!(
-            sql.contains("($3 = 'FOC' AND ((t.region = $1 AND t.status = 'Open') OR t.foc_id = $2))"),
-            "{sql}"
-        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The contract's enums. Each is stored as its name (TEXT) and travels as its name in JSON.
+//! The contract's enums. Each is stored as its name (TEXT, see `db/codec.rs`) and travels as its
+//! name in JSON.
 
 /// Declares a fieldless enum whose wire and storage form is the variant name.
 macro_rules! string_enum {
@@ -35,42 +36,6 @@ macro_rules! string_enum {
                         other
                     )),
                 }
-            }
-        }
-
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
-        where
-            str: sqlx::Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <str as sqlx::Type<DB>>::type_info()
-            }
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as sqlx::Type<DB>>::compatible(ty)
-            }
-        }
-
-        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
-        where
-            &'static str: sqlx::Encode<'q, DB>,
-        {
-            fn encode_by_ref(
-                &self,
-                buf: &mut <DB as sqlx::Database>::ArgumentBuffer,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&'static str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
-            }
-        }
-
-        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
-        where
-            &'r str: sqlx::Decode<'r, DB>,
-        {
-            fn decode(
-                value: <DB as sqlx::Database>::ValueRef<'r>,
-            ) -> Result<Self, sqlx::error::BoxDynError> {
-                let s = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
-                s.parse().map_err(Into::into)
             }
         }
     };

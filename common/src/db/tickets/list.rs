@@ -15,39 +15,45 @@ pub struct TicketFilter {
     pub sla_type: Option<SlaType>,
 }
 
-/// Over its SLA at `$now`: a ticket with an SLA whose clock (stopped at closing) passed the due
-/// time; `sla::sla_type` in SQL, for the list filter and the metrics. `$t` is the table prefix.
-macro_rules! over_sla {
-    ($t:literal, $now:literal) => {
-        concat!($t, "sla_hours IS NOT NULL AND ", $t, "sla_due_at < COALESCE(", $t, "closed_at, ", $now, ")")
-    };
+/// Over its SLA at `now`: a ticket with an SLA whose clock (stopped at closing) passed the due
+/// time; `sla::sla_type` in SQL, for the list filter and the metrics. `t` is the table prefix.
+fn over_sla(t: &str, now: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::new(format!("{t}sla_hours IS NOT NULL AND {t}sla_due_at < COALESCE({t}closed_at, "));
+    sql.bind(now).push(")");
+    sql
 }
 
 /// The list's conditions on `tickets` (alias `t`) for the filters that are set but the end
 /// user's, and nothing for those that are not (so each combination gets a plan of its own).
-/// Parameters: `$1` the caller's region, `$2` the caller, `$3` region, `$4` area name, `$5`
-/// type, `$6` end user pattern, `$7` status, `$8` now.
-fn filter_sql(f: &TicketFilter) -> String {
-    let mut sql = String::new();
-    if f.region.is_some() {
-        sql.push_str(" AND t.region = $3");
+fn filter_sql(f: &TicketFilter, now: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::default();
+    if let Some(region) = f.region {
+        sql.push(" AND t.region = ").bind(region);
     }
-    if f.area.is_some() {
-        sql.push_str(" AND t.client_id IN (SELECT c.id FROM clients c JOIN areas a ON a.id = c.city_id WHERE a.name = $4)");
+    if let Some(area) = &f.area {
+        sql.push(" AND t.client_id IN (SELECT c.id FROM clients c JOIN areas a ON a.id = c.city_id WHERE a.name = ")
+            .bind(area.as_str())
+            .push(")");
     }
-    if f.ticket_type.is_some() {
-        sql.push_str(" AND t.type = $5");
+    if let Some(ticket_type) = f.ticket_type {
+        sql.push(" AND t.type = ").bind(ticket_type);
     }
-    if f.status.is_some() {
-        sql.push_str(" AND t.status = $7");
+    if let Some(status) = f.status {
+        sql.push(" AND t.status = ").bind(status);
     }
     match f.sla_type {
         None => {}
-        Some(SlaType::NonSla) => sql.push_str(" AND t.sla_hours IS NULL"),
-        Some(SlaType::OverSla) => sql.push_str(concat!(" AND ", over_sla!("t.", "$8"))),
-        Some(SlaType::UnderSla) => sql.push_str(
-            " AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, $8))",
-        ),
+        Some(SlaType::NonSla) => {
+            sql.push(" AND t.sla_hours IS NULL");
+        }
+        Some(SlaType::OverSla) => {
+            sql.push(" AND ").append(&over_sla("t.", now));
+        }
+        Some(SlaType::UnderSla) => {
+            sql.push(" AND t.sla_hours IS NOT NULL AND (t.sla_due_at IS NULL OR t.sla_due_at >= COALESCE(t.closed_at, ")
+                .bind(now)
+                .push("))");
+        }
     }
     sql
 }
@@ -76,116 +82,128 @@ pub async fn list(
         TicketScope::Supervisor { region, me } => (Role::FOCSupervisor, Some(region), Some(me)),
         TicketScope::Technician { region, me } => (Role::FOC, Some(region), Some(me)),
     };
-    let pattern = like_pattern(f.end_user.as_deref());
     let rule = access::ticket_read_rule(role);
+    let rule_on = |t: &str| rule_sql(&rule, t, region, me);
     let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
     let postgres = matches!(tx, Tx::Postgres(_));
-    let (sql, count_sql) = if pattern.is_none() {
-        let (scope_sql, filters) = (rule.to_sql("t"), filter_sql(f));
-        (
-            format!(
-                "SELECT {cols} FROM tickets t WHERE {scope_sql}{filters} ORDER BY t.created_at DESC, t.id DESC LIMIT $9 OFFSET $10"
-            ),
-            format!("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t WHERE {scope_sql}{filters} LIMIT $9) m"),
-        )
-    } else {
-        // A rule that reads the region alone narrows the entries; any other reads the tickets.
-        let region_only = rule.reads_region_only();
-        let (rule_on_entries, rule_on_tickets) = if region_only {
-            (rule.to_sql("e"), "TRUE".to_owned())
-        } else {
-            ("TRUE".to_owned(), rule.to_sql("t"))
-        };
-        let region = if f.region.is_some() { " AND e.region = $3" } else { "" };
-        let on_entries = format!("{rule_on_entries}{region}");
-        let tickets_filtered =
-            f.area.is_some() || f.ticket_type.is_some() || f.status.is_some() || f.sla_type.is_some();
-        if region_only && !tickets_filtered {
-            end_user_entries_sql(&on_entries, &cols, postgres)
-        } else {
-            end_user_tickets_sql(&on_entries, &format!("{rule_on_tickets}{}", filter_sql(f)), &cols, postgres)
+    let bound = page.offset.saturating_add(count_bound);
+    let (sql, count_sql) = match like_pattern(f.end_user.as_deref()) {
+        None => {
+            let mut on_tickets = rule_on("t");
+            on_tickets.append(&filter_sql(f, now));
+            let mut sql = Sql::new(format!("SELECT {cols} FROM tickets t WHERE "));
+            sql.append(&on_tickets).push(" ORDER BY t.created_at DESC, t.id DESC").append(&page_sql(page));
+            let mut count = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t WHERE ");
+            count.append(&on_tickets).push(" LIMIT ").bind(bound).push(") m");
+            (sql, count)
+        }
+        Some(pattern) => {
+            // A rule that reads the region alone narrows the entries; any other reads the tickets.
+            let region_only = rule.reads_region_only();
+            let (mut on_entries, mut on_tickets) =
+                if region_only { (rule_on("e"), Sql::new("TRUE")) } else { (Sql::new("TRUE"), rule_on("t")) };
+            if let Some(r) = f.region {
+                on_entries.push(" AND e.region = ").bind(r);
+            }
+            let entries = matching_entries(&pattern, &on_entries);
+            let tickets_filtered =
+                f.area.is_some() || f.ticket_type.is_some() || f.status.is_some() || f.sla_type.is_some();
+            if region_only && !tickets_filtered {
+                end_user_entries_sql(&pattern, &entries, &on_entries, &cols, page, bound, postgres)
+            } else {
+                on_tickets.append(&filter_sql(f, now));
+                end_user_tickets_sql(&entries, &on_tickets, &cols, page, bound, postgres)
+            }
         }
     };
-    let bound = page.offset.saturating_add(count_bound);
-    macro_rules! bind_filters {
-        ($q:expr) => {
-            $q.bind(region)
-                .bind(me)
-                .bind(f.region)
-                .bind(&f.area)
-                .bind(f.ticket_type)
-                .bind(&pattern)
-                .bind(f.status)
-                .bind(now)
-        };
-    }
-    db_run!(tx, |c| {
-        let counted: i64 = bind_filters!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str())))
-            .bind(bound)
-            .bind(0_i64)
-            .fetch_one(&mut *c)
-            .await?;
-        let items = bind_filters!(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str())))
-            .bind(page.limit)
-            .bind(page.offset)
-            .fetch_all(&mut *c)
-            .await?;
-        Ok(Page { items, total: counted, total_exact: counted < bound, page })
-    })
+    let counted = count_sql.fetch_count(tx).await?;
+    let items = sql.fetch_all(tx).await?;
+    Ok(Page { items, total: counted, total_exact: counted < bound, page })
 }
 
-/// The names that match the end user pattern `$6`.
-const MATCHING_NAMES: &str =
-    "SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE $6 ESCAPE '\\'";
+/// ` LIMIT limit OFFSET offset`.
+fn page_sql(page: PageRequest) -> Sql {
+    let mut sql = Sql::new(" LIMIT ");
+    sql.bind(page.limit).push(" OFFSET ").bind(page.offset);
+    sql
+}
 
-/// The search table's entries of the matching names that pass `on_entries` (over `e`).
-fn matching_entries(on_entries: &str) -> String {
-    format!("e.end_user_lower IN ({MATCHING_NAMES}) AND {on_entries}")
+/// The search table's entries (over `e`) of the names that match the end user `pattern` and
+/// pass `on_entries`.
+fn matching_entries(pattern: &str, on_entries: &Sql) -> Sql {
+    let mut sql =
+        Sql::new("e.end_user_lower IN (SELECT n.name_lower FROM end_user_names n WHERE n.name_lower LIKE ");
+    sql.bind(pattern).push(" ESCAPE '\\') AND ").append(on_entries);
+    sql
 }
 
 /// The page and count SQL of a search by end user that the search table's entries answer alone:
 /// `on_entries` is the read rule and the region filter over `e`. Per matching name only its
 /// newest `limit + offset` entries can be on the page; PostgreSQL reads just those (a lateral
 /// walk of each name's index in list order), SQLite orders the names' entries.
-fn end_user_entries_sql(on_entries: &str, cols: &str, postgres: bool) -> (String, String) {
-    let entries = matching_entries(on_entries);
-    let count = format!("SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e WHERE {entries} LIMIT $9) m");
-    let ids = if postgres {
-        format!(
+fn end_user_entries_sql(
+    pattern: &str,
+    entries: &Sql,
+    on_entries: &Sql,
+    cols: &str,
+    page: PageRequest,
+    bound: i64,
+    postgres: bool,
+) -> (Sql, Sql) {
+    let mut count = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e WHERE ");
+    count.append(entries).push(" LIMIT ").bind(bound).push(") m");
+    let mut ids = Sql::default();
+    if postgres {
+        ids.push(
             "SELECT x.ticket_id FROM end_user_names n CROSS JOIN LATERAL (SELECT e.ticket_id, e.created_at \
-             FROM ticket_end_users e WHERE e.end_user_lower = n.name_lower AND {on_entries} \
-             ORDER BY e.created_at DESC, e.ticket_id DESC LIMIT $9 + $10) x \
-             WHERE n.name_lower LIKE $6 ESCAPE '\\' ORDER BY x.created_at DESC, x.ticket_id DESC LIMIT $9 OFFSET $10"
+             FROM ticket_end_users e WHERE e.end_user_lower = n.name_lower AND ",
         )
+        .append(on_entries)
+        .push(" ORDER BY e.created_at DESC, e.ticket_id DESC LIMIT ")
+        .bind(page.limit)
+        .push(" + ")
+        .bind(page.offset)
+        .push(") x WHERE n.name_lower LIKE ")
+        .bind(pattern)
+        .push(" ESCAPE '\\' ORDER BY x.created_at DESC, x.ticket_id DESC");
     } else {
-        format!(
-            "SELECT e.ticket_id FROM ticket_end_users e WHERE {entries} \
-             ORDER BY e.created_at DESC, e.ticket_id DESC LIMIT $9 OFFSET $10"
-        )
-    };
-    let page =
-        format!("SELECT {cols} FROM tickets t WHERE t.id IN ({ids}) ORDER BY t.created_at DESC, t.id DESC");
-    (page, count)
+        ids.push("SELECT e.ticket_id FROM ticket_end_users e WHERE ")
+            .append(entries)
+            .push(" ORDER BY e.created_at DESC, e.ticket_id DESC");
+    }
+    ids.append(&page_sql(page));
+    let mut sql = Sql::new(format!("SELECT {cols} FROM tickets t WHERE t.id IN ("));
+    sql.append(&ids).push(") ORDER BY t.created_at DESC, t.id DESC");
+    (sql, count)
 }
 
 /// The page and count SQL of a search by end user with conditions on the tickets themselves
-/// (`on_tickets`, over `t`; `on_entries` narrows the entries, over `e`): the matching entries in
-/// list order lead to their tickets, which stops once a page passed. On PostgreSQL `OFFSET 0`
-/// keeps the entries' order ahead of the join (the planner, expecting few entries, would join
-/// every entry first and sort the tickets after).
-fn end_user_tickets_sql(on_entries: &str, on_tickets: &str, cols: &str, postgres: bool) -> (String, String) {
-    let entries = matching_entries(on_entries);
+/// (`on_tickets`, over `t`; `entries` are the matching entries, over `e`): the entries in list
+/// order lead to their tickets, which stops once a page passed. On PostgreSQL `OFFSET 0` keeps
+/// the entries' order ahead of the join (the planner, expecting few entries, would join every
+/// entry first and sort the tickets after).
+fn end_user_tickets_sql(
+    entries: &Sql,
+    on_tickets: &Sql,
+    cols: &str,
+    page: PageRequest,
+    bound: i64,
+    postgres: bool,
+) -> (Sql, Sql) {
     let fence = if postgres { " OFFSET 0" } else { "" };
-    let page = format!(
-        "SELECT {cols} FROM (SELECT e.ticket_id, e.created_at FROM ticket_end_users e WHERE {entries} \
-         ORDER BY e.created_at DESC, e.ticket_id DESC{fence}) x JOIN tickets t ON t.id = x.ticket_id \
-         WHERE {on_tickets} ORDER BY x.created_at DESC, x.ticket_id DESC LIMIT $9 OFFSET $10"
+    let mut sql = Sql::new(format!(
+        "SELECT {cols} FROM (SELECT e.ticket_id, e.created_at FROM ticket_end_users e WHERE "
+    ));
+    sql.append(entries)
+        .push(format!(" ORDER BY e.created_at DESC, e.ticket_id DESC{fence}) x JOIN tickets t ON t.id = x.ticket_id WHERE "))
+        .append(on_tickets)
+        .push(" ORDER BY x.created_at DESC, x.ticket_id DESC")
+        .append(&page_sql(page));
+    let mut count = Sql::new(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e JOIN tickets t ON t.id = e.ticket_id WHERE ",
     );
-    let count = format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_end_users e JOIN tickets t ON t.id = e.ticket_id \
-         WHERE {entries} AND {on_tickets} LIMIT $9) m"
-    );
-    (page, count)
+    count.append(entries).push(" AND ").append(on_tickets).push(" LIMIT ").bind(bound).push(") m");
+    (sql, count)
 }
 
 /// Tickets per region and status, and how many of them are over their SLA at `now` (running
@@ -199,16 +217,11 @@ pub struct StatusCount {
 }
 
 pub async fn status_counts(tx: &mut Tx, now: DateTime<Utc>) -> Result<Vec<StatusCount>, DomainError> {
-    Ok(db_run!(tx, |c| {
-        sqlx::query_as::<_, StatusCount>(concat!(
-            "SELECT region, status, COUNT(*) AS tickets, COALESCE(SUM(CASE WHEN ",
-            over_sla!("", "$1"),
-            " THEN 1 ELSE 0 END), 0) AS over_sla FROM tickets GROUP BY region, status ORDER BY region, status"
-        ))
-        .bind(now)
-        .fetch_all(&mut *c)
-        .await?
-    }))
+    let mut sql = Sql::new("SELECT region, status, COUNT(*) AS tickets, COALESCE(SUM(CASE WHEN ");
+    sql.append(&over_sla("", now)).push(
+        " THEN 1 ELSE 0 END), 0) AS over_sla FROM tickets GROUP BY region, status ORDER BY region, status",
+    );
+    sql.fetch_all(tx).await
 }
 
 /// What the SLA report needs of each ticket published in `[from, to)`, of `region` if given.

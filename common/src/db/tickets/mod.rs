@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Page, PageRequest, Tx, like_pattern};
+use super::{Page, PageRequest, Tx, access::rule_sql, like_pattern, sql::Sql};
 use crate::{
     db_run,
     domain::{
@@ -64,6 +64,43 @@ impl TicketRow {
         crate::domain::sla::sla_type(self.sla_hours, self.sla_due_at, self.state.closed_at, now)
     }
 }
+
+/// Reads a ticket's [`TicketState`] from the `tickets` columns of the same names.
+macro_rules! state_from_row {
+    ($($row:ty),+) => {$(
+        impl<'r> sqlx::FromRow<'r, $row> for TicketState {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                use sqlx::Row;
+                Ok(Self {
+                    id: row.try_get("id")?,
+                    region: row.try_get("region")?,
+                    status: row.try_get("status")?,
+                    status_before: row.try_get("status_before")?,
+                    need_validate: row.try_get("need_validate")?,
+                    awaiting_evidence: row.try_get("awaiting_evidence")?,
+                    foc_id: row.try_get("foc_id")?,
+                    link_check_approved: row.try_get("link_check_approved")?,
+                    canceled: row.try_get("canceled")?,
+                    published_at: row.try_get("published_at")?,
+                    accepted_at: row.try_get("accepted_at")?,
+                    departure_at: row.try_get("departure_at")?,
+                    check_in_at: row.try_get("check_in_at")?,
+                    on_going_at: row.try_get("on_going_at")?,
+                    closed_at: row.try_get("closed_at")?,
+                    pending_evidence: row.try_get("pending_evidence")?,
+                    pending_started_at: row.try_get("pending_started_at")?,
+                    pending_minutes: row.try_get("pending_minutes")?,
+                    pending_category: row.try_get("pending_category")?,
+                    resume_status: row.try_get("resume_status")?,
+                    total_pending_seconds: row.try_get("total_pending_seconds")?,
+                    work_pending_seconds: row.try_get("work_pending_seconds")?,
+                })
+            }
+        }
+    )+};
+}
+
+state_from_row!(sqlx::sqlite::SqliteRow, sqlx::postgres::PgRow);
 
 /// A ticket to insert; its state starts as given.
 #[derive(Debug, Clone)]

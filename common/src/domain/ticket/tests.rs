@@ -3,6 +3,7 @@
 use chrono::TimeZone;
 
 use super::*;
+use crate::DomainError;
 use crate::domain::access::Actor;
 
 fn t0() -> DateTime<Utc> {
