@@ -1,22 +1,21 @@
-//! `/v1/tickets`: create, list, read, and every status change of the contract.
+//! `/v1/tickets`: create, list, read, and every status change of the contract. The bodies and
+//! answers are in `bodies.rs`, the live feed's event type in `feed_event.rs`.
 
-use chrono::{DateTime, Utc};
 use common::{
     DomainError,
     db::{self, Tx, tickets, users},
-    document::{self, ContactPerson, TicketDocument},
+    document::{self, TicketDocument},
     domain::{
-        CancelCategory, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region, SlaType,
-        Status, TicketSource, TicketType,
-        ticket::{Assignee, Command, Evidence},
+        Region, SlaType, Status, TicketType,
+        ticket::{Assignee, Command},
         validate::{Checker, LONG_MAX},
     },
     service,
 };
-use futures_util::{StreamExt, stream::BoxStream};
+use futures_util::stream::BoxStream;
 use poem::web::Data;
 use poem_openapi::{
-    Enum, Object, OpenApi,
+    OpenApi,
     param::{Header, Path, Query},
     payload::{EventStream, Json},
     types::ToJSON,
@@ -32,293 +31,17 @@ use crate::{
     optional_json::OptionalJson,
     serde_object::SerdeObject,
     state::AppState,
-    text::{Coordinate, Long, NotBlank, NotBlankLong, Short, Text, opt},
+    text::{Coordinate, Text, opt},
 };
 
-/// An event of the live feed. Documented by its main payload, the ticket document of a
-/// `ticket` event; see the operation for the others.
-pub struct FeedEvent(poem::web::sse::Event);
+mod bodies;
+mod feed_event;
 
-impl poem_openapi::types::Type for FeedEvent {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = TicketDocument;
-    type RawElementValueType = TicketDocument;
+pub use bodies::*;
+pub use feed_event::FeedEvent;
 
-    fn name() -> std::borrow::Cow<'static, str> {
-        TicketDocument::name()
-    }
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        TicketDocument::schema_ref()
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        TicketDocument::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        None
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::empty())
-    }
-}
-
-impl ToJSON for FeedEvent {
-    /// Unused: events are written by `to_event`.
-    fn to_json(&self) -> Option<serde_json::Value> {
-        None
-    }
-}
-
-/// A ticket as lists and status changes show it.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct TicketSummary {
-    pub id: Uuid,
-    pub ticket_id: String,
-    pub region: Region,
-    pub end_user: String,
-    /// The ticket's latest status.
-    pub last_status: Option<Status>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&tickets::TicketRow> for TicketSummary {
-    fn from(r: &tickets::TicketRow) -> Self {
-        Self {
-            id: r.state.id,
-            ticket_id: r.ticket_id.clone(),
-            region: r.state.region,
-            end_user: r.end_user.clone(),
-            last_status: Some(r.state.status),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-/// Whom to call on site.
-#[derive(Debug, Clone, Object)]
-pub struct ContactPersonBody {
-    pub name: Text<NotBlank>,
-    pub phone: Text<NotBlank>,
-}
-
-/// A new ticket. With a `client`, region, end user and SLA come from the client.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase", example)]
-pub struct NewTicketBody {
-    pub client: Option<Uuid>,
-    #[oai(rename = "type")]
-    pub ticket_type: TicketType,
-    pub source: TicketSource,
-    /// A draft waits for `publish`; otherwise the ticket opens now, or at a future `publishedAt`.
-    #[oai(default)]
-    pub is_draft: bool,
-    pub published_at: Option<DateTime<Utc>>,
-    pub address: Option<Text<Long>>,
-    #[oai(default)]
-    pub contact_person: Vec<ContactPersonBody>,
-    pub customer_type: Option<CustomerType>,
-    pub indication_category: IndicationCategory,
-    /// The fault as reported, e.g. an indication of the catalogue.
-    pub indication: Option<Text<Long>>,
-    pub network_segment: NetworkSegment,
-    pub remark: Option<Text<Long>>,
-    pub location_remark: Option<Text<Long>>,
-    pub ms_name: Option<Text<Short>>,
-    pub ms_location: Option<Text<Coordinate>>,
-    pub splitter_name: Option<Text<Short>>,
-    pub splitter_location: Option<Text<Coordinate>>,
-    /// Only for a SuperAdmin creating a ticket without a client.
-    pub region: Option<Region>,
-}
-
-impl poem_openapi::types::Example for NewTicketBody {
-    /// A fibre cut reported by phone, without a client (a SuperAdmin names the region).
-    fn example() -> Self {
-        Self {
-            client: None,
-            ticket_type: TicketType::Trouble,
-            source: TicketSource::Phone,
-            is_draft: false,
-            published_at: None,
-            address: Some(Text::new("Jl. Asia Afrika 8, Bandung")),
-            contact_person: vec![ContactPersonBody {
-                name: Text::new("Budi"),
-                phone: Text::new("0812345678"),
-            }],
-            customer_type: None,
-            indication_category: IndicationCategory::FiberCut,
-            indication: Some(Text::new("Kabel putus")),
-            network_segment: NetworkSegment::Access,
-            remark: Some(Text::new("no signal since 07:00")),
-            location_remark: None,
-            ms_name: None,
-            ms_location: None,
-            splitter_name: None,
-            splitter_location: None,
-            region: Some(Region::West),
-        }
-    }
-}
-
-impl NewTicketBody {
-    /// What the ticket rules (`common::service::tickets`) take.
-    fn into_input(self) -> service::tickets::TicketInput {
-        service::tickets::TicketInput {
-            ticket_type: self.ticket_type,
-            source: self.source,
-            network_segment: self.network_segment,
-            indication_category: self.indication_category,
-            indication: opt(self.indication),
-            address: opt(self.address),
-            remark: opt(self.remark),
-            location_remark: opt(self.location_remark),
-            ms_name: opt(self.ms_name),
-            ms_location: opt(self.ms_location),
-            splitter_name: opt(self.splitter_name),
-            splitter_location: opt(self.splitter_location),
-            contact_person: self
-                .contact_person
-                .into_iter()
-                .map(|c| ContactPerson { name: c.name.into_string(), phone: c.phone.into_string() })
-                .collect(),
-            client: self.client,
-            region: self.region,
-            customer_type: self.customer_type,
-            is_draft: self.is_draft,
-            published_at: self.published_at,
-        }
-    }
-}
-
-/// Evidence of a step: a photo uploaded beforehand, a remark, GPS.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct EvidenceBody {
-    pub media_url: Option<Text<Long>>,
-    pub remark: Option<Text<Long>>,
-    pub location_coordinate: Option<Text<Coordinate>>,
-}
-
-/// Evidence of being on site (check-in): a photo uploaded beforehand and the GPS position, both
-/// required, and a remark.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct SiteEvidenceBody {
-    pub media_url: Text<NotBlankLong>,
-    pub remark: Option<Text<Long>>,
-    pub location_coordinate: Text<Coordinate>,
-}
-
-/// A pending request.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PendingBody {
-    pub media_url: Option<Text<Long>>,
-    pub remark: Option<Text<Long>>,
-    pub pending_category: PendingCategory,
-    /// Minutes, 1 to 10080 (a week).
-    #[oai(validator(minimum(value = "1"), maximum(value = "10080")))]
-    pub pending_interval: i64,
-}
-
-/// A cancel request.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CancelBody {
-    pub media_url: Option<Text<Long>>,
-    pub remark: Option<Text<Long>>,
-    pub cancel_category: CancelCategory,
-}
-
-/// The FOC to assign.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct AssignBody {
-    pub foc_id: Uuid,
-}
-
-/// The NOC's note on a verdict.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ValidateBody {
-    pub approval_remark: Option<Text<Long>>,
-}
-
-/// `agingTime` filter: under, over or without SLA.
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum AgingTime {
-    Under,
-    Over,
-    Non,
-}
-
-/// The task steps of `taskStatus/:task`.
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "camelCase")]
-pub enum TaskStep {
-    Checking,
-    PullingCable,
-    Jointing,
-    Tidying,
-    LinkChecking,
-    Finishing,
-}
-
-/// The NOC's verdict in `validate/:evidenceId/:approved`: the words `true` or `false`. An enum
-/// of two strings rather than a boolean, so that generated clients send these exact words (a
-/// boolean path parameter becomes `True` in some languages).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-pub enum Verdict {
-    #[oai(rename = "true")]
-    Approved,
-    #[oai(rename = "false")]
-    Rejected,
-}
-
-/// What an evidence body must carry for a step.
-#[derive(Clone, Copy)]
-struct Needs {
-    media: bool,
-    location: bool,
-}
-
-const FREE: Needs = Needs { media: false, location: false };
-const PHOTO: Needs = Needs { media: true, location: false };
-const PHOTO_GPS: Needs = Needs { media: true, location: true };
-
-fn evidence<M, R, L>(
-    media: Option<Text<M>>,
-    remark: Option<Text<R>>,
-    location: Option<Text<L>>,
-    needs: Needs,
-) -> Result<Evidence, DomainError> {
-    let mut check = Checker::new();
-    check
-        .opt_len("mediaUrl", media.as_deref(), LONG_MAX)
-        .opt_len("remark", remark.as_deref(), LONG_MAX)
-        .opt_coordinate("locationCoordinate", location.as_deref());
-    if needs.media && media.as_deref().is_none_or(|m| m.trim().is_empty()) {
-        check.fail("mediaUrl", "a photo is required for this step");
-    }
-    if needs.location && location.is_none() {
-        check.fail("locationCoordinate", "the GPS position is required for this step");
-    }
-    check.finish()?;
-    Ok(Evidence { media_url: opt(media), remark: opt(remark), location: opt(location) })
-}
-
-impl EvidenceBody {
-    fn into_evidence(self, needs: Needs) -> Result<Evidence, DomainError> {
-        evidence(self.media_url, self.remark, self.location_coordinate, needs)
-    }
-}
+/// The `Idempotency-Key` header of the ticket POSTs (its name and pattern are given at each).
+type KeyHeader = Header<Option<String>>;
 
 /// Runs a status change, honouring `Idempotency-Key`; `status` is the operation's success status.
 async fn change(
@@ -370,9 +93,7 @@ impl TicketsApi {
         &self,
         state: Data<&AppState>,
         auth: Auth,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: Json<NewTicketBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let actor = auth.actor();
@@ -463,42 +184,7 @@ impl TicketsApi {
         #[oai(name = "Last-Event-ID")]
         last_event_id: Header<Option<i64>>,
     ) -> ApiResult<EventStream<BoxStream<'static, FeedEvent>>> {
-        let session = auth.session();
-        let Some(slot) = state.streams.open(session.session_id) else {
-            return Err(crate::error::ApiError::too_many(
-                "too_many_streams",
-                format!(
-                    "this session has {} live-feed streams open already; close one first",
-                    crate::feed::STREAMS_PER_SESSION
-                ),
-                1,
-            ));
-        };
-        let mut ended = slot.ended.clone();
-        let events = crate::feed::follow(
-            state.db.clone(),
-            state.feed.clone(),
-            session.actor.clone(),
-            session.session_id,
-            slot.nudge.clone(),
-            last_event_id.0,
-        );
-        // The client is told to come back a second after the stream ends, which it does at the
-        // latest after `CGS_FEED_STREAM_SECONDS`.
-        let lifetime = tokio::time::sleep(std::time::Duration::from_secs(state.settings.feed_stream_seconds));
-        let session_ended = async move {
-            let _ = ended.wait_for(|e| *e).await;
-        };
-        let events = futures_util::stream::once(async { poem::web::sse::Event::retry(1000) })
-            .chain(events)
-            .take_until(lifetime)
-            .take_until(session_ended)
-            // The slot lives as long as the stream.
-            .map(move |e| {
-                let _ = &slot;
-                FeedEvent(e)
-            });
-        Ok(EventStream::new(events.boxed()).keep_alive(std::time::Duration::from_secs(15)).to_event(|e| e.0))
+        feed_event::open(&state, &auth, last_event_id.0).await
     }
 
     /// The full ticket document (the same as Firestore's `tickets/{id}`), log included.
@@ -548,9 +234,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "publish", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::Publish, 201).await?))
@@ -563,9 +247,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: Json<AssignBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "assign", id.0, body_json(&body.0))?;
@@ -585,9 +267,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "accept", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::Accept, 201).await?))
@@ -600,9 +280,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "onTheWay", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::OnTheWay, 201).await?))
@@ -615,9 +293,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: Json<SiteEvidenceBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "checkedIn", id.0, body_json(&body.0))?;
@@ -634,9 +310,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: Json<PendingBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "pending", id.0, body_json(&body.0))?;
@@ -656,9 +330,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "resume", id.0, None)?;
         Ok(created(change(&state, &auth, id.0, k, Command::Resume, 201).await?))
@@ -671,9 +343,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: Json<CancelBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, "cancel", id.0, body_json(&body.0))?;
@@ -695,9 +365,7 @@ impl TicketsApi {
         auth: Auth,
         id: Path<Uuid>,
         task: Path<TaskStep>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: Json<EvidenceBody>,
     ) -> ApiResult<Created<TicketSummary>> {
         let k = key(idempotency_key.0, &format!("{:?}", task.0), id.0, body_json(&body.0))?;
@@ -722,9 +390,7 @@ impl TicketsApi {
         id: Path<Uuid>,
         #[oai(name = "evidenceId")] evidence_id: Path<Uuid>,
         approved: Path<Verdict>,
-        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: Header<
-            Option<String>,
-        >,
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,200}$"))] idempotency_key: KeyHeader,
         body: OptionalJson<ValidateBody>,
     ) -> ApiResult<Found<TicketSummary>> {
         let remark = body.0.and_then(|b| b.approval_remark);
