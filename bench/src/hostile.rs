@@ -35,7 +35,7 @@ async fn reads(client: &Client, token: &str, seconds: u64) -> anyhow::Result<(Sa
 
 pub async fn run(h: Hostile, api_bin: std::path::PathBuf) -> anyhow::Result<()> {
     let (url, backend) = crate::database(h.postgres.clone()).await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = peers::reserve_port();
     let base = format!("http://127.0.0.1:{port}");
     // The flood comes from the loopback here, as if from many addresses: the per-address limit
     // would otherwise refuse it before the password checks this measures.

@@ -175,7 +175,7 @@ async fn timed<T>(
 
 pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> {
     let (url, backend) = crate::database(load.postgres.clone()).await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = peers::reserve_port();
     let base = format!("http://127.0.0.1:{port}");
     // The schema first, then the seed, then the server.
     let db = common::db::Db::connect(&url, 4).await?;

@@ -86,3 +86,44 @@ impl FirestoreEmulator {
         self.peer.stop();
     }
 }
+
+/// A loopback port for a process that must be told its port before it binds it (a binary under
+/// test, a peer restarted on the same port), reserved for an hour.
+///
+/// The kernel hands out ports to `bind(0)` and outgoing connections from its ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768-60999 by default), so the port is chosen
+/// below it, where no ephemeral use can take it between choosing and binding; a file created
+/// exclusively under the temp directory keeps other test processes from choosing it too
+/// (a reservation older than an hour is a dead test's and is taken over); and a trial bind
+/// skips ports that a server of the machine holds.
+pub fn reserve_port() -> u16 {
+    use std::{
+        sync::atomic::{AtomicU32, Ordering},
+        time::{Duration, SystemTime},
+    };
+    const FIRST: u32 = 20000;
+    const SPAN: u32 = 12000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join("cgs-test-ports");
+    std::fs::create_dir_all(&dir).expect("the port reservation directory");
+    let start = std::process::id().wrapping_mul(7919)
+        ^ SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    for _ in 0..SPAN {
+        let port = FIRST + (start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))) % SPAN;
+        let file = dir.join(port.to_string());
+        let stale = std::fs::metadata(&file)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+        if stale {
+            let _ = std::fs::remove_file(&file);
+        }
+        if std::fs::OpenOptions::new().write(true).create_new(true).open(&file).is_err() {
+            continue;
+        }
+        let port = port as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
+}
