@@ -21,7 +21,7 @@ use teloxide_core::types::{CallbackQuery, Message, Update, UpdateKind};
 
 use crate::{
     Context,
-    clients::telegram::{Telegram, accepted_ticket},
+    clients::{Chat, telegram::accepted_ticket},
 };
 
 /// The advisory lock of the poller (any constant no other lock uses).
@@ -35,7 +35,7 @@ const UPDATE_ATTEMPTS: u32 = 5;
 const IDLE: Duration = Duration::from_millis(200);
 
 /// Polls until `stop` turns true.
-pub async fn run(ctx: Context, bot: Telegram, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(ctx: Context, bot: std::sync::Arc<dyn Chat>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let stopping = |s: &tokio::sync::watch::Receiver<bool>| *s.borrow();
     // Held for as long as this process polls (PostgreSQL); dropped with it.
     let _lock = loop {
@@ -68,7 +68,7 @@ pub async fn run(ctx: Context, bot: Telegram, mut stop: tokio::sync::watch::Rece
             Ok(updates) => {
                 for update in updates {
                     let id = update.id.0;
-                    match handle(&ctx, &bot, &update).await {
+                    match handle(&ctx, bot.as_ref(), &update).await {
                         Ok(()) => failures = 0,
                         // Not acknowledged: Telegram hands it out again at the next poll (what it
                         // did is recorded with it, so nothing is done twice).
@@ -122,7 +122,7 @@ async fn last_update(db: &Db) -> anyhow::Result<Option<i64>> {
     Ok(last)
 }
 
-async fn handle(ctx: &Context, bot: &Telegram, update: &Update) -> anyhow::Result<()> {
+async fn handle(ctx: &Context, bot: &dyn Chat, update: &Update) -> anyhow::Result<()> {
     match &update.kind {
         UpdateKind::Message(m) => on_message(ctx, bot, update.id.0.into(), m).await,
         UpdateKind::CallbackQuery(q) => on_press(ctx, bot, update.id.0.into(), q).await,
@@ -133,7 +133,7 @@ async fn handle(ctx: &Context, bot: &Telegram, update: &Update) -> anyhow::Resul
     }
 }
 
-async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) -> anyhow::Result<()> {
+async fn on_message(ctx: &Context, bot: &dyn Chat, update_id: i64, m: &Message) -> anyhow::Result<()> {
     let chat = m.chat.id.0;
     let text = m.text().or(m.caption()).unwrap_or_default().trim();
     let now = db::now();
@@ -207,7 +207,7 @@ async fn on_message(ctx: &Context, bot: &Telegram, update_id: i64, m: &Message) 
     bot.say(chat, &reply).await
 }
 
-async fn on_press(ctx: &Context, bot: &Telegram, update_id: i64, q: &CallbackQuery) -> anyhow::Result<()> {
+async fn on_press(ctx: &Context, bot: &dyn Chat, update_id: i64, q: &CallbackQuery) -> anyhow::Result<()> {
     let chat = q.from.id.0 as i64;
     let now = db::now();
     let mut tx = ctx.db.begin_write().await?;

@@ -18,7 +18,9 @@ use common::{
 };
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::clients::{firestore::FirestoreTickets, mail::Mailer, telegram::Telegram};
+use crate::clients::{
+    Chat, Mailer, TicketStore, firestore::FirestoreTickets, mail::SmtpMailer, telegram::Telegram,
+};
 
 /// What every job handler shares.
 #[derive(Clone)]
@@ -26,11 +28,11 @@ pub struct Context {
     pub db: Db,
     pub settings: Arc<Settings>,
     /// Firestore, when `FIRESTORE_PROJECT_ID` is set.
-    pub firestore: Option<FirestoreTickets>,
+    pub firestore: Option<Arc<dyn TicketStore>>,
     /// Outgoing mail, when `CGS_SMTP_URL` is set.
-    pub mailer: Option<Mailer>,
+    pub mailer: Option<Arc<dyn Mailer>>,
     /// The Telegram bot, when `CGS_TELEGRAM_BOT_TOKEN` is set.
-    pub telegram: Option<Telegram>,
+    pub telegram: Option<Arc<dyn Chat>>,
     /// Where the SLA sweep of this process left off.
     pub sla_sweep: Arc<tokio::sync::Mutex<Option<jobs::sla_sweep::LeftOff>>>,
 }
@@ -42,7 +44,7 @@ impl Context {
             Some(project) => {
                 let store = FirestoreTickets::connect(project).await?;
                 tracing::info!(project = %project, "Firestore sync is on");
-                Some(store)
+                Some(Arc::new(store) as Arc<dyn TicketStore>)
             }
             None => {
                 tracing::info!("Firestore sync is off (FIRESTORE_PROJECT_ID is not set)");
@@ -51,9 +53,9 @@ impl Context {
         };
         let mailer = match &settings.smtp_url {
             Some(url) => {
-                let mailer = Mailer::new(url.expose(), &settings.mail_from)?;
+                let mailer = SmtpMailer::new(url.expose(), &settings.mail_from)?;
                 tracing::info!(from = %settings.mail_from, "mail broadcasts are on");
-                Some(mailer)
+                Some(Arc::new(mailer) as Arc<dyn Mailer>)
             }
             None => {
                 tracing::info!("mail broadcasts are off (CGS_SMTP_URL is not set)");
@@ -64,7 +66,7 @@ impl Context {
             Some(token) => {
                 let bot = Telegram::new(token.expose(), &settings.telegram_api_url)?;
                 tracing::info!(api = %settings.telegram_api_url, "Telegram bot is on");
-                Some(bot)
+                Some(Arc::new(bot) as Arc<dyn Chat>)
             }
             None => {
                 tracing::info!("Telegram bot is off (CGS_TELEGRAM_BOT_TOKEN is not set)");

@@ -39,9 +39,20 @@ impl FirestoreTickets {
         Ok(Self { db })
     }
 
+    fn raw(&self, collection: &str, id: &str, fields: &HashMap<String, Value>) -> anyhow::Result<Document> {
+        Ok(Document {
+            name: format!("{}/{collection}/{id}", self.db.get_documents_path()),
+            fields: fields.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl super::TicketStore for FirestoreTickets {
     /// Writes a ticket's document and its month's count in one commit. The document is written
     /// from its JSON form (`document::to_json`, the API's and the live feed's too), nulls kept.
-    pub async fn put(&self, doc: &TicketDocument, month_id: &str, count: &TicketCount) -> anyhow::Result<()> {
+    async fn put(&self, doc: &TicketDocument, month_id: &str, count: &TicketCount) -> anyhow::Result<()> {
         let mut tx = self.db.begin_transaction().await.context("beginning a Firestore commit")?;
         tx.add(Put(self.raw(
             "tickets",
@@ -54,7 +65,7 @@ impl FirestoreTickets {
     }
 
     /// Writes a user's `access/{uid}` document.
-    pub async fn put_access(&self, user_id: uuid::Uuid, doc: &AccessDocument) -> anyhow::Result<()> {
+    async fn put_access(&self, user_id: uuid::Uuid, doc: &AccessDocument) -> anyhow::Result<()> {
         let mut tx = self.db.begin_transaction().await.context("beginning a Firestore commit")?;
         tx.add(Put(self.raw(
             "access",
@@ -63,14 +74,6 @@ impl FirestoreTickets {
         )?))?;
         tx.commit().await.context("committing to Firestore")?;
         Ok(())
-    }
-
-    fn raw(&self, collection: &str, id: &str, fields: &HashMap<String, Value>) -> anyhow::Result<Document> {
-        Ok(Document {
-            name: format!("{}/{collection}/{id}", self.db.get_documents_path()),
-            fields: fields.clone(),
-            ..Default::default()
-        })
     }
 }
 

@@ -26,41 +26,21 @@ pub struct Mail {
     pub message_id: String,
 }
 
+/// The SMTP client.
 #[derive(Clone)]
-pub struct Mailer {
+pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
 }
 
-impl Mailer {
-    /// The address our mails come from (`CGS_MAIL_FROM`).
-    pub fn address(&self) -> String {
+#[async_trait::async_trait]
+impl super::Mailer for SmtpMailer {
+    /// `CGS_MAIL_FROM`.
+    fn address(&self) -> String {
         self.from.email.to_string()
     }
-}
 
-/// Whether `e` (from [`Mailer::send`]) is the mail server's refusal for good (a 5xx answer, such
-/// as no such user): sending the same mail again would be refused the same way.
-pub fn refused_for_good(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<lettre::transport::smtp::Error>().is_some_and(|s| s.is_permanent()))
-}
-
-impl Mailer {
-    pub fn new(url: &str, from: &str) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .context("CGS_SMTP_URL is not a valid smtp:// or smtps:// address")?
-            .timeout(Some(SEND_TIMEOUT))
-            .build();
-        let from = from.parse().with_context(|| format!("CGS_MAIL_FROM `{from}` is not a mail address"))?;
-        Ok(Self { transport, from })
-    }
-
-    pub async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
-        self.send_in_reply(mail, None).await
-    }
-
-    /// Sends `mail` as the answer to the mail `in_reply_to` (a Message-ID without brackets).
-    pub async fn send_in_reply(&self, mail: &Mail, in_reply_to: Option<&str>) -> anyhow::Result<()> {
+    async fn send_in_reply(&self, mail: &Mail, in_reply_to: Option<&str>) -> anyhow::Result<()> {
         let message = self.message(mail, in_reply_to)?;
         tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message))
             .await
@@ -69,6 +49,23 @@ impl Mailer {
             })?
             .context("the mail server refused or was unreachable")?;
         Ok(())
+    }
+
+    /// The mail server's 5xx answers (such as no such user).
+    fn refused_for_good(&self, e: &anyhow::Error) -> bool {
+        e.chain()
+            .any(|c| c.downcast_ref::<lettre::transport::smtp::Error>().is_some_and(|s| s.is_permanent()))
+    }
+}
+
+impl SmtpMailer {
+    pub fn new(url: &str, from: &str) -> anyhow::Result<Self> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .context("CGS_SMTP_URL is not a valid smtp:// or smtps:// address")?
+            .timeout(Some(SEND_TIMEOUT))
+            .build();
+        let from = from.parse().with_context(|| format!("CGS_MAIL_FROM `{from}` is not a mail address"))?;
+        Ok(Self { transport, from })
     }
 
     fn message(&self, mail: &Mail, in_reply_to: Option<&str>) -> anyhow::Result<Message> {
@@ -98,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn our_mails_say_a_machine_wrote_them() {
-        let mailer = Mailer::new("smtp://127.0.0.1:25", "CGS <tickets@cgs.test>").unwrap();
+        let mailer = SmtpMailer::new("smtp://127.0.0.1:25", "CGS <tickets@cgs.test>").unwrap();
         let mail = Mail {
             to_name: "Siti".into(),
             to_address: "siti@example.com".into(),

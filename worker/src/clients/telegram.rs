@@ -33,27 +33,6 @@ pub struct Telegram {
     bot: Bot,
 }
 
-/// Whether `e` (from a send) is Telegram's refusal for good: the user blocked the bot or is
-/// gone, the chat does not exist, the bot was removed from it. Sending again would be refused
-/// the same way.
-pub fn refused_for_good(e: &anyhow::Error) -> bool {
-    use teloxide_core::{ApiError, RequestError};
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<RequestError>(),
-            Some(RequestError::Api(
-                ApiError::BotBlocked
-                    | ApiError::UserDeactivated
-                    | ApiError::ChatNotFound
-                    | ApiError::BotKicked
-                    | ApiError::BotKickedFromSupergroup
-                    | ApiError::CantInitiateConversation
-                    | ApiError::CantTalkWithBots
-            ))
-        )
-    })
-}
-
 impl Telegram {
     pub fn new(token: &str, api_url: &str) -> anyhow::Result<Self> {
         let url = url::Url::parse(api_url)
@@ -65,8 +44,21 @@ impl Telegram {
         Ok(Self { bot: Bot::with_client(token, client).set_api_url(url) })
     }
 
+    async fn timed<T, E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        request: impl std::future::IntoFuture<Output = Result<T, E>>,
+    ) -> anyhow::Result<T> {
+        tokio::time::timeout(REQUEST_TIMEOUT, request.into_future())
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer from Telegram within {} s", REQUEST_TIMEOUT.as_secs()))?
+            .context("Telegram refused or was unreachable")
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Chat for Telegram {
     /// Sends the announcement of an open ticket, with its Accept button.
-    pub async fn announce(&self, chat: i64, a: &Announcement) -> anyhow::Result<()> {
+    async fn announce(&self, chat: i64, a: &Announcement) -> anyhow::Result<()> {
         let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
             format!("Accept {}", a.number),
             accept_data(a.ticket_id),
@@ -75,20 +67,20 @@ impl Telegram {
         Ok(())
     }
 
-    pub async fn say(&self, chat: i64, text: &str) -> anyhow::Result<()> {
+    async fn say(&self, chat: i64, text: &str) -> anyhow::Result<()> {
         self.timed(self.bot.send_message(ChatId(chat), text)).await?;
         Ok(())
     }
 
     /// Answers a button press (the client shows `text` as a notice).
-    pub async fn answer(&self, query: CallbackQueryId, text: &str) -> anyhow::Result<()> {
+    async fn answer(&self, query: CallbackQueryId, text: &str) -> anyhow::Result<()> {
         self.timed(self.bot.answer_callback_query(query).text(text)).await?;
         Ok(())
     }
 
     /// The updates after `offset` (messages and button presses), waiting up to
     /// [`LONG_POLL_SECONDS`] for some to arrive.
-    pub async fn updates(&self, offset: i32) -> anyhow::Result<Vec<Update>> {
+    async fn updates(&self, offset: i32) -> anyhow::Result<Vec<Update>> {
         self.bot
             .get_updates()
             .offset(offset)
@@ -98,13 +90,22 @@ impl Telegram {
             .context("polling Telegram for updates")
     }
 
-    async fn timed<T, E: std::error::Error + Send + Sync + 'static>(
-        &self,
-        request: impl std::future::IntoFuture<Output = Result<T, E>>,
-    ) -> anyhow::Result<T> {
-        tokio::time::timeout(REQUEST_TIMEOUT, request.into_future())
-            .await
-            .map_err(|_| anyhow::anyhow!("no answer from Telegram within {} s", REQUEST_TIMEOUT.as_secs()))?
-            .context("Telegram refused or was unreachable")
+    /// The user blocked the bot or is gone, the chat does not exist, the bot was removed from it.
+    fn refused_for_good(&self, e: &anyhow::Error) -> bool {
+        use teloxide_core::{ApiError, RequestError};
+        e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<RequestError>(),
+                Some(RequestError::Api(
+                    ApiError::BotBlocked
+                        | ApiError::UserDeactivated
+                        | ApiError::ChatNotFound
+                        | ApiError::BotKicked
+                        | ApiError::BotKickedFromSupergroup
+                        | ApiError::CantInitiateConversation
+                        | ApiError::CantTalkWithBots
+                ))
+            )
+        })
     }
 }

@@ -12,13 +12,7 @@ use common::{
 };
 
 use super::{JobError, Run};
-use crate::{
-    Context,
-    clients::{
-        mail::{self, Mail},
-        telegram as chat,
-    },
-};
+use crate::{Context, clients::mail::Mail};
 
 impl Run for Deliver {
     #[tracing::instrument(skip_all, fields(ticket.id = %self.ticket_id, user.id = %self.user_id, channel = ?self.channel))]
@@ -64,8 +58,16 @@ async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
             tracing::info!("open ticket delivered");
             Ok(())
         }
-        Err(e) if job.channel == Channel::Mail && mail::refused_for_good(&e) => Err(JobError::Permanent(e)),
-        Err(e) if job.channel == Channel::Telegram && chat::refused_for_good(&e) => {
+        Err(e)
+            if job.channel == Channel::Mail
+                && ctx.mailer.as_ref().is_some_and(|m| m.refused_for_good(&e)) =>
+        {
+            Err(JobError::Permanent(e))
+        }
+        Err(e)
+            if job.channel == Channel::Telegram
+                && ctx.telegram.as_ref().is_some_and(|c| c.refused_for_good(&e)) =>
+        {
             Err(JobError::Permanent(e))
         }
         Err(e) => Err(JobError::Transient(e)),
