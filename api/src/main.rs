@@ -65,9 +65,11 @@ async fn main() -> anyhow::Result<()> {
         Command::FailedJobs => api::cli::failed(&cli.settings).await?,
         Command::RetryJob { id } => api::cli::retry(&cli.settings, &id).await?,
         Command::Serve => {
+            // Installed before startup, so that a signal during it stops the server once started.
+            let shutdown = worker::shutdown_signal();
             let app = api::build_app(cli.settings).await?;
             tracing::info!(addr = %app.local_addr(), backend = ?app.state.db.backend(), "cgs-api listening");
-            app.run_until(worker::shutdown_signal()).await?;
+            app.run_until(shutdown).await?;
             tracing::info!("cgs-api stopped");
         }
     }

@@ -108,10 +108,12 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
     let reconcile = cron(&ctx.settings.sync_reconcile_schedule, "CGS_SYNC_RECONCILE_SCHEDULE")?;
     let sweep = cron(&ctx.settings.sla_sweep_schedule, "CGS_SLA_SWEEP_SCHEDULE")?;
     // On SQLite the queue gets connections of its own: its setup relaxes `synchronous` on them.
+    // One per queue at least: each queue's backend has one statement under way at most, and one
+    // waiting for a connection held by another's would hold up its jobs' records.
     let sqlite_pool = match &ctx.db {
         Db::Sqlite(p) => {
             sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(2)
+                .max_connections(8)
                 .connect_with((*p.connect_options()).clone())
                 .await?
         }
@@ -212,24 +214,36 @@ pub fn init_tracing(format: &str) {
 pub const DRAIN: Duration = Duration::from_secs(15);
 
 /// Resolves on SIGINT or SIGTERM: the signals that stop `cgs-api` and `cgs-worker` gracefully.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The handlers are installed when this is called, not when it is first awaited: call it first
+/// thing, so that a signal during startup stops the process gracefully once it has started
+/// rather than ending it at once.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut term, mut int) = signals;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(term.take()) => {},
+                _ = wait(int.take()) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests and jobs");
     }
-    tracing::info!("shutting down: finishing in-flight requests and jobs");
 }

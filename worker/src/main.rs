@@ -27,6 +27,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let shutdown = worker::shutdown_signal();
     worker::init_tracing(&cli.settings.log_format);
     if let Some(Command::Healthcheck) = cli.command {
         let db = Db::connect(&cli.settings.database_url, 1).await?;
@@ -37,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     let db = Db::connect(&cli.settings.database_url, cli.settings.db_max_connections).await?;
     db.migrate().await?;
     let ctx = worker::Context::new(db.clone(), Arc::new(cli.settings)).await?;
-    worker::run(ctx, worker::shutdown_signal()).await?;
+    worker::run(ctx, shutdown).await?;
     if tokio::time::timeout(std::time::Duration::from_secs(3), db.close()).await.is_err() {
         tracing::warn!("database connections still busy after the drain; closing anyway");
     }

@@ -8,10 +8,15 @@ pub mod expire_pending;
 pub mod publish_scheduled;
 pub mod reconcile_sync;
 pub mod sla_sweep;
+mod stopping;
 pub mod sync_access;
 pub mod sync_ticket;
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use apalis::prelude::{
     AbortError, Attempt, BackendExt, BoxDynError, Data, TaskId, WorkerBuilder, WorkerError,
@@ -24,6 +29,7 @@ use common::{
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use self::stopping::{Draining, drain_then_stop};
 use crate::{Context, Stop};
 
 /// The actor of the worker's own commands: acts everywhere, like a SuperAdmin.
@@ -109,7 +115,8 @@ const MISSED_HEARTBEATS: usize = 3;
 const SQLITE_MISSED_HEARTBEATS: usize = 5;
 /// How often PostgreSQL is polled for jobs that came due (new jobs arrive by LISTEN/NOTIFY).
 const PG_POLL: Duration = Duration::from_secs(1);
-
+/// Jobs a fetch brings at most (the queues' default).
+const BATCH: usize = 10;
 /// A consumer's name in the queue's worker registry, unique to this process: the jobs a killed
 /// process held are recognised as orphans (its heartbeats stop) and run by the live consumers,
 /// a restart of the same process included.
@@ -134,12 +141,15 @@ pub fn consumer<J: Run>(
                 .with_config(
                     apalis_sqlite::Config::default()
                         .queue(J::QUEUE)
+                        .batch_size(BATCH)
                         .heartbeat_interval(SQLITE_HEARTBEAT)
                         .missed_heartbeats(SQLITE_MISSED_HEARTBEATS),
                 )
                 .poll_with_interval(SQLITE_POLL);
+            let stopping = Arc::new(AtomicBool::new(false));
+            let backend = Draining::new(backend, stopping.clone(), BATCH);
             let worker = WorkerBuilder::new(name).backend(backend).data(ctx.clone()).build(attempt::<J>);
-            tokio::spawn(worker.run_until(crate::signal(stop)))
+            tokio::spawn(worker.run_with_ctx(drain_then_stop(stop.clone(), stopping)))
         }
         Db::Postgres(pool) => {
             // LISTEN/NOTIFY picks up new jobs at once; the interval finds jobs that come due.
@@ -150,12 +160,15 @@ pub fn consumer<J: Run>(
                 .with_config(
                     apalis_postgres::Config::default()
                         .queue(J::QUEUE)
+                        .batch_size(BATCH)
                         .heartbeat_interval(HEARTBEAT)
                         .missed_heartbeats(MISSED_HEARTBEATS),
                 )
                 .poll_with_strategy(strategy);
+            let stopping = Arc::new(AtomicBool::new(false));
+            let backend = Draining::new(backend, stopping.clone(), BATCH);
             let worker = WorkerBuilder::new(name).backend(backend).data(ctx.clone()).build(attempt::<J>);
-            tokio::spawn(worker.run_until(crate::signal(stop)))
+            tokio::spawn(worker.run_with_ctx(drain_then_stop(stop.clone(), stopping)))
         }
     }
 }
