@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Page, PageRequest, Tx, like_pattern,
-    sql::{Arg, Row, Sql},
+    Page, PageRequest, Tx,
+    sql::{self, Arg, Row, Sql},
 };
 use crate::{domain::Region, error::DomainError};
 
@@ -73,12 +73,8 @@ pub const SPLITTERS: Catalog = Catalog {
 };
 
 impl Catalog {
-    fn select(&self) -> Sql {
-        Sql::new(format!(
-            "SELECT id, {}, created_at, updated_at FROM {}",
-            self.columns.join(", "),
-            self.table
-        ))
+    fn select(&self) -> String {
+        format!("SELECT id, {}, created_at, updated_at FROM {}", self.columns.join(", "), self.table)
     }
 
     fn returning(&self) -> String {
@@ -88,17 +84,10 @@ impl Catalog {
     /// The list's conditions: the filter, then the text search over its columns.
     fn conditions(&self, filter: Option<Arg>, q: Option<&str>) -> Sql {
         let mut sql = Sql::new(" WHERE TRUE");
-        if let (Some(column), Some(value)) = (self.filter, filter) {
-            sql.push(format!(" AND {column} = ")).bind(value);
+        if let Some(column) = self.filter {
+            sql.and_eq(column, filter);
         }
-        if let Some(pattern) = like_pattern(q) {
-            sql.push(" AND (");
-            for (i, column) in self.search.iter().enumerate() {
-                let or = if i > 0 { " OR " } else { "" };
-                sql.push(format!("{or}LOWER({column}) LIKE ")).bind(pattern.as_str()).push(" ESCAPE '\\'");
-            }
-            sql.push(")");
-        }
+        sql.and_search(self.search, q);
         sql
     }
 }
@@ -125,14 +114,14 @@ pub async fn insert<R: Row>(
 }
 
 pub async fn get<R: Row>(tx: &mut Tx, cat: &Catalog, id: Uuid) -> Result<Option<R>, DomainError> {
-    let mut sql = cat.select();
+    let mut sql = Sql::new(cat.select());
     sql.push(" WHERE id = ").bind(id);
     sql.fetch_optional(tx).await
 }
 
 /// The area of that name in that region (names are unique within a region).
 pub async fn area_named<R: Row>(tx: &mut Tx, region: Region, name: &str) -> Result<Option<R>, DomainError> {
-    let mut sql = AREAS.select();
+    let mut sql = Sql::new(AREAS.select());
     sql.push(" WHERE region = ").bind(region).push(" AND name = ").bind(name);
     sql.fetch_optional(tx).await
 }
@@ -145,15 +134,7 @@ pub async fn list<R: Row>(
     q: Option<&str>,
     page: PageRequest,
 ) -> Result<Page<R>, DomainError> {
-    let conditions = cat.conditions(filter, q);
-    let mut count = Sql::new(format!("SELECT COUNT(*) FROM {}", cat.table));
-    count.append(&conditions);
-    let total = count.fetch_count(tx).await?;
-    let mut sql = cat.select();
-    sql.append(&conditions).push(format!(" ORDER BY {} LIMIT ", cat.order)).bind(page.limit);
-    sql.push(" OFFSET ").bind(page.offset);
-    let items = sql.fetch_all(tx).await?;
-    Ok(Page { items, total, total_exact: true, page })
+    sql::page(tx, &cat.select(), cat.table, &cat.conditions(filter, q), cat.order, page).await
 }
 
 /// Sets the catalogue's columns of a row to `values`; `None` when there is no such row.

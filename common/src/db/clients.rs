@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Page, PageRequest, Tx, delete_by_id, like_pattern};
+use super::{
+    Page, PageRequest, Tx, delete_by_id,
+    sql::{self, Sql},
+};
 use crate::{
     db_run,
     domain::{BandwidthUnit, ClientStatus, CustomerType, Region, ServiceType},
@@ -107,11 +110,6 @@ const SELECT: &str = "SELECT c.id, c.cid, c.customer_type, c.pop, c.name, c.user
      LEFT JOIN main_splitters m ON m.id = c.ms_id \
      LEFT JOIN splitters s ON s.id = c.splitter_id";
 
-const LIST_WHERE: &str = " WHERE ($1 IS NULL OR c.region = $1) AND ($2 IS NULL OR c.status = $2) \
-     AND ($3 IS NULL OR c.customer_type = $3) AND ($4 IS NULL OR c.isp_id = $4) \
-     AND ($5 IS NULL OR LOWER(c.name) LIKE $5 ESCAPE '\\' OR LOWER(c.cid) LIKE $5 ESCAPE '\\') \
-     AND ($6 IS NULL OR c.region = $6)";
-
 /// Binds the 24 writable columns as `$2..$25` after the id.
 macro_rules! bind_fields {
     ($q:expr, $f:expr) => {
@@ -167,32 +165,15 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<ClientRow>, DomainError
 }
 
 pub async fn list(tx: &mut Tx, f: &ClientFilter, page: PageRequest) -> Result<Page<ClientRow>, DomainError> {
-    let pattern = like_pattern(f.q.as_deref());
-    let sql = format!("{SELECT}{LIST_WHERE} ORDER BY c.name, c.id LIMIT $7 OFFSET $8");
-    let count_sql = format!("SELECT COUNT(*) FROM clients c{LIST_WHERE}");
-    db_run!(tx, |c| {
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
-            .bind(f.region)
-            .bind(f.status)
-            .bind(f.customer_type)
-            .bind(f.isp_id)
-            .bind(&pattern)
-            .bind(f.visible_region)
-            .fetch_one(&mut *c)
-            .await?;
-        let items = sqlx::query_as::<_, ClientRow>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(f.region)
-            .bind(f.status)
-            .bind(f.customer_type)
-            .bind(f.isp_id)
-            .bind(&pattern)
-            .bind(f.visible_region)
-            .bind(page.limit)
-            .bind(page.offset)
-            .fetch_all(&mut *c)
-            .await?;
-        Ok(Page { items, total, total_exact: true, page })
-    })
+    let mut conditions = Sql::new(" WHERE TRUE");
+    conditions
+        .and_eq("c.region", f.region)
+        .and_eq("c.status", f.status)
+        .and_eq("c.customer_type", f.customer_type)
+        .and_eq("c.isp_id", f.isp_id)
+        .and_search(&["c.name", "c.cid"], f.q.as_deref())
+        .and_eq("c.region", f.visible_region);
+    sql::page(tx, SELECT, "clients c", &conditions, "c.name, c.id", page).await
 }
 
 pub async fn update(

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, FromRow, QueryBuilder, Type, postgres::PgRow, sqlite::SqliteRow};
 use uuid::Uuid;
 
-use super::Tx;
+use super::{Page, PageRequest, Tx};
 use crate::{db_run, error::DomainError};
 
 /// A value to bind. The enums of the domain bind as their names (see `codec.rs`).
@@ -112,6 +112,28 @@ impl Sql {
         self
     }
 
+    /// Appends ` AND column = value` when `value` is given.
+    pub fn and_eq<T: Into<Arg>>(&mut self, column: &str, value: Option<T>) -> &mut Self {
+        if let Some(v) = value {
+            self.push(format!(" AND {column} = ")).bind(v);
+        }
+        self
+    }
+
+    /// Appends ` AND (LOWER(c) LIKE … OR …)` over `columns` when `q` holds text: a
+    /// case-insensitive substring search.
+    pub fn and_search(&mut self, columns: &[&str], q: Option<&str>) -> &mut Self {
+        if let Some(pattern) = super::like_pattern(q) {
+            self.push(" AND (");
+            for (i, column) in columns.iter().enumerate() {
+                let or = if i > 0 { " OR " } else { "" };
+                self.push(format!("{or}LOWER({column}) LIKE ")).bind(pattern.as_str()).push(" ESCAPE '\\'");
+            }
+            self.push(")");
+        }
+        self
+    }
+
     fn builder<DB: Database>(&self) -> QueryBuilder<DB>
     where
         Option<String>: for<'q> Encode<'q, DB> + Type<DB>,
@@ -174,6 +196,27 @@ impl Sql {
     }
 }
 
+/// A page of `select` (`SELECT … FROM …`, up to its conditions) with `conditions` (starting
+/// with ` WHERE`), ordered by `order`, and how many rows match in all (`SELECT COUNT(*) FROM
+/// count_from` with the same conditions).
+pub async fn page<R: Row>(
+    tx: &mut Tx,
+    select: &str,
+    count_from: &str,
+    conditions: &Sql,
+    order: &str,
+    page: PageRequest,
+) -> Result<Page<R>, DomainError> {
+    let mut count = Sql::new(format!("SELECT COUNT(*) FROM {count_from}"));
+    count.append(conditions);
+    let total = count.fetch_count(tx).await?;
+    let mut sql = Sql::new(select);
+    sql.append(conditions).push(format!(" ORDER BY {order} LIMIT ")).bind(page.limit);
+    sql.push(" OFFSET ").bind(page.offset);
+    let items = sql.fetch_all(tx).await?;
+    Ok(Page { items, total, total_exact: true, page })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +227,20 @@ mod tests {
         s.bind("x").push(" AND b IN (").bind_list([1_i64, 2]).push(")");
         assert_eq!(s.text_for_postgres(), "SELECT 1 FROM t WHERE a = $1 AND b IN ($2, $3)");
         assert_eq!(s.builder::<sqlx::Sqlite>().sql().as_str(), "SELECT 1 FROM t WHERE a = ? AND b IN (?, ?)");
+    }
+
+    #[test]
+    fn unset_filters_and_blank_searches_add_nothing() {
+        let mut s = Sql::new(" WHERE TRUE");
+        s.and_eq("a", None::<i64>).and_search(&["b", "c"], Some("  ")).and_eq("d", Some(4_i64));
+        s.and_search(&["b", "c"], Some("X_"));
+        assert_eq!(
+            s.text_for_postgres(),
+            " WHERE TRUE AND d = $1 AND (LOWER(b) LIKE $2 ESCAPE '\\' OR LOWER(c) LIKE $3 ESCAPE '\\')"
+        );
+        assert_eq!(
+            s.parts.iter().filter(|p| matches!(p, Part::Arg(Arg::Text(Some(t))) if t == "%x\\_%")).count(),
+            2
+        );
     }
 }

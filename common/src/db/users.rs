@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Page, PageRequest, Tx};
+use super::{
+    Page, PageRequest, Tx,
+    sql::{self, Sql},
+};
 use crate::{
     db_run,
     domain::{Region, Role, access::UserScope},
@@ -99,12 +102,6 @@ const SELECT: &str = "SELECT u.id, u.email, u.nik, u.name, u.role, u.region, u.a
      u.profile_photo, u.phone_number, u.active, u.created_at, u.updated_at \
      FROM users u LEFT JOIN areas a ON a.id = u.area_id";
 
-/// `$1` region scope, `$2` only-self id, `$3` role, `$4` region filter, `$5` lowercase pattern.
-const LIST_WHERE: &str = " WHERE u.active \
-     AND ($1 IS NULL OR u.region = $1) AND ($2 IS NULL OR u.id = $2) \
-     AND ($3 IS NULL OR u.role = $3) AND ($4 IS NULL OR u.region = $4) \
-     AND ($5 IS NULL OR LOWER(u.name) LIKE $5 ESCAPE '\\' OR LOWER(u.email) LIKE $5 ESCAPE '\\' OR LOWER(u.nik) LIKE $5 ESCAPE '\\')";
-
 pub async fn insert(
     tx: &mut Tx,
     f: &UserFields,
@@ -190,32 +187,16 @@ pub async fn list(tx: &mut Tx, f: &UserFilter, page: PageRequest) -> Result<Page
         UserScope::Region(r) => (Some(r), None),
         UserScope::OnlySelf(id) => (None, Some(id)),
     };
-    let pattern = super::like_pattern(f.q.as_deref());
+    let mut conditions = Sql::new(" WHERE u.active");
+    conditions
+        .and_eq("u.region", scope_region)
+        .and_eq("u.id", scope_id)
+        .and_eq("u.role", f.role)
+        .and_eq("u.region", f.region)
+        .and_search(&["u.name", "u.email", "u.nik"], f.q.as_deref());
     let dir = if f.descending { "DESC" } else { "ASC" };
-    let sql =
-        format!("{SELECT}{LIST_WHERE} ORDER BY {} {dir}, u.id {dir} LIMIT $6 OFFSET $7", f.order.column());
-    let count_sql = format!("SELECT COUNT(*) FROM users u{LIST_WHERE}");
-    db_run!(tx, |c| {
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql.as_str()))
-            .bind(scope_region)
-            .bind(scope_id)
-            .bind(f.role)
-            .bind(f.region)
-            .bind(&pattern)
-            .fetch_one(&mut *c)
-            .await?;
-        let items = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(scope_region)
-            .bind(scope_id)
-            .bind(f.role)
-            .bind(f.region)
-            .bind(&pattern)
-            .bind(page.limit)
-            .bind(page.offset)
-            .fetch_all(&mut *c)
-            .await?;
-        Ok(Page { items, total, total_exact: true, page })
-    })
+    let order = format!("{} {dir}, u.id {dir}", f.order.column());
+    sql::page(tx, SELECT, "users u", &conditions, &order, page).await
 }
 
 /// Rewrites an active user; a new password hash replaces the old one when given.
