@@ -1,3 +1,5 @@
+//! Login, sessions, cookies and the login lock, on both backends.
+
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,3 +1,5 @@
+//! Bad input: invalid, malformed and oversized bodies, bad paths and unknown routes answer 4xx in the envelope and change nothing.
+
 use reqwest::Method;
 use serde_json::{Value, json};
 

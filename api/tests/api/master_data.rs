@@ -1,3 +1,5 @@
+//! The catalogue and clients: CRUD, references, unique keys, deletes of referenced rows, lists.
+
 use common::domain::Region;
 use serde_json::{Value, json};
 

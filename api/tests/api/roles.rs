@@ -1,3 +1,5 @@
+//! Who may do what: every write and every ticket operation against every role.
+
 use common::domain::{Region, Role};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -1,3 +1,5 @@
+//! User accounts: registration, updates, passwords, uniqueness, scoping and lists.
+
 use common::domain::{Region, Role};
 use serde_json::json;
 
