@@ -40,7 +40,7 @@ fn killed_mid_stream(postgres: Option<String>) {
         let started = Instant::now();
         while synced(db).await < 10 {
             assert!(started.elapsed() < Duration::from_secs(60), "the worker synced nothing");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         kill(first);
         let at_kill = synced(db).await;

@@ -20,6 +20,8 @@ use sqlx::Connection;
 
 pub const TICKETS: usize = 60;
 
+/// A `cgs-worker` on `url` writing to the emulator's `project`; `CGS_WORKER_TEST_LOG` sets its
+/// `RUST_LOG` (default `warn`).
 pub fn worker(url: &str, emulator: u16, project: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cgs-worker"))
         .env("DATABASE_URL", url)
@@ -27,7 +29,7 @@ pub fn worker(url: &str, emulator: u16, project: &str) -> Child {
         .env("FIRESTORE_PROJECT_ID", project)
         // Only the jobs themselves may bring the documents in: no reconcile during the test.
         .env("CGS_SYNC_RECONCILE_SCHEDULE", "0 0 0 1 1 *")
-        .env("RUST_LOG", std::env::var("CGS_KILL_LOG").unwrap_or_else(|_| "warn".into()))
+        .env("RUST_LOG", std::env::var("CGS_WORKER_TEST_LOG").unwrap_or_else(|_| "warn".into()))
         .stdout(Stdio::null())
         .spawn()
         .expect("cgs-worker starts")
