@@ -127,3 +127,26 @@ pub fn reserve_port() -> u16 {
     }
     panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
+
+/// Where the PostgreSQL tests create their throw-away databases.
+pub const POSTGRES_URL_VAR: &str = "CGS_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server of the tests (`CGS_TEST_POSTGRES_URL`). `None`, with a notice once per
+/// process, when none is configured: the test is skipped. With `CI=true` a missing server fails
+/// the test instead, so a CI run never passes a test that did not run.
+pub fn test_postgres_server() -> Option<String> {
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    let url = std::env::var(POSTGRES_URL_VAR).ok();
+    if url.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but {POSTGRES_URL_VAR} is not set: the PostgreSQL tests cannot run"
+        );
+        NOTICE.call_once(|| {
+            eprintln!(
+                "SKIPPED: PostgreSQL tests need {POSTGRES_URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+            )
+        });
+    }
+    url
+}

@@ -20,7 +20,7 @@ use support::*;
 
 #[test]
 fn on_postgres_a_worker_killed_mid_stream_loses_no_job() {
-    let Some(server) = postgres_server() else { return };
+    let Some(server) = peers::test_postgres_server() else { return };
     killed_mid_stream(Some(server));
 }
 
@@ -71,7 +71,7 @@ fn killed_mid_stream(postgres: Option<String>) {
 
 #[test]
 fn on_postgres_a_worker_killed_repeatedly_during_transitions_converges() {
-    let Some(server) = postgres_server() else { return };
+    let Some(server) = peers::test_postgres_server() else { return };
     killed_repeatedly(Some(server));
 }
 

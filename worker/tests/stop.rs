@@ -9,7 +9,7 @@ use support::*;
 
 #[test]
 fn on_postgres_a_worker_stopped_by_sigterm_mid_stream_finishes_its_jobs() {
-    let Some(server) = postgres_server() else { return };
+    let Some(server) = peers::test_postgres_server() else { return };
     terminated_mid_stream(Some(server));
 }
 

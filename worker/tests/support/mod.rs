@@ -9,7 +9,7 @@ use std::{
 };
 
 use common::{
-    db::{self, Db, tickets, users},
+    db::{self, Db, sql::Sql, tickets, users},
     domain::{
         IndicationCategory, NetworkSegment, Region, Role, Status, TicketSource, TicketType, access::Actor,
     },
@@ -44,17 +44,6 @@ pub fn kill(mut w: Child) {
     assert_eq!(status.signal(), Some(9), "the worker was to be killed, but ended with {status}");
 }
 
-/// The PostgreSQL server of the tests; `None` (the test is skipped) when none is configured,
-/// which CI (`CI=true`) does not accept.
-pub fn postgres_server() -> Option<String> {
-    let url = std::env::var("CGS_TEST_POSTGRES_URL").ok();
-    if url.is_none() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true needs CGS_TEST_POSTGRES_URL");
-        eprintln!("SKIPPED: this test needs CGS_TEST_POSTGRES_URL");
-    }
-    url
-}
-
 /// Stops a worker with SIGTERM and asserts that it exited by itself, with success, within the
 /// drain bound (15 s for jobs in flight) and some slack.
 pub fn terminate(mut w: Child) {
@@ -78,24 +67,17 @@ pub async fn jobs(db: &Db, queue: &str, status: &str) -> i64 {
         db::Backend::Postgres => "apalis.jobs",
         db::Backend::Sqlite => "Jobs",
     };
-    let sql = format!("SELECT COUNT(*) FROM {table} WHERE job_type = $1 AND status = $2");
+    let mut sql = Sql::new(format!("SELECT COUNT(*) FROM {table} WHERE job_type = "));
+    sql.bind(queue).push(" AND status = ").bind(status);
+    read(db, async |tx| sql.fetch_count(tx).await).await
+}
+
+/// Runs `query` in a read transaction of its own.
+async fn read<T>(db: &Db, query: impl AsyncFnOnce(&mut db::Tx) -> Result<T, common::DomainError>) -> T {
     let mut tx = db.begin().await.unwrap();
-    let n = match &mut tx {
-        db::Tx::Postgres(t) => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(queue)
-            .bind(status)
-            .fetch_one(&mut **t)
-            .await
-            .unwrap(),
-        db::Tx::Sqlite(t) => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(queue)
-            .bind(status)
-            .fetch_one(&mut **t)
-            .await
-            .unwrap(),
-    };
+    let out = query(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
-    n
+    out
 }
 
 /// Each ticket document's `version` field as the emulator holds it for `project`.
@@ -119,13 +101,8 @@ pub async fn versions_in_firestore(
 
 /// Each ticket's version in the database.
 pub async fn versions_in_db(db: &Db) -> std::collections::HashMap<String, i64> {
-    const SQL: &str = "SELECT id, version FROM tickets";
-    let mut tx = db.begin().await.unwrap();
-    let rows: Vec<(uuid::Uuid, i64)> = match &mut tx {
-        db::Tx::Postgres(t) => sqlx::query_as(SQL).fetch_all(&mut **t).await.unwrap(),
-        db::Tx::Sqlite(t) => sqlx::query_as(SQL).fetch_all(&mut **t).await.unwrap(),
-    };
-    tx.commit().await.unwrap();
+    let sql = Sql::new("SELECT id, version FROM tickets");
+    let rows: Vec<(uuid::Uuid, i64)> = read(db, async |tx| sql.fetch_all(tx).await).await;
     rows.into_iter().map(|(id, v)| (id.to_string(), v)).collect()
 }
 
@@ -140,14 +117,8 @@ pub async fn documents_in_firestore(emulator: &peers::FirestoreEmulator, project
 }
 
 pub async fn synced(db: &Db) -> i64 {
-    const SQL: &str = "SELECT COUNT(*) FROM tickets WHERE synced_version = version";
-    let mut tx = db.begin().await.unwrap();
-    let n = match &mut tx {
-        db::Tx::Postgres(t) => sqlx::query_scalar::<_, i64>(SQL).fetch_one(&mut **t).await.unwrap(),
-        db::Tx::Sqlite(t) => sqlx::query_scalar::<_, i64>(SQL).fetch_one(&mut **t).await.unwrap(),
-    };
-    tx.commit().await.unwrap();
-    n
+    let sql = Sql::new("SELECT COUNT(*) FROM tickets WHERE synced_version = version");
+    read(db, async |tx| sql.fetch_count(tx).await).await
 }
 
 /// A database of the test's own with a NOC, a technician and `n` open tickets (each enqueued

@@ -3,7 +3,7 @@
 //! `processes.rs` binaries, ports and polling, `backends.rs` the both-backends macro and its
 //! fixtures, `local_peers.rs` the local peers (SMTP, IMAP, Telegram, Firestore).
 
-use std::{net::SocketAddr, path::PathBuf, sync::Once};
+use std::{net::SocketAddr, path::PathBuf};
 
 use common::{
     config::{Secret, Settings},
@@ -27,9 +27,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// Where PostgreSQL tests create their throw-away databases.
-pub const PG_URL_VAR: &str = "CGS_TEST_POSTGRES_URL";
-
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -44,8 +41,6 @@ pub struct TestApp {
     /// Queues whose jobs the test means to leave (see [`TestApp::expect_jobs`]).
     expected_jobs: std::sync::Mutex<Vec<&'static str>>,
 }
-
-static SKIP_NOTICE: Once = Once::new();
 
 /// Creates a database for one test and starts the app on it. `None` (with a notice) when the
 /// backend is PostgreSQL and no server URL is configured.
@@ -63,17 +58,7 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, Option<PathBuf>
             (format!("sqlite://{}?mode=rwc", path.display()), Some(path))
         }
         Backend::Postgres => {
-            let Ok(server) = std::env::var(PG_URL_VAR) else {
-                // In CI a PostgreSQL test that cannot reach its server fails; it never passes
-                // without having run.
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("CI=true but {PG_URL_VAR} is not set: the PostgreSQL tests cannot run");
-                }
-                SKIP_NOTICE.call_once(|| {
-                    eprintln!("SKIPPED: PostgreSQL tests need {PG_URL_VAR} (e.g. postgres://postgres@127.0.0.1:5432/postgres)");
-                });
-                return None;
-            };
+            let server = peers::test_postgres_server()?;
             let name = format!("cgs_test_{id}");
             let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
                 .await
