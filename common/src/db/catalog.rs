@@ -107,10 +107,7 @@ pub async fn insert<R: Row>(
     ));
     sql.bind(Uuid::now_v7()).push(", ").bind_list(values).push(", ").bind(now).push(", ").bind(now).push(")");
     sql.push(cat.returning());
-    match sql.fetch_optional(tx).await? {
-        Some(row) => Ok(row),
-        None => Err(DomainError::Database(format!("INSERT INTO {} returned no row", cat.table))),
-    }
+    sql.fetch_one(tx).await
 }
 
 pub async fn get<R: Row>(tx: &mut Tx, cat: &Catalog, id: Uuid) -> Result<Option<R>, DomainError> {

@@ -168,6 +168,15 @@ impl Sql {
         })
     }
 
+    /// The one row the statement returns (an error when it returns none).
+    pub async fn fetch_one<R: Row>(&self, tx: &mut Tx) -> Result<R, DomainError> {
+        db_run!(tx, |c| {
+            let mut qb = self.builder();
+            let row = qb.build_query_as::<R>().fetch_one(&mut *c).await?;
+            Ok(row)
+        })
+    }
+
     /// The first row the statement returns, if any.
     pub async fn fetch_optional<R: Row>(&self, tx: &mut Tx) -> Result<Option<R>, DomainError> {
         db_run!(tx, |c| {
@@ -183,15 +192,6 @@ impl Sql {
             let mut qb = self.builder();
             let n = qb.build_query_scalar::<i64>().fetch_one(&mut *c).await?;
             Ok(n)
-        })
-    }
-
-    /// Runs the statement; the number of rows it changed.
-    pub async fn execute(&self, tx: &mut Tx) -> Result<u64, DomainError> {
-        db_run!(tx, |c| {
-            let mut qb = self.builder();
-            let done = qb.build().execute(&mut *c).await?;
-            Ok(done.rows_affected())
         })
     }
 }
