@@ -226,7 +226,7 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     async move {
         #[cfg(unix)]
         {
-            let (mut term, mut int) = signals;
+            let (term, int) = signals;
             let wait = |s: Option<tokio::signal::unix::Signal>| async move {
                 match s {
                     Some(mut s) => {
@@ -236,8 +236,8 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
                 }
             };
             tokio::select! {
-                _ = wait(term.take()) => {},
-                _ = wait(int.take()) => {},
+                _ = wait(term) => {},
+                _ = wait(int) => {},
             }
         }
         #[cfg(not(unix))]

@@ -131,9 +131,9 @@ pub async fn raw_exchange(addr: SocketAddr, head: String, body: Vec<u8>) -> Stri
         if wr.write_all(head.as_bytes()).await.is_ok() {
             let _ = wr.write_all(&body).await;
         }
-        // Held open until the answer is read: no half-close the server could take for an end.
+        // The write half stays open until the answer is read (the task is aborted then): no
+        // half-close the server could take for the end of the request.
         std::future::pending::<()>().await;
-        drop(wr);
     });
     let mut answer = Vec::new();
     let mut buf = [0u8; 8192];
