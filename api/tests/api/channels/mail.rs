@@ -279,8 +279,13 @@ async fn mailbox_down_then_back(backend: Backend) {
     app.user(Role::NOC, Region::West).await;
     imap.deliver("1", &mail("<d1@example.com>", "a@example.com", "Mati", "Total."));
     imap.deliver("2", &mail("<d2@example.com>", "b@example.com", "Lambat", "Sore hari."));
-    // The outage: three polls (one a second) fail meanwhile.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The outage: the mailbox's port closes every connection at once; three polls come and fail.
+    let down = tokio::net::TcpListener::bind(("127.0.0.1", imap.port)).await.unwrap();
+    for poll in 1..=3 {
+        let accepted = tokio::time::timeout(std::time::Duration::from_secs(20), down.accept()).await;
+        drop(accepted.unwrap_or_else(|_| panic!("poll {poll} did not come within 20 s")).unwrap());
+    }
+    drop(down);
     assert!(drafts(&app).await.is_empty());
     imap.start().await;
     wait_until(30, "the waiting mails became tickets", || async { drafts(&app).await.len() == 2 }).await;
