@@ -78,17 +78,26 @@ async fn check_token(req: &Request, token: &str) -> poem::Result<Session> {
     let claims = state.keys.verify(token).ok_or_else(invalid)?;
     let failed = |e: DomainError| note_outage(req, ApiError::from(e));
     let now = db::now();
-    let live = sessions::live_actor(&state.db, claims.sid, claims.sub, now).await.map_err(failed)?;
-    let (actor, idle_until) = live.ok_or_else(invalid)?;
+    let live = match state.sessions.get(claims.sid, claims.sub, now) {
+        Some(live) => live,
+        None => {
+            let ticket = state.sessions.ticket();
+            let live = sessions::live_actor(&state.db, claims.sid, claims.sub, now).await.map_err(failed)?;
+            let live = live.ok_or_else(invalid)?;
+            state.sessions.put(ticket, claims.sid, &live);
+            live
+        }
+    };
     if let Some(idle) = state.settings.session_idle() {
         // A use moves the idle end on, writing at most about once a minute per session.
         let step = (idle / 2).min(Duration::minutes(1));
-        if idle_until.is_none_or(|until| until < now + idle - step) {
+        if live.idle_until.is_none_or(|until| until < now + idle - step) {
             sessions::touch(&state.db, claims.sid, now + idle).await.map_err(failed)?;
+            state.sessions.touched(claims.sid, now + idle);
         }
     }
-    crate::observe::record_user(actor.id);
-    Ok(Session { actor, session_id: claims.sid })
+    crate::observe::record_user(live.actor.id);
+    Ok(Session { actor: live.actor, session_id: claims.sid })
 }
 
 /// Set when a session could not be checked because the database was unreachable. poem-openapi

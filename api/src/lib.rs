@@ -160,7 +160,10 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
     };
     let (hub, heads, head_sender) = feed::Hub::start(db.clone()).await?;
     let throttle = Arc::new(throttle::LoginThrottle::new(settings.login_per_address_per_minute));
+    let sessions =
+        db::session_cache::SessionCache::start(&db, Duration::from_secs(settings.session_cache_seconds));
     let state = AppState {
+        sessions,
         db,
         keys: TokenKeys::new(secret.as_bytes()),
         settings: Arc::new(settings),

@@ -8,7 +8,7 @@ use crate::observe::RequestMetrics;
 use common::{
     auth::{FirebaseSigner, TokenKeys},
     config::Settings,
-    db::Db,
+    db::{Db, session_cache::SessionCache},
 };
 
 #[derive(Clone)]
@@ -31,4 +31,6 @@ pub struct AppState {
     pub streams: Arc<crate::feed::Streams>,
     /// Login attempts per client address.
     pub throttle: Arc<crate::throttle::LoginThrottle>,
+    /// The session check's answers (`CGS_SESSION_CACHE_SECONDS`).
+    pub sessions: Arc<SessionCache>,
 }

@@ -74,6 +74,13 @@ pub struct Settings {
     #[arg(long, env = "CGS_SESSION_IDLE_MINUTES", default_value_t = 720, value_parser = clap::value_parser!(i64).range(0..))]
     pub session_idle_minutes: i64,
 
+    /// Each process answers the session check of a request from memory for at most this many
+    /// seconds after reading it from the database. Logout, deactivation, a password, role or
+    /// region change reach every process at once (through PostgreSQL `LISTEN/NOTIFY`); a change
+    /// made behind the app's back (SQL by hand) at most this late. 0 reads it every time.
+    #[arg(long, env = "CGS_SESSION_CACHE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub session_cache_seconds: u64,
+
     /// Failed logins for one account from one client address before that pair is locked for
     /// the rest of the window: an attacker elsewhere cannot lock a user out.
     #[arg(long, env = "CGS_LOGIN_MAX_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(i64).range(1..))]
@@ -307,6 +314,7 @@ impl Settings {
             jwt_secret: None,
             session_ttl_hours: 168,
             session_idle_minutes: 720,
+            session_cache_seconds: 30,
             login_max_failures: 5,
             login_account_max_failures: 50,
             login_lockout_seconds: 300,

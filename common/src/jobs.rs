@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use crate::{
-    db::Tx,
+    db::{Conn, Tx},
     domain::{Status, ticket::TicketState},
     error::DomainError,
 };
@@ -236,11 +236,11 @@ async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<
         );
     }
     let failed = |e: String| DomainError::Internal(format!("enqueueing a job on {queue}: {e}"));
-    match tx {
-        Tx::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks)
+    match &mut tx.conn {
+        Conn::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks)
             .await
             .map_err(|e| failed(e.to_string())),
-        Tx::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, queue, tasks)
+        Conn::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, queue, tasks)
             .await
             .map_err(|e| failed(e.to_string())),
     }

@@ -48,7 +48,7 @@ impl HealthApi {
     }
 
     /// Prometheus metrics: this process's requests by method, route and status (count and
-    /// latency); and, from the database, background jobs by queue and state (`failed` are those
+    /// latency) and its session checks (from its cache or the database); and, from the database, background jobs by queue and state (`failed` are those
     /// that used up their attempts), tickets by region and status, and how many of those are
     /// over their SLA. The database's figures are counted at most once per
     /// `CGS_METRICS_INTERVAL_SECONDS`; with `CGS_METRICS_TOKEN` set, a scrape sends it as a
@@ -72,6 +72,14 @@ impl HealthApi {
         }
         let mut out = String::new();
         state.requests.render(&mut out);
+        let (cached, read) = state.sessions.counts();
+        let _ = write!(
+            out,
+            "# HELP cgs_session_checks_total Session checks of this process, answered from its cache or the database.\n\
+             # TYPE cgs_session_checks_total counter\n\
+             cgs_session_checks_total{{answer=\"cache\"}} {cached}\n\
+             cgs_session_checks_total{{answer=\"database\"}} {read}\n"
+        );
         out.push_str(&gauges(&state).await?);
         Ok(PlainText(out))
     }

@@ -15,6 +15,7 @@ mod hostile;
 pub mod master_data;
 mod metrics;
 mod openapi;
+mod replicas;
 mod reports;
 mod roles;
 mod security;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, Page, PageRequest, Tx};
+use super::{Conn, Db, Page, PageRequest, Tx};
 use crate::error::DomainError;
 
 /// A job that used up its attempts (or was killed).
@@ -26,8 +26,8 @@ const FAILED: &str =
     "job_type LIKE 'cgs.%' AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))";
 
 pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, DomainError> {
-    match tx {
-        Tx::Sqlite(t) => {
+    match &mut tx.conn {
+        Conn::Sqlite(t) => {
             let sql = format!(
                 "SELECT id, job_type AS queue, status, attempts, max_attempts, CAST(last_result AS TEXT) AS last_result, \
                  run_at, CAST(job AS TEXT) AS payload FROM Jobs WHERE {FAILED} ORDER BY run_at DESC, id LIMIT $1 OFFSET $2"
@@ -41,7 +41,7 @@ pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, Dom
                 .await?;
             Ok(Page { items, total, total_exact: true, page })
         }
-        Tx::Postgres(t) => {
+        Conn::Postgres(t) => {
             let sql = format!(
                 "SELECT id, job_type AS queue, status, CAST(attempts AS BIGINT) AS attempts, \
                  CAST(max_attempts AS BIGINT) AS max_attempts, CAST(last_result AS TEXT) AS last_result, \
@@ -63,8 +63,8 @@ pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, Dom
 /// Puts a failed job back in its queue with fresh attempts; `false` when there is no such
 /// failed job.
 pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
-    let affected = match tx {
-        Tx::Sqlite(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
+    let affected = match &mut tx.conn {
+        Conn::Sqlite(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE Jobs SET status = 'Pending', attempts = 0, run_at = strftime('%s', 'now'), lock_by = NULL, \
              lock_at = NULL, done_at = NULL WHERE id = $1 AND {FAILED}"
         )))
@@ -72,7 +72,7 @@ pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
         .execute(&mut **t)
         .await?
         .rows_affected(),
-        Tx::Postgres(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
+        Conn::Postgres(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE apalis.jobs SET status = 'Pending', attempts = 0, run_at = now(), lock_by = NULL, \
              lock_at = NULL, done_at = NULL WHERE id = $1 AND {FAILED}"
         )))
@@ -89,15 +89,15 @@ pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
 /// write, before the queue records the failure (which leaves the due time as it is).
 pub async fn due_again(db: &Db, id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
     let mut tx = db.begin_write().await?;
-    match &mut tx {
-        Tx::Sqlite(t) => {
+    match &mut tx.conn {
+        Conn::Sqlite(t) => {
             sqlx::query("UPDATE Jobs SET run_at = $1 WHERE id = $2")
                 .bind(at.timestamp())
                 .bind(id)
                 .execute(&mut **t)
                 .await?;
         }
-        Tx::Postgres(t) => {
+        Conn::Postgres(t) => {
             sqlx::query("UPDATE apalis.jobs SET run_at = $1 WHERE id = $2")
                 .bind(at)
                 .bind(id)
@@ -119,13 +119,13 @@ pub async fn counts(tx: &mut Tx) -> Result<Vec<(String, String, i64)>, DomainErr
              ELSE 'queued' END AS state, COUNT(*) FROM {table} WHERE job_type LIKE 'cgs.%' GROUP BY 1, 2 ORDER BY 1, 2"
         )
     };
-    Ok(match tx {
-        Tx::Sqlite(t) => {
+    Ok(match &mut tx.conn {
+        Conn::Sqlite(t) => {
             sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql("Jobs")))
                 .fetch_all(&mut **t)
                 .await?
         }
-        Tx::Postgres(t) => {
+        Conn::Postgres(t) => {
             sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql("apalis.jobs")))
                 .fetch_all(&mut **t)
                 .await?

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Tx, access::rule_sql, sql::Sql};
+use super::{Conn, Tx, access::rule_sql, sql::Sql};
 use crate::{
     db_run,
     domain::{Region, Role, access, ticket::TicketState},
@@ -51,8 +51,8 @@ pub async fn record(
 /// [`record`] with `before: None` for many tickets at once (one statement per chunk on
 /// PostgreSQL), for changes that keep region, status and technician (the SLA sweep's).
 pub async fn record_unchanged(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), DomainError> {
-    match tx {
-        Tx::Postgres(t) => {
+    match &mut tx.conn {
+        Conn::Postgres(t) => {
             for chunk in ids.chunks(10_000) {
                 sqlx::query(
                     "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) \
@@ -64,7 +64,7 @@ pub async fn record_unchanged(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> 
                 .await?;
             }
         }
-        Tx::Sqlite(_) => {
+        Conn::Sqlite(_) => {
             // In process, a statement per ticket costs no round trip.
             for id in ids {
                 record(tx, *id, None, now).await?;
@@ -155,9 +155,9 @@ pub async fn prune(tx: &mut Tx, before: DateTime<Utc>) -> Result<u64, DomainErro
 /// transaction below `xmin` has ended; every one that started before the snapshot is below
 /// `xmax`. `None` on SQLite, whose writers are serialized and leave no gaps.
 pub async fn horizon(tx: &mut Tx) -> Result<Option<(i64, i64)>, DomainError> {
-    match tx {
-        Tx::Sqlite(_) => Ok(None),
-        Tx::Postgres(t) => Ok(Some(
+    match &mut tx.conn {
+        Conn::Sqlite(_) => Ok(None),
+        Conn::Postgres(t) => Ok(Some(
             sqlx::query_as::<_, (i64, i64)>(
                 "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
                  pg_snapshot_xmax(pg_current_snapshot())::text::bigint",

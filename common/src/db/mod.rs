@@ -12,6 +12,7 @@ pub mod failed_jobs;
 pub mod feed;
 pub mod idempotency;
 pub mod intake;
+pub mod session_cache;
 pub mod sessions;
 pub mod settings;
 pub mod sql;
@@ -38,8 +39,15 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction on one of the two backends.
-pub enum Tx {
+/// An open transaction on one of the two backends, with the session changes it makes: the
+/// session caches of this process forget them once it commits.
+pub struct Tx {
+    pub(crate) conn: Conn,
+    sessions_changed: Vec<session_cache::Change>,
+}
+
+/// The backend's own transaction.
+pub enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -49,12 +57,12 @@ pub enum Tx {
 #[macro_export]
 macro_rules! db_run {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+        match &mut $tx.conn {
+            $crate::db::Conn::Sqlite(t) => {
                 let $c: &mut sqlx::SqliteConnection = &mut *t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::db::Conn::Postgres(t) => {
                 let $c: &mut sqlx::PgConnection = &mut *t;
                 $body
             }
@@ -138,20 +146,20 @@ impl Db {
     }
 
     pub async fn begin(&self) -> Result<Tx, DomainError> {
-        Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        Ok(Tx::new(match self {
+            Db::Sqlite(pool) => Conn::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Conn::Postgres(pool.begin().await?),
+        }))
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a read-then-write transaction cannot fail to upgrade its lock
     /// when another writer got in between; writers queue on the busy timeout instead.
     pub async fn begin_write(&self) -> Result<Tx, DomainError> {
-        Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        Ok(Tx::new(match self {
+            Db::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Conn::Postgres(pool.begin().await?),
+        }))
     }
 
     /// Whether the database answers a trivial query.
@@ -171,11 +179,25 @@ impl Db {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<(), DomainError> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+    fn new(conn: Conn) -> Self {
+        Tx { conn, sessions_changed: Vec::new() }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// Commits; then this process's session caches forget the sessions it changed (other
+    /// processes hear of them from PostgreSQL, see [`session_cache`]).
+    pub async fn commit(self) -> Result<(), DomainError> {
+        match self.conn {
+            Conn::Sqlite(t) => t.commit().await?,
+            Conn::Postgres(t) => t.commit().await?,
+        }
+        session_cache::forget_here(&self.sessions_changed);
         Ok(())
     }
 }

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{Db, Tx};
+use super::{
+    Db, Tx,
+    session_cache::{self, Change},
+};
 use crate::{
     db_run,
     domain::access::Actor,
@@ -49,15 +52,30 @@ pub async fn touch(db: &Db, session_id: Uuid, idle_until: DateTime<Utc>) -> Resu
     Ok(())
 }
 
-/// The session check every authenticated request makes (`$1` session, `$2` user, `$3` now); the
-/// load benchmark's replay of a transition runs it too.
-pub const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name, s.idle_until FROM sessions s \
+/// The session check of an authenticated request the session cache does not answer (`$1`
+/// session, `$2` user, `$3` now).
+const LIVE_ACTOR: &str = "SELECT u.id, u.role, u.region, u.name, s.expires_at, s.idle_until FROM sessions s \
      JOIN users u ON u.id = s.user_id \
      WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 \
      AND (s.idle_until IS NULL OR s.idle_until > $3) AND u.active";
 
 /// The row [`LIVE_ACTOR`] answers.
-type LiveRow = (Uuid, Role, Region, String, Option<DateTime<Utc>>);
+type LiveRow = (Uuid, Role, Region, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A live session: its user as an actor, and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub actor: Actor,
+    pub expires_at: DateTime<Utc>,
+    /// The idle end; `None`: no idle limit yet.
+    pub idle_until: Option<DateTime<Utc>>,
+}
+
+impl From<LiveRow> for LiveSession {
+    fn from((id, role, region, name, expires_at, idle_until): LiveRow) -> Self {
+        LiveSession { actor: Actor { id, role, region, name }, expires_at, idle_until }
+    }
+}
 
 /// The actor behind a live session: not revoked, not expired, user still active.
 pub async fn actor(
@@ -74,18 +92,18 @@ pub async fn actor(
             .fetch_optional(&mut *c)
             .await?
     });
-    Ok(row.map(|(id, role, region, name, _)| Actor { id, role, region, name }))
+    Ok(row.map(|row| LiveSession::from(row).actor))
 }
 
 /// [`actor`] in one statement on the pool, without a transaction around it: every request
-/// asks it, and BEGIN and COMMIT would double its round trips. With the actor comes the
-/// session's idle end (`None`: no idle limit yet).
+/// not answered by the session cache asks it, and BEGIN and COMMIT would double its round
+/// trips.
 pub async fn live_actor(
     db: &Db,
     session_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Option<(Actor, Option<DateTime<Utc>>)>, DomainError> {
+) -> Result<Option<LiveSession>, DomainError> {
     macro_rules! on {
         ($pool:expr) => {
             sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
@@ -100,7 +118,7 @@ pub async fn live_actor(
         Db::Sqlite(pool) => on!(pool),
         Db::Postgres(pool) => on!(pool),
     };
-    Ok(row.map(|(id, role, region, name, idle)| (Actor { id, role, region, name }, idle)))
+    Ok(row.map(LiveSession::from))
 }
 
 /// Which of `sessions` are still live (as [`LIVE_ACTOR`] decides), in one query per 500 ids on
@@ -161,7 +179,7 @@ pub async fn touch_all(db: &Db, sessions: &[Uuid], idle_until: DateTime<Utc>) ->
     Ok(())
 }
 
-/// Ends one session.
+/// Ends one session, on every replica at its commit.
 pub async fn revoke(tx: &mut Tx, session_id: Uuid, now: DateTime<Utc>) -> Result<(), DomainError> {
     db_run!(tx, |c| {
         sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
@@ -170,10 +188,11 @@ pub async fn revoke(tx: &mut Tx, session_id: Uuid, now: DateTime<Utc>) -> Result
             .execute(&mut *c)
             .await?;
     });
-    Ok(())
+    session_cache::changed(tx, Change::Session(session_id)).await
 }
 
-/// Ends every session of a user (deactivation, password change).
+/// Ends every session of a user (deactivation, password change), on every replica at its
+/// commit.
 pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, now: DateTime<Utc>) -> Result<(), DomainError> {
     db_run!(tx, |c| {
         sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
@@ -182,7 +201,7 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, now: DateTime<Utc>) -> Resul
             .execute(&mut *c)
             .await?;
     });
-    Ok(())
+    session_cache::changed(tx, Change::User(user_id)).await
 }
 
 /// One login attempt counted against a throttle key (see [`count_attempt`]).

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Page, PageRequest, Tx,
+    Conn, Page, PageRequest, Tx,
+    session_cache::{self, Change},
     sql::{self, Sql},
 };
 use crate::{
@@ -173,9 +174,9 @@ pub async fn get_any_of(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<UserRow>, Domai
                 q.build_query_as::<UserRow>().fetch_all($conn).await?
             }};
         }
-        users.extend(match tx {
-            Tx::Sqlite(t) => on!(sqlx::Sqlite, &mut **t),
-            Tx::Postgres(t) => on!(sqlx::Postgres, &mut **t),
+        users.extend(match &mut tx.conn {
+            Conn::Sqlite(t) => on!(sqlx::Sqlite, &mut **t),
+            Conn::Postgres(t) => on!(sqlx::Postgres, &mut **t),
         });
     }
     Ok(users)
@@ -199,7 +200,8 @@ pub async fn list(tx: &mut Tx, f: &UserFilter, page: PageRequest) -> Result<Page
     sql::page(tx, SELECT, "users u", &conditions, &order, page).await
 }
 
-/// Rewrites an active user; a new password hash replaces the old one when given.
+/// Rewrites an active user; a new password hash replaces the old one when given. Every
+/// replica's session check sees the new role, region and name at the commit.
 pub async fn update(
     tx: &mut Tx,
     id: Uuid,
@@ -232,10 +234,11 @@ pub async fn update(
     if affected == 0 {
         return Ok(None);
     }
+    session_cache::changed(tx, Change::User(id)).await?;
     get(tx, id).await
 }
 
-/// Deactivates an active user; `false` when there was none.
+/// Deactivates an active user, on every replica at the commit; `false` when there was none.
 pub async fn deactivate(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<bool, DomainError> {
     let affected = db_run!(tx, |c| {
         sqlx::query("UPDATE users SET active = FALSE, updated_at = $2 WHERE id = $1 AND active")
@@ -245,6 +248,9 @@ pub async fn deactivate(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<boo
             .await?
             .rows_affected()
     });
+    if affected == 1 {
+        session_cache::changed(tx, Change::User(id)).await?;
+    }
     Ok(affected == 1)
 }
 
@@ -263,7 +269,7 @@ pub async fn credentials(tx: &mut Tx, email: &str) -> Result<Option<(Uuid, Strin
 /// that each demote or deactivate one of the last two cannot both see the other still there.
 /// On SQLite the write transaction (`BEGIN IMMEDIATE`) already runs alone.
 pub async fn lock_super_admins(tx: &mut Tx) -> Result<(), DomainError> {
-    if let Tx::Postgres(c) = tx {
+    if let Conn::Postgres(c) = &mut tx.conn {
         sqlx::query("SELECT id FROM users WHERE role = 'SuperAdmin' AND active FOR UPDATE")
             .execute(&mut **c)
             .await?;

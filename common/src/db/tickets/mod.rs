@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Page, PageRequest, Tx, access::rule_sql, like_pattern, sql::Sql};
+use super::{Conn, Page, PageRequest, Tx, access::rule_sql, like_pattern, sql::Sql};
 use crate::{
     db_run,
     domain::{

@@ -120,8 +120,8 @@ async fn mark(tx: &mut Tx, tickets: &[(Uuid, DateTime<Utc>)], state: &str) -> Re
     const UPSERT: &str = "ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state \
                           WHERE ticket_sla_marks.state <> excluded.state RETURNING ticket_id";
     let ids: Vec<Uuid> = tickets.iter().map(|(id, _)| *id).collect();
-    match tx {
-        Tx::Postgres(t) => {
+    match &mut tx.conn {
+        Conn::Postgres(t) => {
             let sql = format!(
                 "INSERT INTO ticket_sla_marks (ticket_id, state) SELECT id, $2 FROM UNNEST($1::uuid[]) AS u(id) {UPSERT}"
             );
@@ -131,7 +131,7 @@ async fn mark(tx: &mut Tx, tickets: &[(Uuid, DateTime<Utc>)], state: &str) -> Re
                 .fetch_all(&mut **t)
                 .await?)
         }
-        Tx::Sqlite(t) => {
+        Conn::Sqlite(t) => {
             // In process, a statement per ticket costs no round trip.
             let sql = format!("INSERT INTO ticket_sla_marks (ticket_id, state) VALUES ($1, $2) {UPSERT}");
             let mut changed = Vec::with_capacity(ids.len());
