@@ -120,7 +120,6 @@ pub async fn draft(
     let contacts = [ContactPerson { name: name.clone(), phone: address }];
     let t = NewTicket {
         id: Uuid::now_v7(),
-        ticket_id: service::tickets::next_ticket_id(tx, &inbox.ticket_prefix, now).await?,
         region,
         client_id: None,
         end_user: crate::domain::NON_SLA.into(),
@@ -144,7 +143,9 @@ pub async fn draft(
         published_at: None,
     };
     let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name, photo: None };
-    service::tickets::insert(tx, effects, &t, &who, now).await.map(|t| Drafted::Ticket(Box::new(t)))
+    service::tickets::insert(tx, effects, &t, &who, &inbox.ticket_prefix, now)
+        .await
+        .map(|t| Drafted::Ticket(Box::new(t)))
 }
 
 /// The NOC who receives outsiders' reports of a region: its longest-serving active NOC, else

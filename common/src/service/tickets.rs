@@ -57,7 +57,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
     let t = prepare(tx, settings, actor, input, None, now).await?;
-    let row = insert(tx, settings.effects(), &t, &actor.into(), now).await?;
+    let row = insert(tx, settings.effects(), &t, &actor.into(), &settings.ticket_prefix, now).await?;
     tracing::info!(ticket.id = %row.state.id, ticket.number = %row.ticket_id, "ticket created");
     Ok(row)
 }
@@ -158,14 +158,13 @@ async fn prepare(
         .collect();
     let customer_type = client.as_ref().map(|c| c.customer_type).or(b.customer_type);
     let policy = settings.sla_policy();
-    let (id, ticket_id, noc_id) = match existing {
-        Some(e) => (e.state.id, e.ticket_id.clone(), e.noc_id),
-        None => (Uuid::now_v7(), next_ticket_id(tx, &settings.ticket_prefix, now).await?, actor.id),
+    let (id, noc_id) = match existing {
+        Some(e) => (e.state.id, e.noc_id),
+        None => (Uuid::now_v7(), actor.id),
     };
     let from_client = |f: fn(&clients::ClientRow) -> Option<String>| client.as_ref().and_then(f);
     Ok(NewTicket {
         id,
-        ticket_id,
         region,
         client_id: client.as_ref().map(|c| c.id),
         end_user: client.as_ref().map_or_else(|| NON_SLA.into(), |c| c.name.clone()),
@@ -240,20 +239,15 @@ async fn schedule_expiry(tx: &mut Tx, before: &TicketState, after: &TicketState)
     Ok(())
 }
 
-/// The human-readable number of the next ticket of `now`'s month, e.g. `CGS-202611-0001`.
-pub async fn next_ticket_id(tx: &mut Tx, prefix: &str, now: DateTime<Utc>) -> Result<String, DomainError> {
-    let month = now.format("%Y-%m").to_string();
-    let n = tickets::next_number(tx, &month).await?;
-    Ok(format!("{prefix}-{}-{n:04}", now.format("%Y%m")))
-}
-
 /// Inserts a ticket its caller has checked (a channel's report, [`create`]) with its first log
-/// entry; `t.status` is `Draft` or `Open`.
+/// entry; `t.status` is `Draft` or `Open`. Its number (`prefix`, month, count) comes last: the
+/// month's counter stays locked only from there to the commit.
 pub async fn insert(
     tx: &mut Tx,
     effects: Effects,
     t: &NewTicket,
     who: &LogActor,
+    prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
     let mut state = TicketState::new(t.id, t.region, t.status);
@@ -268,7 +262,7 @@ pub async fn insert(
     tickets::append_logs(tx, t.id, &[first], who).await?;
     effects.ticket_changed(tx, t.id, None, now).await?;
     effects.status_entered(tx, t.id, None, t.status).await?;
-    tickets::get(tx, t.id).await?.ok_or(DomainError::NotFound("ticket"))
+    tickets::number(tx, t.id, prefix, now).await
 }
 
 /// Rewrites a draft's descriptive fields (and its schedule) with `t`, which keeps the draft's

@@ -173,7 +173,6 @@ impl Fixture {
         for _ in 0..n {
             let t = tickets::NewTicket {
                 id: uuid::Uuid::now_v7(),
-                ticket_id: service::tickets::next_ticket_id(&mut tx, "CGS", now).await.unwrap(),
                 region: Region::West,
                 client_id: None,
                 end_user: common::domain::NON_SLA.into(),
@@ -201,6 +200,7 @@ impl Fixture {
                 Effects { sync_firestore: true, ..Effects::default() },
                 &t,
                 &(&noc).into(),
+                "CGS",
                 now,
             )
             .await

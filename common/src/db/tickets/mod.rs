@@ -106,7 +106,6 @@ state_from_row!(sqlx::sqlite::SqliteRow, sqlx::postgres::PgRow);
 #[derive(Debug, Clone)]
 pub struct NewTicket {
     pub id: Uuid,
-    pub ticket_id: String,
     pub region: Region,
     pub client_id: Option<Uuid>,
     pub end_user: String,

@@ -3,18 +3,52 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// The next number of a month's counter (`yyyy-mm`), in the caller's transaction: concurrent
-/// creations wait for each other, so numbers are never shared and a rollback gives its back.
-pub async fn next_number(tx: &mut Tx, month: &str) -> Result<i64, DomainError> {
-    Ok(db_run!(tx, |c| {
-        sqlx::query_scalar::<_, i64>(
-            "INSERT INTO ticket_counters (month, count) VALUES ($1, 1) \
-             ON CONFLICT (month) DO UPDATE SET count = ticket_counters.count + 1 RETURNING count",
+/// Gives the new ticket `id` the next number of its month, `{prefix}-{yyyymm}-{n:04}` (for
+/// example `CGS-202612-0001`), and answers the ticket as written. The month's counter row is
+/// locked from here to the commit, so concurrent creations take numbers one after another
+/// without gaps (a rollback gives its number back); callers make this their last statement
+/// but one, so creations wait for each other only that long.
+pub async fn number(
+    tx: &mut Tx,
+    id: Uuid,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, DomainError> {
+    let next = |month: &str| {
+        format!(
+            "INSERT INTO ticket_counters (month, count) VALUES ({month}, 1) \
+             ON CONFLICT (month) DO UPDATE SET count = ticket_counters.count + 1 RETURNING count"
         )
-        .bind(month)
-        .fetch_one(&mut *c)
-        .await?
-    }))
+    };
+    let month = now.format("%Y-%m").to_string();
+    let head = format!("{prefix}-{}-", now.format("%Y%m"));
+    match &mut tx.conn {
+        Conn::Postgres(t) => {
+            let sql = format!(
+                "WITH n AS ({}) UPDATE tickets SET ticket_id = $3 || lpad(n.count::text, greatest(4, length(n.count::text)), '0') \
+                 FROM n WHERE tickets.id = $1 RETURNING {COLUMNS}",
+                next("$2")
+            );
+            Ok(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(&month)
+                .bind(&head)
+                .fetch_one(&mut **t)
+                .await?)
+        }
+        // SQLite has no INSERT in WITH; its write transaction holds the lock from its start.
+        Conn::Sqlite(t) => {
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(next("$1"))).bind(&month).fetch_one(&mut **t).await?;
+            Ok(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(format!(
+                "UPDATE tickets SET ticket_id = $2 WHERE id = $1 RETURNING {COLUMNS}"
+            )))
+            .bind(id)
+            .bind(format!("{head}{n:04}"))
+            .fetch_one(&mut **t)
+            .await?)
+        }
+    }
 }
 
 /// The count of a month's tickets so far.
@@ -90,7 +124,8 @@ pub async fn insert(
     );
     db_run!(tx, |c| {
         bind_descriptive!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(t.id), t)
-            .bind(&t.ticket_id)
+            // Numbered by [`number`] once everything else is written.
+            .bind(t.id.to_string())
             .bind(t.noc_id)
             .bind(t.status)
             .bind(t.published_at)
