@@ -3,8 +3,8 @@
 use std::sync::LazyLock;
 
 use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
-    password_hash::{SaltString, rand_core::OsRng},
+    Argon2, Block, Params, PasswordHash,
+    password_hash::{Output, ParamsString, SaltString, rand_core::OsRng},
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -25,9 +25,8 @@ fn hashers() -> usize {
 type HashJob = Box<dyn FnOnce() + Send>;
 
 /// The threads Argon2 runs on, as many as [`HASHING`] has permits. Threads of their own, not
-/// the runtime's blocking pool: the allocator keeps each thread's 19 MiB once it has hashed,
-/// so a login flood spread over many pool threads would leave the process hundreds of MiB
-/// larger.
+/// the runtime's blocking pool, each with its Argon2 memory ([`MEMORY`]) kept while logins
+/// come and given back once none has come for [`LINGER`].
 static HASHERS: LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> = LazyLock::new(|| {
     let (sender, jobs) = std::sync::mpsc::channel::<HashJob>();
     let jobs = std::sync::Arc::new(std::sync::Mutex::new(jobs));
@@ -37,10 +36,11 @@ static HASHERS: LazyLock<std::sync::Mutex<std::sync::mpsc::Sender<HashJob>>> = L
             .name(format!("cgs-hash-{i}"))
             .spawn(move || {
                 loop {
-                    let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv_timeout(LINGER);
                     match job {
                         Ok(job) => job(),
-                        Err(_) => return,
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => drop(MEMORY.take()),
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                     }
                 }
             })
@@ -86,11 +86,71 @@ pub async fn hash_password(password: String) -> Result<String, DomainError> {
 }
 
 fn hash_password_blocking(password: &str) -> Result<String, DomainError> {
+    let failed = |e: String| DomainError::Internal(format!("hashing failed: {e}"));
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| DomainError::Internal(format!("hashing failed: {e}")))
+    let argon = Argon2::default();
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.as_salt().decode_b64(&mut salt_bytes).map_err(|e| failed(e.to_string()))?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon, password.as_bytes(), raw_salt, &mut out).map_err(|e| failed(e.to_string()))?;
+    let phc = PasswordHash {
+        algorithm: argon2::Algorithm::Argon2id.ident(),
+        version: Some(argon2::Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(|e| failed(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| failed(e.to_string()))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// A hashing thread with no work for this long gives its Argon2 memory back.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Argon2's memory is reserved at least this large (in 1 KiB blocks, 33 MiB; only what a hash
+/// uses, 19 MiB by default, is ever touched): above the largest size glibc's allocator serves
+/// from its heaps (32 MiB), so it is a mapping of its own that goes back to the system when
+/// freed, where a smaller buffer would stay in the heap and the process would keep it.
+const RESERVED_BLOCKS: usize = 33 * 1024;
+
+thread_local! {
+    /// Argon2's working memory on a hashing thread, allocated by its first hash and reused by
+    /// the next ones until the thread lingers idle: however many logins come, the process
+    /// holds at most this per hashing thread, and nothing when none come.
+    static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `argon`'s hash of `password` with `salt` into `out`, in this thread's [`MEMORY`].
+fn argon2_into(argon: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
+    MEMORY.with_borrow_mut(|blocks| {
+        let needed = argon.params().block_count();
+        if blocks.len() < needed {
+            let mut fresh = Vec::with_capacity(needed.max(RESERVED_BLOCKS));
+            fresh.resize(needed, Block::default());
+            *blocks = fresh;
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..])
+    })
+}
+
+/// Whether `password` hashes to the PHC string `stored` (its algorithm, version, parameters
+/// and salt), compared in constant time.
+fn verify_blocking(password: &str, stored: &str) -> bool {
+    let check = || -> Option<bool> {
+        let phc = PasswordHash::new(stored).ok()?;
+        let (salt, expected) = (phc.salt?, phc.hash?);
+        let algorithm = argon2::Algorithm::try_from(phc.algorithm).ok()?;
+        let version =
+            phc.version.map_or(Some(argon2::Version::default()), |v| argon2::Version::try_from(v).ok())?;
+        let params = Params::try_from(&phc).ok()?;
+        let argon = Argon2::new(algorithm, version, params);
+        let mut salt_bytes = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut salt_bytes).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        argon2_into(&argon, password.as_bytes(), raw_salt, &mut out).ok()?;
+        // `Output`'s equality is constant-time.
+        Some(Output::new(&out).ok()? == expected)
+    };
+    check().unwrap_or(false)
 }
 
 /// A hash of no real password: checking against it when the email is unknown makes a failed
@@ -127,9 +187,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
     drop(waiting);
     Ok(on_hasher(permit, move || {
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        PasswordHash::new(&stored)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
+        verify_blocking(&password, &stored)
     })
     .await
     .unwrap_or(false))
@@ -288,6 +346,34 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_in_reused_memory_agree_with_the_argon2_crates_own_hashing_and_verifying() {
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let ours = hash_password_blocking("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(Argon2::default().verify_password(b"wrong horse", &parsed).is_err());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2::default().hash_password(b"battery staple", &salt).unwrap().to_string();
+        assert!(theirs.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{theirs}");
+        assert_eq!(ours.len(), theirs.len());
+        // The same thread's memory serves every check, and a stale result never leaks into one.
+        for _ in 0..3 {
+            assert!(verify_blocking("battery staple", &theirs));
+            assert!(!verify_blocking("battery stapler", &theirs));
+            assert!(verify_blocking("correct horse", &ours));
+        }
+        // Other parameters (a smaller memory) work with the same buffer.
+        let small = Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            Params::new(8 * 1024, 1, 1, None).unwrap(),
+        );
+        let small_hash = small.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(verify_blocking("pw", &small_hash) && !verify_blocking("px", &small_hash));
+        assert!(!verify_blocking("pw", "not a hash"));
+    }
 
     fn claims(exp_in: i64) -> Claims {
         let now = chrono::Utc::now().timestamp();
