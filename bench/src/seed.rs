@@ -10,7 +10,7 @@ pub async fn tickets(db: &Db, n: u64, noc: Uuid) -> anyhow::Result<()> {
     tickets_open(db, n, noc, 2).await
 }
 
-pub async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Result<()> {
+async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Result<()> {
     let n = n as i64;
     let open = open_of_5 as i64;
     match db {
