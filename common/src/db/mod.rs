@@ -183,13 +183,6 @@ impl Tx {
         Tx { conn, sessions_changed: Vec::new() }
     }
 
-    pub fn backend(&self) -> Backend {
-        match self.conn {
-            Conn::Sqlite(_) => Backend::Sqlite,
-            Conn::Postgres(_) => Backend::Postgres,
-        }
-    }
-
     /// Commits; then this process's session caches forget the sessions it changed (other
     /// processes hear of them from PostgreSQL, see [`session_cache`]).
     pub async fn commit(self) -> Result<(), DomainError> {

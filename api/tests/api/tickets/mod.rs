@@ -61,6 +61,17 @@ async fn doc(app: &TestApp, id: &str) -> Value {
     a.result().clone()
 }
 
+/// A new ticket its technician accepted, travelled to and checked in on: (ticket id, the
+/// check-in's evidence id, waiting for the NOC).
+async fn checked_in(app: &TestApp, c: &Cast) -> (String, String) {
+    let id = open_ticket(app, c).await;
+    act(app, &c.foc, &id, "ticketStatus/accept", None).await.expect(201);
+    act(app, &c.foc, &id, "ticketStatus/onTheWay", None).await.expect(201);
+    act(app, &c.foc, &id, "ticketStatus/checkedIn", evidence(true)).await.expect(201);
+    let ev = awaiting(app, &id).await;
+    (id, ev)
+}
+
 /// The evidence id of the request waiting for validation.
 async fn awaiting(app: &TestApp, id: &str) -> String {
     let d = doc(app, id).await;
@@ -224,11 +235,7 @@ on_both_backends! {
 
     async fn an_evidence_is_validated_once_and_only_by_the_regions_noc(app) {
         let c = cast(&app).await;
-        let id = open_ticket(&app, &c).await;
-        act(&app, &c.foc, &id, "ticketStatus/accept", None).await.expect(201);
-        act(&app, &c.foc, &id, "ticketStatus/onTheWay", None).await.expect(201);
-        act(&app, &c.foc, &id, "ticketStatus/checkedIn", evidence(true)).await.expect(201);
-        let ev = awaiting(&app, &id).await;
+        let (id, ev) = checked_in(&app, &c).await;
         let path = format!("/v1/tickets/{id}/validate/{ev}/true");
         app.send(Method::POST, &path, Some(&c.foc), None).await.expect(403);
         app.send(Method::POST, &path, Some(&c.supervisor), None).await.expect(403);

@@ -22,11 +22,7 @@ on_both_backends! {
 
     async fn ten_validations_of_one_evidence_at_once_give_one_verdict(app) {
         let c = cast(&app).await;
-        let id = open_ticket(&app, &c).await;
-        act(&app, &c.foc, &id, "ticketStatus/accept", None).await.expect(201);
-        act(&app, &c.foc, &id, "ticketStatus/onTheWay", None).await.expect(201);
-        act(&app, &c.foc, &id, "ticketStatus/checkedIn", evidence(true)).await.expect(201);
-        let ev = awaiting(&app, &id).await;
+        let (id, ev) = checked_in(&app, &c).await;
         let paths: Vec<String> = (0..10).map(|i| format!("/v1/tickets/{id}/validate/{ev}/{}", i % 2 == 0)).collect();
         let results = futures_join(paths.iter().map(|p| app.send(Method::POST, p, Some(&c.noc), None))).await;
         let codes: Vec<u16> = results.iter().map(|a| a.status.as_u16()).collect();
