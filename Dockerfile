@@ -8,12 +8,14 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin cgs-api --bin cgs-worker \
-    && mkdir -p /out \
+    && mkdir -p /out/media \
     && cp target/release/cgs-api target/release/cgs-worker /out/
 
 # glibc, libgcc and CA certificates, no shell; user 65532 ("nonroot").
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/cgs-api /out/cgs-worker /usr/local/bin/
+# The media store's directory, owned by the app's user (a volume mounted here takes its owner).
+COPY --from=build --chown=65532:65532 /out/media /home/nonroot/media
 USER nonroot:nonroot
 WORKDIR /home/nonroot
 # Two malloc arenas: fewer places for freed memory (argon2's 19 MiB per hash) to linger.

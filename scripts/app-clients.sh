@@ -37,7 +37,7 @@ drive() {
   local name="$1" url="$2"
   local port
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  DATABASE_URL="$url" CGS_LISTEN="127.0.0.1:$port" CGS_RUN_WORKER=true \
+  DATABASE_URL="$url" CGS_MEDIA_DIR="$work/media-$name" CGS_LISTEN="127.0.0.1:$port" CGS_RUN_WORKER=true \
     CGS_ADMIN_EMAIL=admin@cgs.test CGS_ADMIN_PASSWORD="$password" \
     RUST_LOG=warn "$CARGO_TARGET_DIR/debug/cgs-api" 2>"$work/api-$name.log" &
   api=$!

@@ -18,7 +18,7 @@ work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 password="schemathesis-password"
 # Live-feed streams end after 2 s, so that a request to the stream gets its whole answer.
-DATABASE_URL="sqlite://$work/cgs.db?mode=rwc" CGS_LISTEN="127.0.0.1:$port" CGS_FEED_STREAM_SECONDS=2 \
+DATABASE_URL="sqlite://$work/cgs.db?mode=rwc" CGS_MEDIA_DIR="$work/media" CGS_LISTEN="127.0.0.1:$port" CGS_FEED_STREAM_SECONDS=2 \
   CGS_ADMIN_EMAIL=admin@cgs.test CGS_ADMIN_PASSWORD="$password" CGS_LOGIN_MAX_FAILURES=1000000 \
   CGS_LOGIN_ACCOUNT_MAX_FAILURES=1000000 CGS_LOGIN_PER_ADDRESS_PER_MINUTE=1000000 \
   RUST_LOG=warn "$CARGO_TARGET_DIR/debug/cgs-api" 2>"$work/api.log" &
@@ -58,6 +58,11 @@ done >"$work/schemathesis.toml"
 gone="$(api POST /v1/users '{"email":"gone@cgs.test","password":"password123","rePassword":"password123","nik":"G1","name":"Gone","role":"FOC","region":"West"}')"
 printf '[[operations]]\ninclude-operation-id = ["getUser", "updateUser"]\nparameters = { "path.id" = "%s" }\n' "$user" >>"$work/schemathesis.toml"
 printf '[[operations]]\ninclude-operation-id = "deleteUser"\nparameters = { "path.id" = "%s" }\n' "$gone" >>"$work/schemathesis.toml"
+# A stored photo, so that reading one reaches past 404 (the uploader, this SuperAdmin, sees it).
+photo="$(printf '\xff\xd8\xff\xfe\x00\x0aseed-01\xff\xd9' | curl -fsS -X POST "http://127.0.0.1:$port/v1/media" \
+  -H "Authorization: Bearer $token" -H 'content-type: image/jpeg' --data-binary @- |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["result"]["sha256"])')"
+printf '[[operations]]\ninclude-operation-id = "getMedia"\nparameters = { "path.sha256" = "%s" }\n' "$photo" >>"$work/schemathesis.toml"
 # HTTP ignores headers it does not know: no negative case of an unknown header or parameter.
 printf '[generation]\nallow-extra-parameters = false\n' >>"$work/schemathesis.toml"
 

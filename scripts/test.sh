@@ -38,6 +38,9 @@ done
 . scripts/venv.sh
 venv_for tools/app-clients "${CGS_APP_CLIENTS_VENV:-$HOME/.cache/cgs-ticketing/app-clients}"
 export CGS_APP_CLIENTS_PYTHON="${CGS_APP_CLIENTS_VENV:-$HOME/.cache/cgs-ticketing/app-clients}/bin/python"
+# The S3-compatible server the media store's bucket tests start (tools/s3-server: moto's server).
+export CGS_S3_SERVER_VENV="${CGS_S3_SERVER_VENV:-$HOME/.cache/cgs-ticketing/s3-server}"
+venv_for tools/s3-server "$CGS_S3_SERVER_VENV"
 
 drop_test_databases
 trap drop_test_databases EXIT

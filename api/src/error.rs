@@ -59,12 +59,16 @@ pub enum ApiError {
     /// The stored state forbids it: duplicate, row in use, illegal transition.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// The body is larger than 1 MiB.
+    /// The body is larger than 1 MiB (a photo: than `CGS_MEDIA_MAX_BYTES`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
-    /// The body is not JSON (`Content-Type` missing or another type).
+    /// The body is not of a type the operation takes (JSON, or an image for a photo).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Well-formed, but refused for its content: an evidence the checks flag while
+    /// `CGS_EVIDENCE_ENFORCE` is on.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
     /// Too many attempts (failed logins, logins from one address, live-feed streams), or too
     /// many logins being checked just now; retry after the given seconds.
     #[oai(status = 429)]
@@ -139,6 +143,9 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict { code, message } => {
                 Self::Conflict(Json(ErrorBody::new(StatusCode::CONFLICT, code, message)))
             }
+            DomainError::Refused { code, message } => {
+                Self::Unprocessable(Json(ErrorBody::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)))
+            }
             DomainError::TooManyAttempts { retry_after } => Self::too_many(
                 "too_many_attempts",
                 format!("too many failed attempts; retry in {retry_after} seconds"),
@@ -185,7 +192,9 @@ pub fn render(err: poem::Error) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => {
             ("method_not_allowed", "method not allowed on this route".to_owned())
         }
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the body is larger than 1 MiB".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("payload_too_large", "the body is larger than this operation takes".to_owned())
+        }
         StatusCode::UNAUTHORIZED => {
             ("unauthorized", "log in first: a valid token or session is required".to_owned())
         }

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod hardening;
 pub mod idempotency;
 pub mod limits;
+pub mod media_store;
 pub mod observe;
 pub mod openapi;
 pub mod optional_json;
@@ -40,9 +41,11 @@ use crate::{
         catalog::{AreasApi, IndicationsApi, IspsApi, MainSplittersApi, SplittersApi},
         clients::ClientsApi,
         health::HealthApi,
+        media::MediaApi,
         reports::ReportsApi,
         tickets::TicketsApi,
         users::UsersApi,
+        validations::ValidationsApi,
     },
     state::AppState,
 };
@@ -79,6 +82,8 @@ type Apis = (
     IndicationsApi,
     ClientsApi,
     TicketsApi,
+    ValidationsApi,
+    MediaApi,
     ReportsApi,
     AdminApi,
     HealthApi,
@@ -97,6 +102,8 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             IndicationsApi,
             ClientsApi,
             TicketsApi,
+            ValidationsApi,
+            MediaApi,
             ReportsApi,
             AdminApi,
             HealthApi,
@@ -160,6 +167,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
     };
     let (hub, heads, head_sender) = feed::Hub::start(db.clone()).await?;
     let throttle = Arc::new(throttle::LoginThrottle::new(settings.login_per_address_per_minute));
+    let media = media_store::MediaStore::from_settings(&settings)?;
     let sessions =
         db::session_cache::SessionCache::start(&db, Duration::from_secs(settings.session_cache_seconds));
     let state = AppState {
@@ -179,6 +187,7 @@ pub async fn build_app(mut settings: Settings) -> anyhow::Result<Application> {
         gauges: Arc::default(),
         streams: Arc::default(),
         throttle,
+        media,
     };
     auth::ensure_admin(&state).await?;
     let acceptor = TcpListener::bind(state.settings.listen)

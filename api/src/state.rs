@@ -33,4 +33,6 @@ pub struct AppState {
     pub throttle: Arc<crate::throttle::LoginThrottle>,
     /// The session check's answers (`CGS_SESSION_CACHE_SECONDS`).
     pub sessions: Arc<SessionCache>,
+    /// Where uploaded photos are kept.
+    pub media: crate::media_store::MediaStore,
 }

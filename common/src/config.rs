@@ -268,6 +268,50 @@ pub struct Settings {
     #[arg(long, env = "CGS_SHUTDOWN_GRACE_SECONDS", default_value_t = 2)]
     pub shutdown_grace_seconds: u64,
 
+    /// Largest photo `POST /v1/media` takes, in bytes; a larger one is refused (413) while it
+    /// is read.
+    #[arg(long, env = "CGS_MEDIA_MAX_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
+    pub media_max_bytes: u64,
+
+    /// Directory of the media store when no bucket is set. Default: `media` beside the
+    /// embedded database (in the working directory on PostgreSQL).
+    #[arg(long, env = "CGS_MEDIA_DIR")]
+    pub media_dir: Option<std::path::PathBuf>,
+
+    /// S3 bucket of the media store (production); unset keeps photos in `CGS_MEDIA_DIR`. The
+    /// usual `AWS_*` variables are read too; the `CGS_MEDIA_S3_*` ones win.
+    #[arg(long, env = "CGS_MEDIA_S3_BUCKET")]
+    pub media_s3_bucket: Option<String>,
+
+    /// Address of an S3-compatible server (MinIO, Ceph, ...); unset: AWS itself.
+    #[arg(long, env = "CGS_MEDIA_S3_ENDPOINT")]
+    pub media_s3_endpoint: Option<String>,
+
+    /// Region of the bucket.
+    #[arg(long, env = "CGS_MEDIA_S3_REGION")]
+    pub media_s3_region: Option<String>,
+
+    #[arg(long, env = "CGS_MEDIA_S3_ACCESS_KEY_ID")]
+    pub media_s3_access_key_id: Option<String>,
+
+    #[arg(long, env = "CGS_MEDIA_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub media_s3_secret_access_key: Option<Secret>,
+
+    /// Farthest a check-in or finishing position may be from the customer's coordinate, in
+    /// metres, before the evidence is flagged `farFromCustomer` (and the photo's own GPS from
+    /// the reported position before `photoFarFromReport`).
+    #[arg(long, env = "CGS_CHECKIN_MAX_METERS", default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..))]
+    pub checkin_max_meters: i64,
+
+    /// Longest time between a photo's capture (EXIF) and the request it is evidence of, in
+    /// minutes, before the evidence is flagged `photoTimeMismatch`.
+    #[arg(long, env = "CGS_EVIDENCE_PHOTO_MAX_AGE_MINUTES", default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..))]
+    pub evidence_photo_max_age_minutes: i64,
+
+    /// Refuse a flagged check-in (422 `evidence_flagged`) instead of flagging it for the NOC.
+    #[arg(long, env = "CGS_EVIDENCE_ENFORCE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub evidence_enforce: bool,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -294,6 +338,14 @@ impl Settings {
     /// How long an unused session lives, when there is an idle limit.
     pub fn session_idle(&self) -> Option<chrono::Duration> {
         (self.session_idle_minutes > 0).then(|| chrono::Duration::minutes(self.session_idle_minutes))
+    }
+
+    /// The limits of the evidence checks.
+    pub fn evidence_policy(&self) -> crate::domain::evidence::EvidencePolicy {
+        crate::domain::evidence::EvidencePolicy {
+            max_meters: self.checkin_max_meters,
+            photo_max_age_minutes: self.evidence_photo_max_age_minutes,
+        }
     }
 
     pub fn sla_policy(&self) -> crate::domain::sla::SlaPolicy {
@@ -356,6 +408,16 @@ impl Settings {
             imap_poll_seconds: 30,
             imap_max_bytes: 5 * 1024 * 1024,
             shutdown_grace_seconds: 0,
+            media_max_bytes: 10 * 1024 * 1024,
+            media_dir: None,
+            media_s3_bucket: None,
+            media_s3_endpoint: None,
+            media_s3_region: None,
+            media_s3_access_key_id: None,
+            media_s3_secret_access_key: None,
+            checkin_max_meters: 300,
+            evidence_photo_max_age_minutes: 60,
+            evidence_enforce: false,
             log_format: "text".into(),
         }
     }

@@ -33,6 +33,10 @@ pub enum DomainError {
     /// The stored state forbids it: a duplicate, a row in use, an illegal transition.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Well-formed, but refused by a rule about its content (a flagged evidence while
+    /// `CGS_EVIDENCE_ENFORCE` is on).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// Too many failed attempts; try again after the given number of seconds.
     #[error("too many attempts, retry in {retry_after} s")]
     TooManyAttempts { retry_after: i64 },

@@ -11,6 +11,8 @@ use std::{
 use anyhow::Context;
 use serde_json::Value;
 
+pub mod photos;
+
 /// A started peer, killed when dropped.
 pub struct Peer {
     child: Child,

@@ -1,6 +1,7 @@
 """Drives a running cgs-api through the Python client that openapi-python-client generated from
 openapi/openapi.json, as an app would: login, a technician account, a ticket created, accepted,
-on the way, checked in and validated, the list, and the ticket document. Every answer is parsed by
+on the way, checked in with a photo uploaded to the media store, the validation queue, validated,
+the list, the ticket document, and the photo read back. Every answer is parsed by
 the generated models (an undocumented status raises), so a change to the API that breaks
 generated clients fails here.
 
@@ -17,17 +18,22 @@ from cgs_ticketing_api_client.api.tickets import (
     accept_ticket,
     check_in,
     create_ticket,
+    get_media,
     get_ticket,
     list_tickets,
+    list_validations,
     report_on_the_way,
+    upload_media,
     validate_evidence,
 )
+from cgs_ticketing_api_client.types import File
 from cgs_ticketing_api_client.api.users import create_user
 from cgs_ticketing_api_client.models import (
     ErrorBody,
     EvidenceBody,
     IndicationCategory,
     ListTicketSummary,
+    ListWaitingEvidence,
     LoginBody,
     LoginRequest,
     NetworkSegment,
@@ -35,6 +41,7 @@ from cgs_ticketing_api_client.models import (
     NewUser,
     Region,
     Role,
+    SingleStoredPhoto,
     SingleTicketDocument,
     SingleTicketSummary,
     SingleUser,
@@ -109,15 +116,23 @@ def main(base, admin_email, admin_password):
     again = accept_ticket.sync(ticket.id, client=foc)
     assert isinstance(again, ErrorBody) and again.status_code == 409, again
     expect(report_on_the_way.sync(ticket.id, client=foc), SingleTicketSummary)
+    # A photo: a JPEG's markers around a comment, unique to this run.
+    photo = b"\xff\xd8\xff\xfe\x00\x12" + uuid.uuid4().hex[:16].encode() + b"\xff\xd9"
+    stored = expect(upload_media.sync(client=foc, body=File(payload=photo, mime_type="image/jpeg")), SingleStoredPhoto)
+    assert stored.data.result.content_type == "image/jpeg" and stored.data.result.size_bytes == len(photo)
     checked = expect(
         check_in.sync(
             ticket.id,
             client=foc,
-            body=EvidenceBody(media_url="https://media.cgs.test/site.jpg", location_coordinate="-6.914,107.609"),
+            body=EvidenceBody(media_url=stored.data.result.media_url, location_coordinate="-6.914,107.609"),
         ),
         SingleTicketSummary,
     )
     assert checked.data.result.last_status == Status.CHECKEDIN
+    queue = expect(list_validations.sync(client=admin), ListWaitingEvidence)
+    mine = [w for w in queue.data.result if w.ticket.id == ticket.id]
+    assert len(mine) == 1 and mine[0].media_url == stored.data.result.media_url, queue
+    assert mine[0].flags == [] and mine[0].waiting_seconds >= 0, mine[0]
 
     doc = expect(get_ticket.sync(ticket.id, client=admin), SingleTicketDocument).data.result
     assert doc.need_validate is True
@@ -142,6 +157,8 @@ def main(base, admin_email, admin_password):
     approval = [l for l in doc.ticket_logs if l.evidence_id == waiting[0].evidence_id]
     assert approval and all(l.is_approved is True for l in approval), approval
     assert approval[0].approval_remark == "photo is clear"
+    read_back = get_media.sync(stored.data.result.sha256, client=admin)
+    assert isinstance(read_back, File) and read_back.payload.read() == photo, read_back
     print(f"generated client: {len(doc.ticket_logs)} log entries on {doc.ticket_id}, every answer parsed")
 
 

@@ -224,7 +224,7 @@ async fn on_press(ctx: &Context, bot: &dyn Chat, update_id: i64, q: &CallbackQue
     };
     let ran = service::tickets::change(
         &mut tx,
-        ctx.settings.effects(),
+        &ctx.settings,
         &actor,
         &(&actor).into(),
         ticket_id,

@@ -7,13 +7,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use common::{
+    config::Settings,
     db,
     domain::{
         Status,
         access::Actor,
         ticket::{Command as TicketCommand, Evidence},
     },
-    jobs::Effects,
     service,
 };
 use support::*;
@@ -90,7 +90,9 @@ fn killed_repeatedly(postgres: Option<String>) {
     rt.block_on(async {
         let f = Fixture::new(&postgres, N).await;
         let project = format!("cgs-kill-{}", uuid::Uuid::new_v4().simple());
-        let effects = Effects { sync_firestore: true, ..Effects::default() };
+        // Every change enqueues its Firestore sync (the project is what turns it on).
+        let settings =
+            Settings { firestore_project_id: Some(project.clone()), ..Settings::with_database("") };
         let stream = {
             let (db, noc, foc, ids) = (f.db.clone(), f.noc.clone(), f.foc.clone(), f.tickets.clone());
             tokio::spawn(async move {
@@ -98,6 +100,7 @@ fn killed_repeatedly(postgres: Option<String>) {
                     media_url: Some("https://m/p.jpg".into()),
                     remark: None,
                     location: Some("1,1".into()),
+                    check: None,
                 };
                 let mut done = 0;
                 for id in ids {
@@ -105,7 +108,7 @@ fn killed_repeatedly(postgres: Option<String>) {
                         let mut tx = db.begin_write().await.unwrap();
                         let (row, _) = service::tickets::change(
                             &mut tx,
-                            effects,
+                            &settings,
                             actor,
                             &actor.into(),
                             id,

@@ -49,8 +49,9 @@ impl HealthApi {
 
     /// Prometheus metrics: this process's requests by method, route and status (count and
     /// latency) and its session checks (from its cache or the database); and, from the database, background jobs by queue and state (`failed` are those
-    /// that used up their attempts), tickets by region and status, and how many of those are
-    /// over their SLA. The database's figures are counted at most once per
+    /// that used up their attempts), tickets by region and status, how many of those are
+    /// over their SLA, and the evidence waiting for the NOC (count, oldest age, by flag) and
+    /// flagged ever. The database's figures are counted at most once per
     /// `CGS_METRICS_INTERVAL_SECONDS`; with `CGS_METRICS_TOKEN` set, a scrape sends it as a
     /// bearer token (401 otherwise).
     #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
@@ -115,7 +116,9 @@ async fn gauges(state: &AppState) -> Result<String, common::DomainError> {
     }
     let mut tx = state.db.begin().await?;
     let jobs = common::db::failed_jobs::counts(&mut tx).await?;
-    let tickets = common::db::tickets::status_counts(&mut tx, common::db::now()).await?;
+    let now = common::db::now();
+    let tickets = common::db::tickets::status_counts(&mut tx, now).await?;
+    let evidence = common::db::validations::stats(&mut tx).await?;
     tx.commit().await?;
     let mut out = String::new();
     out.push_str("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
@@ -136,6 +139,23 @@ async fn gauges(state: &AppState) -> Result<String, common::DomainError> {
             "cgs_tickets_over_sla{{region=\"{}\",status=\"{}\"}} {}",
             c.region, c.status, c.over_sla
         );
+    }
+    let oldest = evidence.oldest.map_or(0, |at| (now - at).num_seconds().max(0));
+    let _ = write!(
+        out,
+        "# HELP cgs_evidence_waiting Evidence waiting for the NOC's verdict.\n# TYPE cgs_evidence_waiting gauge\n\
+         cgs_evidence_waiting {}\n\
+         # HELP cgs_evidence_waiting_oldest_seconds How long the oldest waiting evidence has waited (0: none waits).\n\
+         # TYPE cgs_evidence_waiting_oldest_seconds gauge\ncgs_evidence_waiting_oldest_seconds {oldest}\n\
+         # HELP cgs_evidence_waiting_flagged Waiting evidence by flag.\n# TYPE cgs_evidence_waiting_flagged gauge\n",
+        evidence.waiting
+    );
+    for (flag, waiting, _) in &evidence.flagged {
+        let _ = writeln!(out, "cgs_evidence_waiting_flagged{{flag=\"{flag}\"}} {waiting}");
+    }
+    out.push_str("# HELP cgs_evidence_flagged_total Evidence flagged by the checks, by flag, since the start.\n# TYPE cgs_evidence_flagged_total counter\n");
+    for (flag, _, ever) in &evidence.flagged {
+        let _ = writeln!(out, "cgs_evidence_flagged_total{{flag=\"{flag}\"}} {ever}");
     }
     *cached = Some((std::time::Instant::now(), out.clone()));
     Ok(out)

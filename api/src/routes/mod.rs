@@ -4,6 +4,8 @@ pub mod admin;
 pub mod catalog;
 pub mod clients;
 pub mod health;
+pub mod media;
 pub mod reports;
 pub mod tickets;
 pub mod users;
+pub mod validations;

@@ -13,6 +13,7 @@ mod firestore;
 mod flow;
 mod hostile;
 pub mod master_data;
+mod media;
 mod metrics;
 mod openapi;
 mod replicas;

@@ -3,7 +3,26 @@
 use uuid::Uuid;
 
 use super::sql::Sql;
-use crate::domain::{Region, access::Cond};
+use crate::domain::{
+    Region, Role,
+    access::{Cond, TicketScope, ticket_read_rule},
+};
+
+/// The read rule of `scope` over the ticket columns of table alias `t`.
+pub(crate) fn scope_sql(scope: TicketScope, t: &str) -> Sql {
+    let (role, region, me) = scope_parts(scope);
+    rule_sql(&ticket_read_rule(role), t, region, me)
+}
+
+/// The role whose rule a scope applies, with the caller's region and id.
+pub(crate) fn scope_parts(scope: TicketScope) -> (Role, Option<Region>, Option<Uuid>) {
+    match scope {
+        TicketScope::All => (Role::SuperAdmin, None, None),
+        TicketScope::Region(r) => (Role::NOC, Some(r), None),
+        TicketScope::Supervisor { region, me } => (Role::FOCSupervisor, Some(region), Some(me)),
+        TicketScope::Technician { region, me } => (Role::FOC, Some(region), Some(me)),
+    }
+}
 
 /// `rule` over the ticket columns of table alias `t` (`region`, `status`, `foc_id`) for a caller
 /// in `region` with id `me`. Statuses are enum names, never input.

@@ -12,6 +12,7 @@ pub mod failed_jobs;
 pub mod feed;
 pub mod idempotency;
 pub mod intake;
+pub mod media;
 pub mod session_cache;
 pub mod sessions;
 pub mod settings;
@@ -19,6 +20,7 @@ pub mod sql;
 pub mod telegram;
 pub mod tickets;
 pub mod users;
+pub mod validations;
 
 use std::{str::FromStr, time::Duration};
 

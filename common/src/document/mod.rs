@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
-    Role, SlaType, Status, TicketSource, TicketType,
+    Role, SlaType, Status, TicketSource, TicketType, evidence::EvidenceFlag,
 };
 
 mod render;
@@ -220,6 +220,27 @@ document! {
         pub is_resumed: Option<bool>,
         pub cancel_category: Option<CancelCategory>,
         pub foc_before_reassigned: Option<FocBefore>,
+        /// Metres from the customer's coordinate to the reported position (check-in and
+        /// finishing of a ticket with a client); null where not measured.
+        pub distance_meters: Option<i64>,
+        /// The GPS position the photo carries in its EXIF (`lat,long`).
+        pub photo_coordinate: Option<String>,
+        /// When the photo was taken, by its EXIF.
+        pub photo_taken_at: Option<DateTime<Utc>>,
+        /// Metres from the photo's own position to the reported one.
+        pub photo_distance_meters: Option<i64>,
+        /// The ticket whose evidence used the same photo first.
+        pub reused_from: Option<TicketRef>,
+        /// What the evidence checks flagged for the NOC; empty when nothing.
+        pub flags: Vec<EvidenceFlag>,
+    }
+}
+
+document! {
+    /// Another ticket, by its id and number.
+    pub struct TicketRef {
+        pub id: Uuid,
+        pub ticket_id: String,
     }
 }
 
@@ -228,8 +249,9 @@ document! {
 /// time beside them. The `*Time` fields are typed `string` by the contract and stay strings.
 pub const DATE_FIELDS: [&str; 4] = ["createdAt", "updatedAt", "publishedAt", "slaDueAt"];
 
-/// The fields of a log entry (`ticketLogs[]`) that the contract types `Date`.
-pub const LOG_DATE_FIELDS: [&str; 1] = ["timestamp"];
+/// The fields of a log entry (`ticketLogs[]`) that the contract types `Date`, with the photo's
+/// capture time beside them.
+pub const LOG_DATE_FIELDS: [&str; 2] = ["timestamp", "photoTakenAt"];
 
 /// The document's JSON form: the one the API answers, Firestore stores and the live feed sends.
 pub fn to_json(doc: &TicketDocument) -> serde_json::Value {

@@ -179,6 +179,22 @@ fn log_doc(l: &LogRow, people: &HashMap<Uuid, UserRow>) -> LogDoc {
     field("Pending category", l.pending_category.map(|c| c.to_string()));
     field("Cancel category", l.cancel_category.map(|c| c.to_string()));
     field("Approval remark", l.approval_remark.clone());
+    let check = &l.check;
+    let flags = check.flags();
+    field(
+        "Distance from customer",
+        check.distance_meters.map(metres).or_else(|| check.distance_note.clone()),
+    );
+    field(
+        "Photo position",
+        check.photo_distance_meters.map(|m| format!("{} from the reported position", metres(m))),
+    );
+    field("Photo taken", check.photo_taken_at.map(|t| photo_age(t, l.created_at)));
+    field("Same photo as", check.reused_from_number.clone());
+    field(
+        "Flags",
+        (!flags.is_empty()).then(|| flags.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")),
+    );
     let foc_before = l.foc_before_id.and_then(|id| people.get(&id)).map(|u| FocBefore {
         email: u.email.clone(),
         id: u.id,
@@ -211,5 +227,27 @@ fn log_doc(l: &LogRow, people: &HashMap<Uuid, UserRow>) -> LogDoc {
         is_resumed: l.is_resumed,
         cancel_category: l.cancel_category,
         foc_before_reassigned: foc_before,
+        distance_meters: check.distance_meters,
+        photo_coordinate: check.photo_coordinate.clone(),
+        photo_taken_at: check.photo_taken_at,
+        photo_distance_meters: check.photo_distance_meters,
+        reused_from: check.reused().map(|(id, ticket_id)| TicketRef { id, ticket_id }),
+        flags,
     }
+}
+
+/// A distance for a person: metres up to a kilometre, then kilometres.
+fn metres(m: i64) -> String {
+    if m < 1000 { format!("{m} m") } else { format!("{:.1} km", m as f64 / 1000.0) }
+}
+
+/// When a photo was taken, against the request it is evidence of.
+fn photo_age(taken: DateTime<Utc>, request: DateTime<Utc>) -> String {
+    let minutes = (request - taken).num_minutes();
+    let when = match minutes {
+        0 => "within a minute of the request".to_owned(),
+        m if m > 0 => format!("{m} minutes before the request"),
+        m => format!("{} minutes after the request", -m),
+    };
+    format!("{} UTC, {when}", taken.format("%Y-%m-%d %H:%M"))
 }

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod enums;
+pub mod evidence;
 pub mod report;
 pub mod sla;
 pub mod ticket;

@@ -189,19 +189,21 @@ async fn prepare(
     })
 }
 
-/// Runs `cmd` by `actor` on ticket `id` and returns the ticket as it is afterwards. The write
-/// is guarded by the ticket's version: of two racing commands one wins, the other gets 409.
+/// Runs `cmd` by `actor` on ticket `id` and returns the ticket as it is afterwards; the
+/// evidence it carries is checked (`service::evidence`). The write is guarded by the ticket's
+/// version: of two racing commands one wins, the other gets 409.
 pub async fn change(
     tx: &mut Tx,
-    effects: Effects,
+    settings: &Settings,
     actor: &Actor,
     who: &LogActor,
     id: Uuid,
     cmd: &Command,
     now: DateTime<Utc>,
 ) -> Result<(TicketRow, Change), DomainError> {
+    let effects = settings.effects();
     let row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
-    let change = match decide(&row.state, actor, cmd, now, &mut Uuid::now_v7) {
+    let mut change = match decide(&row.state, actor, cmd, now, &mut Uuid::now_v7) {
         Ok(change) => change,
         Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !tickets::has_evidence(tx, id, *evidence_id).await?) =>
         {
@@ -209,6 +211,7 @@ pub async fn change(
         }
         Err(e) => return Err(e),
     };
+    super::evidence::check(tx, settings, &row, cmd, &mut change, now).await?;
     let due = sla::due_at(&change.next, row.sla_hours);
     let Some(after) = tickets::save_state(tx, &change.next, row.version, due, now).await? else {
         return Err(DomainError::conflict(

@@ -25,7 +25,7 @@ async fn expire(job: ExpirePending, ctx: &Context) -> Result<(), JobError> {
     let cmd = Command::ExpirePending { evidence_id: job.evidence_id };
     match service::tickets::change(
         &mut tx,
-        ctx.settings.effects(),
+        &ctx.settings,
         &super::system(),
         &LogActor::system(),
         job.ticket_id,

@@ -23,7 +23,7 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
         let mut tx = ctx.db.begin_write().await?;
         match service::tickets::change(
             &mut tx,
-            ctx.settings.effects(),
+            &ctx.settings,
             &super::system(),
             &LogActor::system(),
             id,

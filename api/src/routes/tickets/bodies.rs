@@ -258,7 +258,7 @@ pub(super) fn evidence<M, R, L>(
         check.fail("locationCoordinate", "the GPS position is required for this step");
     }
     check.finish()?;
-    Ok(Evidence { media_url: opt(media), remark: opt(remark), location: opt(location) })
+    Ok(Evidence { media_url: opt(media), remark: opt(remark), location: opt(location), check: None })
 }
 
 impl EvidenceBody {

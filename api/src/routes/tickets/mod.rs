@@ -54,9 +54,8 @@ async fn change(
 ) -> ApiResult<TicketSummary> {
     let actor = auth.actor();
     idempotency::run(state, actor.id, &key, status, async |tx| {
-        let effects = state.settings.effects();
         let (row, _) =
-            service::tickets::change(tx, effects, actor, &actor.into(), id, &cmd, db::now()).await?;
+            service::tickets::change(tx, &state.settings, actor, &actor.into(), id, &cmd, db::now()).await?;
         Ok(TicketSummary::from(&row))
     })
     .await

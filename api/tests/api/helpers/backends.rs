@@ -125,6 +125,21 @@ impl Fixture for (Emulator, String) {
     }
 }
 
+/// A local S3-compatible server with a bucket of the test's own, the app's media store in it.
+impl Fixture for S3Server {
+    fn start() -> Self {
+        S3Server::start()
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        s.media_s3_bucket = Some(self.bucket.clone());
+        s.media_s3_endpoint = Some(format!("http://127.0.0.1:{}", self.port));
+        s.media_s3_region = Some("us-east-1".into());
+        s.media_s3_access_key_id = Some("test".into());
+        s.media_s3_secret_access_key = Some(Secret::new("test"));
+    }
+}
+
 /// Starts the fixture, then a runtime, then the app on `backend` (skipped where
 /// [`spawn_app_with`] skips), and runs `test` with them.
 pub fn run_test<X: Fixture, Fut: std::future::Future<Output = ()>>(

@@ -373,3 +373,90 @@ pub fn app_clients_python() -> PathBuf {
     assert!(path.exists(), "{} is missing: scripts/test.sh installs tools/app-clients", path.display());
     path
 }
+
+/// An S3-compatible server of this test's own (moto's server, `tools/s3-server`, installed by
+/// `scripts/test.sh`) with an empty bucket; stopped on drop.
+pub struct S3Server {
+    process: std::process::Child,
+    venv: PathBuf,
+    pub port: u16,
+    pub bucket: String,
+}
+
+impl S3Server {
+    pub fn start() -> Self {
+        let venv = std::env::var_os("CGS_S3_SERVER_VENV").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/cgs-ticketing/s3-server")
+        });
+        let program = venv.join("bin/moto_server");
+        assert!(
+            program.exists(),
+            "{} is missing: scripts/test.sh installs tools/s3-server",
+            program.display()
+        );
+        let port = peers::reserve_port();
+        let process = std::process::Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let server = Self {
+            process,
+            venv,
+            port,
+            bucket: format!("cgs-media-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        };
+        // Ready when it answers; then the bucket (this server takes unsigned requests).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match server.raw(&format!("PUT /{} HTTP/1.1", server.bucket)) {
+                Some(head) if head.starts_with("HTTP/1.1 200") => break,
+                other => {
+                    assert!(std::time::Instant::now() < deadline, "the S3 server did not come up: {other:?}");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        }
+        server
+    }
+
+    /// One request line without a body, the answer's head (`None` when it does not connect).
+    fn raw(&self, request_line: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        let req = format!(
+            "{request_line}\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        c.write_all(req.as_bytes()).ok()?;
+        let mut out = String::new();
+        c.read_to_string(&mut out).ok()?;
+        Some(out)
+    }
+
+    /// An object of the bucket, read back with another S3 client (boto3, beside the server).
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        const READ: &str = "import sys, boto3\n\
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test',\n\
+                              aws_secret_access_key='test', region_name='us-east-1')\n\
+            try:\n    sys.stdout.buffer.write(s3.get_object(Bucket=sys.argv[2], Key=sys.argv[3])['Body'].read())\n\
+            except s3.exceptions.NoSuchKey:\n    sys.exit(3)\n";
+        let out = std::process::Command::new(self.venv.join("bin/python"))
+            .args(["-c", READ, &format!("http://127.0.0.1:{}", self.port), &self.bucket, key])
+            .output()
+            .expect("boto3 runs");
+        match out.status.code() {
+            Some(0) => Some(out.stdout),
+            Some(3) => None,
+            _ => panic!("boto3 failed: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}

@@ -36,6 +36,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     sqlite_file: Option<PathBuf>,
+    /// The test's own media directory.
+    pub media_dir: PathBuf,
     /// The app runs its worker: jobs are consumed, so only failed ones count as left over.
     runs_worker: bool,
     /// Queues whose jobs the test means to leave (see [`TestApp::expect_jobs`]).
@@ -86,6 +88,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     // Tests log many users in from the loopback; the hostile suite sets its own limit.
     settings.login_per_address_per_minute = 100_000;
     settings.job_retry_max_wait_seconds = 1;
+    let media_dir = std::env::temp_dir().join(format!("cgs-test-media-{}", uuid::Uuid::new_v4().simple()));
+    settings.media_dir = Some(media_dir.clone());
     tweak(&mut settings);
     // The database the app runs on (a test may point it elsewhere).
     let url = settings.database_url.clone();
@@ -109,6 +113,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         shutdown: Some(tx),
         server: Some(server),
         sqlite_file,
+        media_dir,
         runs_worker,
         expected_jobs: Default::default(),
     };
@@ -125,6 +130,7 @@ impl Drop for TestApp {
             server.abort();
         }
         let left = if std::thread::panicking() { Vec::new() } else { self.left_over_jobs() };
+        let _ = std::fs::remove_dir_all(&self.media_dir);
         if let Some(path) = &self.sqlite_file {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -116,6 +116,17 @@ impl TestApp {
         Answer { status, body, headers }
     }
 
+    /// Uploads a photo as `token`: `POST /v1/media` with the bytes and their `Content-Type`.
+    pub async fn upload(&self, token: &str, content_type: &str, bytes: Vec<u8>) -> Answer {
+        let req = self
+            .client
+            .post(self.url("/v1/media"))
+            .bearer_auth(token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+        Self::answer(req.send().await.expect("request sent")).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Answer {
         self.send(Method::GET, path, Some(token), None).await
     }

@@ -1,6 +1,7 @@
 //! The ticket flow through the API: creation to closing, requests and verdicts, pending, cancel,
 //! reassignment; `drafts.rs` drafts and their publication, `lists.rs` the list and its search,
-//! `races.rs` concurrent commands and idempotency.
+//! `races.rs` concurrent commands and idempotency, `evidence.rs` the checks of evidence and the
+//! NOC's validation queue.
 
 use std::collections::HashSet;
 
@@ -119,6 +120,7 @@ async fn on_going(app: &TestApp, c: &Cast) -> String {
 }
 
 mod drafts;
+mod evidence;
 mod lists;
 mod races;
 

@@ -76,12 +76,7 @@ pub async fn list(
     count_bound: i64,
     now: DateTime<Utc>,
 ) -> Result<Page<TicketRow>, DomainError> {
-    let (role, region, me) = match scope {
-        TicketScope::All => (Role::SuperAdmin, None, None),
-        TicketScope::Region(r) => (Role::NOC, Some(r), None),
-        TicketScope::Supervisor { region, me } => (Role::FOCSupervisor, Some(region), Some(me)),
-        TicketScope::Technician { region, me } => (Role::FOC, Some(region), Some(me)),
-    };
+    let (role, region, me) = crate::db::access::scope_parts(scope);
     let rule = access::ticket_read_rule(role);
     let rule_on = |t: &str| rule_sql(&rule, t, region, me);
     let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");

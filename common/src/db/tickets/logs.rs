@@ -28,6 +28,37 @@ pub struct LogRow {
     pub is_resumed: Option<bool>,
     pub foc_before_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub check: StoredCheck,
+}
+
+/// The checks made when an evidence arrived (see `domain::evidence`), as its log entry keeps them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredCheck {
+    pub distance_meters: Option<i64>,
+    pub distance_note: Option<String>,
+    pub photo_coordinate: Option<String>,
+    pub photo_taken_at: Option<DateTime<Utc>>,
+    pub photo_distance_meters: Option<i64>,
+    pub reused_from: Option<Uuid>,
+    pub reused_from_number: Option<String>,
+    /// Flag names joined by commas.
+    pub flags: Option<String>,
+}
+
+impl StoredCheck {
+    /// The columns, for a `SELECT` from `ticket_logs` under the alias `l`.
+    pub const COLUMNS: &str = "l.distance_meters, l.distance_note, l.photo_coordinate, l.photo_taken_at, \
+         l.photo_distance_meters, l.reused_from, l.reused_from_number, l.flags";
+
+    pub fn flags(&self) -> Vec<EvidenceFlag> {
+        EvidenceFlag::split(self.flags.as_deref())
+    }
+
+    /// The ticket whose evidence used the same photo first.
+    pub fn reused(&self) -> Option<(Uuid, String)> {
+        self.reused_from.zip(self.reused_from_number.clone())
+    }
 }
 
 const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
@@ -44,14 +75,20 @@ pub async fn append_logs(
     actor: &LogActor,
 ) -> Result<(), DomainError> {
     for l in logs {
-        let Evidence { media_url, remark, location } = &l.evidence;
+        let Evidence { media_url, remark, location, check } = &l.evidence;
+        let check = check.clone().unwrap_or_default();
+        let (reused_from, reused_from_number) =
+            check.reused_from.map(|f| (f.ticket, f.ticket_number)).unzip();
         db_run!(tx, |c| {
             sqlx::query(
                 "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
                  actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, \
                  location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, \
-                 foc_before_id, created_at) SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, \
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM ticket_logs WHERE ticket_id = $2",
+                 foc_before_id, created_at, media_key, distance_meters, distance_note, photo_coordinate, \
+                 photo_taken_at, photo_distance_meters, reused_from, reused_from_number, flags) \
+                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31 \
+                 FROM ticket_logs WHERE ticket_id = $2",
             )
             .bind(Uuid::now_v7())
             .bind(ticket)
@@ -75,6 +112,15 @@ pub async fn append_logs(
             .bind(l.is_resumed)
             .bind(l.foc_before)
             .bind(l.at)
+            .bind(media_url.as_deref().map(evidence::media_key))
+            .bind(check.distance_meters)
+            .bind(&check.distance_note)
+            .bind(&check.photo_coordinate)
+            .bind(check.photo_taken_at)
+            .bind(check.photo_distance_meters)
+            .bind(reused_from)
+            .bind(&reused_from_number)
+            .bind(EvidenceFlag::join(&check.flags))
             .execute(&mut *c)
             .await?;
         });
@@ -138,7 +184,10 @@ pub async fn update_logs(tx: &mut Tx, ticket: Uuid, updates: &[LogUpdate]) -> Re
 
 /// A ticket's log, in order.
 pub async fn logs(tx: &mut Tx, ticket: Uuid) -> Result<Vec<LogRow>, DomainError> {
-    let sql = format!("SELECT {LOG_COLUMNS} FROM ticket_logs WHERE ticket_id = $1 ORDER BY seq");
+    let sql = format!(
+        "SELECT {LOG_COLUMNS}, {} FROM ticket_logs l WHERE ticket_id = $1 ORDER BY seq",
+        StoredCheck::COLUMNS
+    );
     Ok(db_run!(tx, |c| sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(ticket)
         .fetch_all(&mut *c)

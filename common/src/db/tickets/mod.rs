@@ -9,8 +9,9 @@ use crate::{
     db_run,
     domain::{
         CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
-        Role, SlaType, Status, TicketSource, TicketType,
+        SlaType, Status, TicketSource, TicketType,
         access::{self, Actor, TicketScope},
+        evidence::{self, EvidenceFlag},
         report,
         ticket::{Evidence, LogUpdate, NewLog, TicketState},
     },

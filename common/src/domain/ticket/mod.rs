@@ -101,6 +101,8 @@ pub struct Evidence {
     pub media_url: Option<String>,
     pub remark: Option<String>,
     pub location: Option<String>,
+    /// What the checks found when it arrived (set by the caller after the state machine).
+    pub check: Option<super::evidence::EvidenceCheck>,
 }
 
 /// The technician an assignment names, as stored.

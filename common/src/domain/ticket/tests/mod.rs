@@ -21,6 +21,7 @@ fn evidence() -> Evidence {
         media_url: Some("https://x/p.jpg".into()),
         remark: Some("ok".into()),
         location: Some("1,1".into()),
+        check: None,
     }
 }
 
