@@ -267,7 +267,17 @@ on_both_backends! {
             "indicationCategory": "FiberCut", "networkSegment": "Access", "contactPerson": [{"name": "Budi", "phone": "0812"}]})).await.id();
         step(&app, &foc, &id, "ticketStatus/accept", None).await;
         step(&app, &foc, &id, "ticketStatus/onTheWay", None).await;
-        step(&app, &foc, &id, "ticketStatus/checkedIn", Some(json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"}))).await;
+        // A stored photo whose EXIF has a position and a capture time: the checks' fields reach
+        // Firestore with the entry, the capture time as a Timestamp.
+        let exif = peers::photos::PhotoExif {
+            position: Some((-6.9, 107.6)),
+            taken: Some(chrono::Utc::now().format("%Y:%m:%d %H:%M:%S").to_string()),
+            offset: Some("+00:00".into()),
+        };
+        let photo = app.upload(&foc, "image/jpeg", peers::photos::jpeg(Some(&exif), &id)).await;
+        photo.expect(201);
+        let media_url = photo.result()["mediaUrl"].clone();
+        step(&app, &foc, &id, "ticketStatus/checkedIn", Some(json!({"mediaUrl": media_url, "locationCoordinate": "-6.9,107.6"}))).await;
         let (api, _) = synced(&app, &emu, &project, &id).await;
         let read = read_with_google_client(&emu, &project, &id, &since);
         assert_eq!(read["exists"], true);
@@ -282,6 +292,9 @@ on_both_backends! {
             assert_eq!(f[key]["type"], "str", "{key} stays a string, as the contract types it");
         }
         assert!(f["ticketLogs"]["value"].as_array().unwrap().iter().all(|l| l["value"]["timestamp"]["type"] == "DatetimeWithNanoseconds"));
+        let request = f["ticketLogs"]["value"].as_array().unwrap().iter().find(|l| l["value"]["evidenceId"]["type"] == "str" && l["value"]["photoTakenAt"]["type"] != "NoneType").expect("the check-in's entry");
+        assert_eq!(request["value"]["photoTakenAt"]["type"], "DatetimeWithNanoseconds");
+        assert_eq!((request["value"]["distanceMeters"]["type"].as_str(), request["value"]["flags"]["type"].as_str()), (Some("int"), Some("list")));
         assert_eq!(f["noc"]["type"], "dict", "the ticket's NOC is always there");
         assert_eq!(read["queried"], json!([id]), "an app's query on createdAt finds the ticket");
     }
