@@ -261,7 +261,6 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         let (client, noc, foc, body, open, inline) =
             (client.clone(), noc.clone(), focs[i].clone(), new_ticket.clone(), open.clone(), inline.clone());
         async move {
-            let evidence = json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "-6.9,107.6"});
             while !stop.load(Ordering::SeqCst) {
                 // Taken before the match, so the lock is not held while a ticket is created.
                 let next = open.lock().await.pop();
@@ -286,7 +285,8 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
                     go(
                         format!("/v1/tickets/{id}/ticketStatus/checkedIn"),
                         foc.clone(),
-                        Some(evidence.clone()),
+                        // A photo of its own: a photo used again is looked up and flagged.
+                        Some(json!({"mediaUrl": format!("https://m/{id}.jpg"), "locationCoordinate": "-6.9,107.6"})),
                     ),
                 )
                 .await?;

@@ -267,7 +267,7 @@ async fn firestore_latency(
     post(
         "ticketStatus/checkedIn",
         &foc,
-        Some(json!({"mediaUrl": "https://m/p.jpg", "locationCoordinate": "1,1"})),
+        Some(json!({"mediaUrl": format!("https://m/{id}.jpg"), "locationCoordinate": "1,1"})),
     )
     .await?;
     let doc = call(reqwest::Method::GET, format!("/v1/tickets/{id}"), Some(admin.clone()), None).await?;

@@ -19,7 +19,8 @@ CREATE TABLE media_uploads (
 );
 
 -- The checks made when an evidence arrives, kept with its log entry: media_key is the photo's
--- SHA-256 (stored media) or its URL (external), to find a photo used again.
+-- SHA-256 (stored media) or `url:` and the SHA-256 of its address (external), to find a photo
+-- used again.
 ALTER TABLE ticket_logs ADD COLUMN media_key TEXT;
 ALTER TABLE ticket_logs ADD COLUMN distance_meters BIGINT;
 ALTER TABLE ticket_logs ADD COLUMN distance_note TEXT;
@@ -30,7 +31,8 @@ ALTER TABLE ticket_logs ADD COLUMN reused_from UUID;
 ALTER TABLE ticket_logs ADD COLUMN reused_from_number TEXT;
 ALTER TABLE ticket_logs ADD COLUMN flags TEXT;
 
-CREATE INDEX ticket_logs_media_key_idx ON ticket_logs (media_key, seq);
+-- A photo's first use is the first entry of its key by time: one step down this index.
+CREATE INDEX ticket_logs_media_key_idx ON ticket_logs (media_key, created_at, id);
 -- /metrics counts flagged evidence; few entries are.
 CREATE INDEX ticket_logs_flagged_idx ON ticket_logs (flags) WHERE flags IS NOT NULL;
 -- The validation queue reads the tickets whose request waits for the NOC.

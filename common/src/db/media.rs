@@ -107,6 +107,6 @@ pub async fn first_use(tx: &mut Tx, key: &str, evidence: Uuid) -> Result<Option<
          WHERE l.media_key = ",
     );
     sql.bind(key).push(" AND (l.evidence_id IS NULL OR l.evidence_id <> ").bind(evidence);
-    sql.push(") ORDER BY l.created_at, l.seq LIMIT 1");
+    sql.push(") ORDER BY l.created_at, l.id LIMIT 1");
     Ok(sql.fetch_optional::<Use>(tx).await?.map(|u| FirstUse { ticket: u.ticket, ticket_number: u.number }))
 }

@@ -180,9 +180,17 @@ pub fn stored_media(url: &str) -> Option<&str> {
     (sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then_some(sha)
 }
 
-/// What identifies a photo across evidence: the SHA-256 of stored media, else the URL itself.
+/// What identifies a photo across evidence: the SHA-256 of stored media, else `url:` and the
+/// SHA-256 of the address (an address may be 2000 characters, more than an index entry takes).
 pub fn media_key(url: &str) -> String {
-    stored_media(url).map_or_else(|| url.trim().to_owned(), str::to_owned)
+    use sha2::{Digest, Sha256};
+    match stored_media(url) {
+        Some(sha) => sha.to_owned(),
+        None => {
+            let digest = Sha256::digest(url.trim().as_bytes());
+            format!("url:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        }
+    }
 }
 
 /// A `latitude,longitude` text as numbers; `None` when it is not one.

@@ -198,5 +198,9 @@ fn media_urls_of_the_store_are_known_by_their_sha256() {
     ] {
         assert_eq!(stored_media(&url), None, "{url}");
     }
-    assert_eq!(media_key(" https://x/p.jpg "), "https://x/p.jpg");
+    // An external address is known by its hash: the same address (blanks aside) is the same key.
+    let key = media_key(" https://x/p.jpg ");
+    assert_eq!(key, media_key("https://x/p.jpg"));
+    assert!(key.starts_with("url:") && key.len() == 4 + 64, "{key}");
+    assert_ne!(key, media_key("https://x/q.jpg"));
 }
