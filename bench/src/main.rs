@@ -142,7 +142,7 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     // Published 10·k seconds ago with 24 h of SLA: those older than a day are over it. The sweep
     // is the worker's, with what it writes when Firestore is on: per marked ticket a live-feed
     // row and a sync job, in transactions of `SLA_SWEEP_BATCH` tickets.
-    let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
+    let effects = common::jobs::Effects { sync_firestore: true, ..Default::default() };
     let batch = common::service::sla::SLA_SWEEP_BATCH;
     let start = common::db::now();
     let later = start + chrono::Duration::minutes(1);

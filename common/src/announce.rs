@@ -1,9 +1,10 @@
-//! The announcement of a ticket that became `Open`: the text every channel sends to the field
-//! technicians of its region (mail now, chat with the same words).
+//! What people are told, in one place: the announcement of a ticket that became `Open` (to the
+//! field technicians of its region) and the NOC's verdict on a technician's request (to the
+//! technician). Every channel sends the same words (mail, chat).
 
 use uuid::Uuid;
 
-use crate::db::tickets::TicketRow;
+use crate::{db::tickets::TicketRow, domain::Status};
 
 /// What technicians are told of an open ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,5 +60,135 @@ impl Announcement {
             address = self.address,
             indication = self.indication,
         )
+    }
+}
+
+/// The NOC's verdict on a technician's request, as the technician is told it: what was asked,
+/// the verdict and its remark, and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictNotice {
+    pub number: String,
+    pub customer: String,
+    /// The status the request asked for.
+    pub requested: Status,
+    pub approved: bool,
+    pub remark: Option<String>,
+    /// The ticket in the web app, when its address is configured.
+    pub link: Option<String>,
+}
+
+impl VerdictNotice {
+    pub fn of(
+        t: &TicketRow,
+        requested: Status,
+        approved: bool,
+        remark: Option<String>,
+        app_url: Option<&str>,
+    ) -> Self {
+        Self {
+            number: t.ticket_id.clone(),
+            customer: t.end_user.clone(),
+            requested,
+            approved,
+            remark: remark.filter(|r| !r.trim().is_empty()),
+            link: app_url.map(|base| format!("{}/tickets/{}", base.trim_end_matches('/'), t.state.id)),
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self.requested {
+            Status::CheckedIn => "check-in",
+            Status::LinkChecking => "link check",
+            Status::Finishing => "finishing",
+            Status::Pending => "pending request",
+            Status::Canceled => "cancel request",
+            _ => "request",
+        }
+    }
+
+    fn verdict(&self) -> &'static str {
+        if self.approved { "approved" } else { "rejected" }
+    }
+
+    pub fn subject(&self) -> String {
+        format!("{} {}: {} {}", self.number, self.customer, self.what(), self.verdict())
+    }
+
+    /// What to do now. (The ticket may have moved on by the time the message is read: the
+    /// step follows from the verdict alone.)
+    pub fn next_step(&self) -> String {
+        match (self.approved, self.requested) {
+            (false, _) => format!("Send the {} again with a clear photo taken on site.", self.what()),
+            (true, Status::CheckedIn) => "Work can start: report each task step as you go.".into(),
+            (true, Status::LinkChecking) => "Finish the ticket with a photo and your position.".into(),
+            (true, Status::Finishing) => "The ticket is closed. Thank you.".into(),
+            (true, Status::Pending) => "The ticket is pending: resume it as soon as work can go on.".into(),
+            (true, Status::Canceled) => "The ticket is closed as canceled.".into(),
+            (true, _) => "Open the ticket for what comes next.".into(),
+        }
+    }
+
+    /// The body: the verdict, the NOC's remark, and the next step.
+    pub fn text(&self) -> String {
+        let remark = match &self.remark {
+            Some(r) => format!("\nThe NOC's remark: {r}\n"),
+            None => String::new(),
+        };
+        let open = match &self.link {
+            Some(url) => format!("\nOpen it: {url}\n"),
+            None => String::new(),
+        };
+        format!(
+            "The NOC {verdict} your {what} on ticket {number} ({customer}).\n{remark}\nNext: {next}\n{open}",
+            verdict = self.verdict(),
+            what = self.what(),
+            number = self.number,
+            customer = self.customer,
+            next = self.next_step(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(requested: Status, approved: bool, remark: Option<&str>) -> VerdictNotice {
+        VerdictNotice {
+            number: "CGS-202612-0007".into(),
+            customer: "PT Satu".into(),
+            requested,
+            approved,
+            remark: remark.map(str::to_owned),
+            link: Some("https://app.cgs.test/tickets/x".into()),
+        }
+    }
+
+    #[test]
+    fn a_verdict_says_what_was_decided_why_and_what_comes_next() {
+        let n = notice(Status::CheckedIn, false, Some("photo is blurry"));
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: check-in rejected");
+        let text = n.text();
+        for part in [
+            "The NOC rejected your check-in on ticket CGS-202612-0007 (PT Satu).",
+            "The NOC's remark: photo is blurry",
+            "Next: Send the check-in again with a clear photo taken on site.",
+            "Open it: https://app.cgs.test/tickets/x",
+        ] {
+            assert!(text.contains(part), "{part} missing in {text}");
+        }
+        // (request, its next step once approved)
+        for (requested, next) in [
+            (Status::CheckedIn, "Work can start"),
+            (Status::LinkChecking, "Finish the ticket"),
+            (Status::Finishing, "The ticket is closed"),
+            (Status::Pending, "The ticket is pending"),
+            (Status::Canceled, "closed as canceled"),
+        ] {
+            let n = notice(requested, true, None);
+            assert!(n.subject().ends_with("approved"), "{}", n.subject());
+            assert!(n.next_step().contains(next), "{requested}: {}", n.next_step());
+            assert!(!n.text().contains("remark"), "no remark, no line: {}", n.text());
+        }
     }
 }

@@ -322,7 +322,8 @@ impl Settings {
     pub fn effects(&self) -> crate::jobs::Effects {
         crate::jobs::Effects {
             sync_firestore: self.firestore_project_id.is_some(),
-            broadcast: self.smtp_url.is_some() || self.telegram_bot_token.is_some(),
+            mail: self.smtp_url.is_some(),
+            telegram: self.telegram_bot_token.is_some(),
         }
     }
 

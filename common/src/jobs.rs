@@ -142,6 +142,54 @@ impl Job for Deliver {
     }
 }
 
+impl Channel {
+    /// Every channel, in the order a notification goes out.
+    pub const ALL: [Channel; 2] = [Channel::Mail, Channel::Telegram];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Mail => "Mail",
+            Channel::Telegram => "Telegram",
+        }
+    }
+}
+
+/// What a notification tells a person about a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NotifyKind {
+    /// The NOC's verdict on the technician's request (approved or rejected, with its remark).
+    Verdict,
+}
+
+impl NotifyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::Verdict => "verdict",
+        }
+    }
+}
+
+/// Tell one user on one channel what happened to a ticket (`kind`; `evidence_id` names the
+/// request of a verdict). Dropped when the user or the ticket is gone, or the channel is off or
+/// unlinked; a channel that is down gets it again later, as [`Deliver`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notify {
+    pub ticket_id: Uuid,
+    pub user_id: Uuid,
+    pub channel: Channel,
+    pub kind: NotifyKind,
+    pub evidence_id: Option<Uuid>,
+}
+
+impl Job for Notify {
+    const QUEUE: &'static str = "cgs.notify";
+    const MAX_ATTEMPTS: usize = 15;
+
+    fn backoff(attempt: usize) -> std::time::Duration {
+        Deliver::backoff(attempt)
+    }
+}
+
 /// Enqueues the Firestore sync of `ids` in the caller's transaction, [`SYNC_BATCH`] tickets a job.
 pub async fn enqueue_syncs(tx: &mut Tx, ids: &[Uuid]) -> Result<(), DomainError> {
     if ids.is_empty() {
@@ -157,11 +205,27 @@ pub async fn enqueue_syncs(tx: &mut Tx, ids: &[Uuid]) -> Result<(), DomainError>
 pub struct Effects {
     /// Firestore is configured: every change enqueues a [`SyncTicket`].
     pub sync_firestore: bool,
-    /// A channel is configured: a ticket that becomes `Open` enqueues a [`BroadcastOpenTicket`].
-    pub broadcast: bool,
+    /// Mail is configured (`CGS_SMTP_URL`).
+    pub mail: bool,
+    /// The Telegram bot is configured.
+    pub telegram: bool,
 }
 
 impl Effects {
+    /// A channel is configured: a ticket that becomes `Open` enqueues a [`BroadcastOpenTicket`],
+    /// and the people a change concerns are told ([`Notify`]).
+    pub fn broadcast(self) -> bool {
+        self.mail || self.telegram
+    }
+
+    /// The channels configured.
+    fn channels(self) -> impl Iterator<Item = Channel> {
+        Channel::ALL.into_iter().filter(move |c| match c {
+            Channel::Mail => self.mail,
+            Channel::Telegram => self.telegram,
+        })
+    }
+
     /// Records a change of a ticket for the live feed and, when Firestore is on, enqueues its
     /// sync. `before` is the state before the change, `None` when region, status and technician
     /// stay as they are (or the ticket is new).
@@ -204,6 +268,28 @@ impl Effects {
         Ok(())
     }
 
+    /// Tells `user` about ticket `ticket_id` what `kind` says, on every configured channel, once for each
+    /// `evidence_id` (the occurrence): a change retried, or replayed, tells nobody twice.
+    pub async fn notify(
+        self,
+        tx: &mut Tx,
+        ticket_id: Uuid,
+        user_id: Uuid,
+        kind: NotifyKind,
+        evidence_id: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let occurrence = evidence_id.map(|e| e.to_string()).unwrap_or_default();
+        for channel in self.channels() {
+            if crate::db::notifications::claim(tx, ticket_id, kind, &occurrence, user_id, channel, now)
+                .await?
+            {
+                Notify { ticket_id, user_id, channel, kind, evidence_id }.enqueue(tx).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// A ticket whose status went from `before` (`None`: new) to `after`: one that became
     /// `Open` needs a technician, and is announced to those of its region.
     pub async fn status_entered(
@@ -213,7 +299,7 @@ impl Effects {
         before: Option<Status>,
         after: Status,
     ) -> Result<(), DomainError> {
-        if self.broadcast && after == Status::Open && before != Some(Status::Open) {
+        if self.broadcast() && after == Status::Open && before != Some(Status::Open) {
             BroadcastOpenTicket { ticket_id }.enqueue(tx).await?;
         }
         Ok(())

@@ -14,7 +14,7 @@ use apalis_cron::CronScheduler;
 use common::{
     config::Settings,
     db::Db,
-    jobs::{BroadcastOpenTicket, Deliver, ExpirePending, SyncAccess, SyncTicket, SyncTickets},
+    jobs::{BroadcastOpenTicket, Deliver, ExpirePending, Notify, SyncAccess, SyncTicket, SyncTickets},
 };
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -107,18 +107,7 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
     let publish = cron(&ctx.settings.publish_schedule, "CGS_PUBLISH_SCHEDULE")?;
     let reconcile = cron(&ctx.settings.sync_reconcile_schedule, "CGS_SYNC_RECONCILE_SCHEDULE")?;
     let sweep = cron(&ctx.settings.sla_sweep_schedule, "CGS_SLA_SWEEP_SCHEDULE")?;
-    // On SQLite the queue gets connections of its own: its setup relaxes `synchronous` on them.
-    // One per queue at least: each queue's backend has one statement under way at most, and one
-    // waiting for a connection held by another's would hold up its jobs' records.
-    let sqlite_pool = match &ctx.db {
-        Db::Sqlite(p) => {
-            sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with((*p.connect_options()).clone())
-                .await?
-        }
-        Db::Postgres(_) => sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
-    };
+    let pools = jobs::QueuePools::new(&ctx.db).await?;
     let mut handles: Vec<JoinHandle<Result<(), WorkerError>>> = vec![
         tokio::spawn(
             WorkerBuilder::new("cgs-publish-scheduled")
@@ -134,12 +123,12 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
                 .build(jobs::sla_sweep::run)
                 .run_until(signal(&stop)),
         ),
-        jobs::consumer::<ExpirePending>(&ctx, &stop, &sqlite_pool),
+        jobs::consumer::<ExpirePending>(&ctx, &stop, &pools),
     ];
     if ctx.firestore.is_some() {
-        handles.push(jobs::consumer::<SyncTicket>(&ctx, &stop, &sqlite_pool));
-        handles.push(jobs::consumer::<SyncTickets>(&ctx, &stop, &sqlite_pool));
-        handles.push(jobs::consumer::<SyncAccess>(&ctx, &stop, &sqlite_pool));
+        handles.push(jobs::consumer::<SyncTicket>(&ctx, &stop, &pools));
+        handles.push(jobs::consumer::<SyncTickets>(&ctx, &stop, &pools));
+        handles.push(jobs::consumer::<SyncAccess>(&ctx, &stop, &pools));
         handles.push(tokio::spawn(
             WorkerBuilder::new("cgs-reconcile-sync")
                 .backend(CronScheduler::new(reconcile))
@@ -149,8 +138,9 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
         ));
     }
     if ctx.mailer.is_some() || ctx.telegram.is_some() {
-        handles.push(jobs::consumer::<BroadcastOpenTicket>(&ctx, &stop, &sqlite_pool));
-        handles.push(jobs::consumer::<Deliver>(&ctx, &stop, &sqlite_pool));
+        handles.push(jobs::consumer::<BroadcastOpenTicket>(&ctx, &stop, &pools));
+        handles.push(jobs::consumer::<Deliver>(&ctx, &stop, &pools));
+        handles.push(jobs::consumer::<Notify>(&ctx, &stop, &pools));
     }
     if ctx.settings.imap_host.is_some() {
         let (ctx, stop) = (ctx.clone(), stop.clone());

@@ -153,7 +153,7 @@ on_both_backends! {
         let (grpc, http) = (emu.grpc, emu.http);
         emu.stop();
         let db = common::db::Db::connect(&app.db_url, 1).await.unwrap();
-        let effects = common::jobs::Effects { sync_firestore: true, broadcast: false };
+        let effects = common::jobs::Effects { sync_firestore: true, ..Default::default() };
         let now = common::db::now();
         let swept = common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30),
             common::db::tickets::SlaCursor::full(), 100, 0).await.unwrap();

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod intake;
 pub mod media;
+pub mod notifications;
 pub mod session_cache;
 pub mod sessions;
 pub mod settings;

@@ -20,7 +20,7 @@ use crate::{
         validate::{Checker, LONG_MAX, SHORT_MAX},
     },
     error::DomainError,
-    jobs::{self, Effects, Job},
+    jobs::{self, Effects, Job, NotifyKind},
 };
 
 /// What a client asks a new ticket, or a draft's edit, to be. Texts are trimmed by the caller;
@@ -227,6 +227,9 @@ pub async fn change(
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
     effects.status_entered(tx, id, Some(row.state.status), after.state.status).await?;
+    if let (Command::Validate { evidence_id, .. }, Some(technician)) = (cmd, row.state.foc_id) {
+        effects.notify(tx, id, technician, NotifyKind::Verdict, Some(*evidence_id), now).await?;
+    }
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
 }

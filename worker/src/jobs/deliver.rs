@@ -53,23 +53,27 @@ async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
             return Ok(());
         }
     };
+    outcome(ctx, job.channel, sent, "open ticket delivered")
+}
+
+/// A send's end as a job's: done, refused for good by the channel (kept as failed at once), or
+/// worth another try later.
+pub(super) fn outcome(
+    ctx: &Context,
+    channel: Channel,
+    sent: anyhow::Result<()>,
+    done: &str,
+) -> Result<(), JobError> {
+    let for_good = |e: &anyhow::Error| match channel {
+        Channel::Mail => ctx.mailer.as_ref().is_some_and(|m| m.refused_for_good(e)),
+        Channel::Telegram => ctx.telegram.as_ref().is_some_and(|c| c.refused_for_good(e)),
+    };
     match sent {
         Ok(()) => {
-            tracing::info!("open ticket delivered");
+            tracing::info!("{done}");
             Ok(())
         }
-        Err(e)
-            if job.channel == Channel::Mail
-                && ctx.mailer.as_ref().is_some_and(|m| m.refused_for_good(&e)) =>
-        {
-            Err(JobError::Permanent(e))
-        }
-        Err(e)
-            if job.channel == Channel::Telegram
-                && ctx.telegram.as_ref().is_some_and(|c| c.refused_for_good(&e)) =>
-        {
-            Err(JobError::Permanent(e))
-        }
+        Err(e) if for_good(&e) => Err(JobError::Permanent(e)),
         Err(e) => Err(JobError::Transient(e)),
     }
 }

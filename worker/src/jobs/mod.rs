@@ -5,6 +5,7 @@
 pub mod broadcast;
 pub mod deliver;
 pub mod expire_pending;
+pub mod notify;
 pub mod publish_scheduled;
 pub mod reconcile_sync;
 pub mod sla_sweep;
@@ -126,18 +127,52 @@ fn instance(queue: &str) -> String {
     format!("{}-{suffix}", queue.replace(['.', '_'], "-"))
 }
 
+/// The most queues a worker consumes: the size of the queues' own pools.
+const MAX_QUEUES: u32 = 8;
+
+/// The connections the queues use beside the app's pool. On SQLite, a pool of their own: the
+/// queue's setup relaxes `synchronous` on its connections, and each queue's backend has one
+/// statement under way at most, so one connection per queue keeps a queue from waiting behind
+/// another's. On PostgreSQL, the connections of the queues' `LISTEN`: each holds one for as
+/// long as the worker runs, which must not come out of the pool requests and jobs share.
+pub struct QueuePools {
+    sqlite: sqlx::SqlitePool,
+    listen: sqlx::PgPool,
+}
+
+impl QueuePools {
+    pub async fn new(db: &Db) -> anyhow::Result<Self> {
+        let unused_pg = || sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://localhost/unused");
+        Ok(match db {
+            Db::Sqlite(p) => Self {
+                sqlite: sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(MAX_QUEUES)
+                    .connect_with((*p.connect_options()).clone())
+                    .await?,
+                listen: unused_pg()?,
+            },
+            Db::Postgres(p) => Self {
+                sqlite: sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
+                // Lazy: a worker starts while the database is down, and listens once it is back.
+                listen: sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(MAX_QUEUES)
+                    .connect_lazy_with((*p.connect_options()).clone().application_name("cgs-queue-listener")),
+            },
+        })
+    }
+}
+
 /// Starts the consumer of `J`'s queue on the context's backend; it stops taking jobs when
-/// `stop` turns true and ends once those in flight are done. `sqlite` is the queue's own pool on
-/// SQLite.
+/// `stop` turns true and ends once those in flight are done.
 pub fn consumer<J: Run>(
     ctx: &Context,
     stop: &Stop,
-    sqlite: &sqlx::SqlitePool,
+    pools: &QueuePools,
 ) -> JoinHandle<Result<(), WorkerError>> {
     let name = instance(J::QUEUE);
     match &ctx.db {
         Db::Sqlite(_) => {
-            let backend = apalis_sqlite::SqliteStorage::<J>::new(sqlite)
+            let backend = apalis_sqlite::SqliteStorage::<J>::new(&pools.sqlite)
                 .with_config(
                     apalis_sqlite::Config::default()
                         .queue(J::QUEUE)
@@ -154,7 +189,7 @@ pub fn consumer<J: Run>(
         Db::Postgres(pool) => {
             // LISTEN/NOTIFY picks up new jobs at once; the interval finds jobs that come due.
             let strategy = apalis::prelude::Strategy::new()
-                .stream(apalis_postgres::Pubsub::new(pool.clone(), J::QUEUE.to_owned()))
+                .stream(apalis_postgres::Pubsub::new(pools.listen.clone(), J::QUEUE.to_owned()))
                 .interval(PG_POLL);
             let backend = apalis_postgres::PostgresStorage::<J>::new(pool)
                 .with_config(

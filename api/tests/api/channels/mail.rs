@@ -300,3 +300,38 @@ async fn a_mailbox_that_was_down_is_read_when_back_sqlite() {
 async fn a_mailbox_that_was_down_is_read_when_back_postgres() {
     mailbox_down_then_back(Backend::Postgres).await
 }
+
+on_both_backends! {
+    fixture MailSink;
+    // The technician learns each verdict on his requests by mail, once, with the NOC's remark
+    // and what to do next; nobody else is told.
+    async fn the_technician_is_mailed_each_verdict_on_his_requests_once(app, sink) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (foc, foc_token) = app.user(Role::FOC, Region::West).await;
+        let (id, number) = checked_in(&app, &noc, &foc_token).await;
+        announced(&app).await;
+        let before = sink.mails().await.len();
+        verdict(&app, &noc, &id, false, Some("photo is blurry")).await;
+        let body = json!({"mediaUrl": format!("https://m/{id}-2.jpg"), "locationCoordinate": "-6.9,107.6"});
+        app.send(reqwest::Method::POST, &format!("/v1/tickets/{id}/ticketStatus/checkedIn"), Some(&foc_token), Some(body)).await.expect(201);
+        verdict(&app, &noc, &id, true, None).await;
+        notified(&app).await;
+        let mails: Vec<Value> = sink.mails().await.into_iter().skip(before).collect();
+        assert_eq!(mails.len(), 2, "{mails:#?}");
+        assert_eq!(recipients(&mails), [email_of(&app, &foc).await].into());
+        assert_eq!(mails[0]["subject"], format!("{number} Non SLA: check-in rejected"));
+        let text = mails[0]["text"].as_str().unwrap();
+        for part in [
+            "The NOC rejected your check-in",
+            "The NOC's remark: photo is blurry",
+            "Next: Send the check-in again with a clear photo taken on site.",
+            &format!("https://app.cgs.test/tickets/{id}"),
+        ] {
+            assert!(text.contains(part), "{part} missing in {text}");
+        }
+        assert_eq!(mails[1]["subject"], format!("{number} Non SLA: check-in approved"));
+        assert!(mails[1]["text"].as_str().unwrap().contains("Next: Work can start"), "{}", mails[1]["text"]);
+        // Each verdict is claimed once per user and channel.
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM notifications WHERE channel = 'Mail'").await, 2);
+    }
+}

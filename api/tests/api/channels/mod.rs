@@ -39,6 +39,55 @@ async fn exactly(app: &TestApp, sink: &MailSink, n: usize) -> Vec<Value> {
     mails
 }
 
+/// Waits until every notification has ended (sent, or dropped).
+async fn notified(app: &TestApp) {
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE job_type = 'cgs.notify' AND status <> 'Done'",
+        app.jobs_table()
+    );
+    wait_until(60, "every notification was sent or dropped", || async { app.scalar(&sql).await == 0 }).await;
+}
+
+/// Takes a new ticket of `noc` as the technician of `foc` to a check-in waiting for the NOC;
+/// answers (ticket id, its number).
+async fn checked_in(app: &TestApp, noc: &str, foc: &str) -> (String, String) {
+    let id = app.post("/v1/tickets", noc, TICKET()).await.id();
+    for (step, body) in [
+        ("accept", None),
+        ("onTheWay", None),
+        (
+            "checkedIn",
+            Some(json!({"mediaUrl": format!("https://m/{id}.jpg"), "locationCoordinate": "-6.9,107.6"})),
+        ),
+    ] {
+        app.send(reqwest::Method::POST, &format!("/v1/tickets/{id}/ticketStatus/{step}"), Some(foc), body)
+            .await
+            .expect(201);
+    }
+    let number =
+        app.get(&format!("/v1/tickets/{id}"), noc).await.result()["ticketId"].as_str().unwrap().to_owned();
+    (id, number)
+}
+
+/// The NOC's verdict on the request waiting on ticket `id`.
+async fn verdict(app: &TestApp, noc: &str, id: &str, approved: bool, remark: Option<&str>) {
+    let d = app.get(&format!("/v1/tickets/{id}"), noc).await.result().clone();
+    let ev = d["ticketLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|l| l["needApproval"] == true && l["isApproved"].is_null())
+        .unwrap()["evidenceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = remark.map(|r| json!({"approvalRemark": r}));
+    app.send(reqwest::Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/{approved}"), Some(noc), body)
+        .await
+        .expect(200);
+}
+
 fn recipients(mails: &[Value]) -> BTreeSet<String> {
     mails
         .iter()

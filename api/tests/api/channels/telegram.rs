@@ -234,3 +234,23 @@ on_both_backends! {
         assert_eq!(app.get(&format!("/v1/tickets/{id}"), &noc).await.result()["latestStatus"], "Accepted");
     }
 }
+
+on_both_backends! {
+    fixture TelegramApi;
+    async fn the_technicians_linked_chat_is_told_the_verdict(app, tg) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc_token) = app.user(Role::FOC, Region::West).await;
+        let chat = 7_300_001;
+        link(&app, &tg, &foc_token, chat).await;
+        let (id, number) = checked_in(&app, &noc, &foc_token).await;
+        announced(&app).await;
+        let before = tg.sent_to(chat).await.len();
+        verdict(&app, &noc, &id, false, Some("not the customer's ONT")).await;
+        notified(&app).await;
+        let said: Vec<String> =
+            tg.sent_to(chat).await.iter().skip(before).map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(said.len(), 1, "{said:#?}");
+        assert!(said[0].starts_with(&format!("{number} Non SLA: check-in rejected")), "{}", said[0]);
+        assert!(said[0].contains("The NOC's remark: not the customer's ONT"), "{}", said[0]);
+    }
+}
