@@ -149,6 +149,56 @@ impl VerdictNotice {
     }
 }
 
+/// An assignment, as the technician it names, or the one it replaces, is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentNotice {
+    pub number: String,
+    pub customer: String,
+    pub address: String,
+    /// The user told holds the ticket now (`false`: it was given to someone else).
+    pub yours: bool,
+    pub link: Option<String>,
+}
+
+impl AssignmentNotice {
+    pub fn of(t: &TicketRow, yours: bool, app_url: Option<&str>) -> Self {
+        Self {
+            number: t.ticket_id.clone(),
+            customer: t.end_user.clone(),
+            address: t.address.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "-".into()),
+            yours,
+            link: app_url.map(|base| format!("{}/tickets/{}", base.trim_end_matches('/'), t.state.id)),
+        }
+    }
+
+    pub fn subject(&self) -> String {
+        let what = if self.yours { "assigned to you" } else { "reassigned" };
+        format!("{} {}: {what}", self.number, self.customer)
+    }
+
+    pub fn text(&self) -> String {
+        let open = match &self.link {
+            Some(url) => format!("\nOpen it: {url}\n"),
+            None => String::new(),
+        };
+        if self.yours {
+            format!(
+                "Ticket {number} ({customer}) is yours now.\n\nAddress: {address}\n\n\
+                 Next: leave for the site and report that you are on the way.\n{open}",
+                number = self.number,
+                customer = self.customer,
+                address = self.address,
+            )
+        } else {
+            format!(
+                "Ticket {number} ({customer}) was given to another technician: you no longer hold it.\n{open}",
+                number = self.number,
+                customer = self.customer,
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +240,25 @@ mod tests {
             assert!(n.next_step().contains(next), "{requested}: {}", n.next_step());
             assert!(!n.text().contains("remark"), "no remark, no line: {}", n.text());
         }
+    }
+
+    #[test]
+    fn an_assignment_tells_the_new_technician_the_way_and_the_old_one_that_it_is_gone() {
+        let mut n = AssignmentNotice {
+            number: "CGS-202612-0007".into(),
+            customer: "PT Satu".into(),
+            address: "Jl. Merdeka 1".into(),
+            yours: true,
+            link: None,
+        };
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: assigned to you");
+        assert!(
+            n.text().contains("Address: Jl. Merdeka 1") && n.text().contains("Next: leave for the site"),
+            "{}",
+            n.text()
+        );
+        n.yours = false;
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: reassigned");
+        assert!(n.text().contains("you no longer hold it") && !n.text().contains("Address"), "{}", n.text());
     }
 }

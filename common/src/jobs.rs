@@ -159,12 +159,18 @@ impl Channel {
 pub enum NotifyKind {
     /// The NOC's verdict on the technician's request (approved or rejected, with its remark).
     Verdict,
+    /// The ticket was assigned to the user.
+    Assigned,
+    /// The ticket the user held was given to another technician.
+    Reassigned,
 }
 
 impl NotifyKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NotifyKind::Verdict => "verdict",
+            NotifyKind::Assigned => "assigned",
+            NotifyKind::Reassigned => "reassigned",
         }
     }
 }
@@ -179,6 +185,9 @@ pub struct Notify {
     pub channel: Channel,
     pub kind: NotifyKind,
     pub evidence_id: Option<Uuid>,
+    /// What makes this notification one of its own (see [`Effects::notify`]).
+    #[serde(default)]
+    pub occurrence: String,
 }
 
 impl Job for Notify {
@@ -268,8 +277,10 @@ impl Effects {
         Ok(())
     }
 
-    /// Tells `user` about ticket `ticket_id` what `kind` says, on every configured channel, once for each
-    /// `evidence_id` (the occurrence): a change retried, or replayed, tells nobody twice.
+    /// Tells `user` about ticket `ticket_id` what `kind` says, on every configured channel, once
+    /// for each `occurrence` (the evidence of a verdict, the ticket's version after an
+    /// assignment): a change retried, or replayed, tells nobody twice.
+    #[allow(clippy::too_many_arguments)]
     pub async fn notify(
         self,
         tx: &mut Tx,
@@ -277,14 +288,14 @@ impl Effects {
         user_id: Uuid,
         kind: NotifyKind,
         evidence_id: Option<Uuid>,
+        occurrence: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        let occurrence = evidence_id.map(|e| e.to_string()).unwrap_or_default();
         for channel in self.channels() {
-            if crate::db::notifications::claim(tx, ticket_id, kind, &occurrence, user_id, channel, now)
-                .await?
+            if crate::db::notifications::claim(tx, ticket_id, kind, occurrence, user_id, channel, now).await?
             {
-                Notify { ticket_id, user_id, channel, kind, evidence_id }.enqueue(tx).await?;
+                let occurrence = occurrence.to_owned();
+                Notify { ticket_id, user_id, channel, kind, evidence_id, occurrence }.enqueue(tx).await?;
             }
         }
         Ok(())

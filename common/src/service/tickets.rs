@@ -227,11 +227,41 @@ pub async fn change(
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
     effects.status_entered(tx, id, Some(row.state.status), after.state.status).await?;
-    if let (Command::Validate { evidence_id, .. }, Some(technician)) = (cmd, row.state.foc_id) {
-        effects.notify(tx, id, technician, NotifyKind::Verdict, Some(*evidence_id), now).await?;
-    }
+    notify(tx, effects, &row, &after, cmd, now).await?;
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
+}
+
+/// Tells the people a change concerns: the technician the NOC's verdict on a request; the
+/// technician an assignment names and the one it replaces.
+async fn notify(
+    tx: &mut Tx,
+    effects: Effects,
+    before: &TicketRow,
+    after: &TicketRow,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let id = after.state.id;
+    match (cmd, before.state.foc_id, after.state.foc_id) {
+        (Command::Validate { evidence_id, .. }, Some(technician), _) => {
+            let occurrence = evidence_id.to_string();
+            effects
+                .notify(tx, id, technician, NotifyKind::Verdict, Some(*evidence_id), &occurrence, now)
+                .await
+        }
+        (Command::Assign(_), old, Some(new)) if old != Some(new) => {
+            let occurrence = after.version.to_string();
+            effects.notify(tx, id, new, NotifyKind::Assigned, None, &occurrence, now).await?;
+            match old {
+                Some(old) => {
+                    effects.notify(tx, id, old, NotifyKind::Reassigned, None, &occurrence, now).await
+                }
+                None => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A pending that starts with this change gets its expiry job, in the same transaction.

@@ -312,6 +312,8 @@ on_both_backends! {
         announced(&app).await;
         let before = sink.mails().await.len();
         verdict(&app, &noc, &id, false, Some("photo is blurry")).await;
+        // (A verdict still waiting when a later one comes is dropped: wait for it first.)
+        notified(&app).await;
         let body = json!({"mediaUrl": format!("https://m/{id}-2.jpg"), "locationCoordinate": "-6.9,107.6"});
         app.send(reqwest::Method::POST, &format!("/v1/tickets/{id}/ticketStatus/checkedIn"), Some(&foc_token), Some(body)).await.expect(201);
         verdict(&app, &noc, &id, true, None).await;
@@ -319,8 +321,12 @@ on_both_backends! {
         let mails: Vec<Value> = sink.mails().await.into_iter().skip(before).collect();
         assert_eq!(mails.len(), 2, "{mails:#?}");
         assert_eq!(recipients(&mails), [email_of(&app, &foc).await].into());
-        assert_eq!(mails[0]["subject"], format!("{number} Non SLA: check-in rejected"));
-        let text = mails[0]["text"].as_str().unwrap();
+        let by_subject = |verdict: &str| {
+            let subject = format!("{number} Non SLA: check-in {verdict}");
+            mails.iter().find(|m| m["subject"] == subject.as_str()).unwrap_or_else(|| panic!("no {subject}: {mails:#?}")).clone()
+        };
+        let (rejected, approved) = (by_subject("rejected"), by_subject("approved"));
+        let text = rejected["text"].as_str().unwrap();
         for part in [
             "The NOC rejected your check-in",
             "The NOC's remark: photo is blurry",
@@ -329,9 +335,37 @@ on_both_backends! {
         ] {
             assert!(text.contains(part), "{part} missing in {text}");
         }
-        assert_eq!(mails[1]["subject"], format!("{number} Non SLA: check-in approved"));
-        assert!(mails[1]["text"].as_str().unwrap().contains("Next: Work can start"), "{}", mails[1]["text"]);
+        assert!(approved["text"].as_str().unwrap().contains("Next: Work can start"), "{}", approved["text"]);
         // Each verdict is claimed once per user and channel.
         assert_eq!(app.scalar("SELECT COUNT(*) FROM notifications WHERE channel = 'Mail'").await, 2);
+    }
+}
+
+on_both_backends! {
+    fixture MailSink;
+    async fn an_assignment_is_mailed_to_the_technician_it_names_and_the_one_it_replaces(app, sink) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (first, _) = app.user(Role::FOC, Region::West).await;
+        let (second, _) = app.user(Role::FOC, Region::West).await;
+        let id = app.post("/v1/tickets", &noc, TICKET()).await.id();
+        announced(&app).await;
+        let before = sink.mails().await.len();
+        app.post(&format!("/v1/tickets/{id}/assign"), &noc, json!({"focId": first})).await.expect(201);
+        // (A notice still waiting when its assignment is undone is dropped: wait for it first.)
+        notified(&app).await;
+        app.post(&format!("/v1/tickets/{id}/assign"), &noc, json!({"focId": second})).await.expect(201);
+        notified(&app).await;
+        let number = app.get(&format!("/v1/tickets/{id}"), &noc).await.result()["ticketId"].as_str().unwrap().to_owned();
+        let mails: Vec<Value> = sink.mails().await.into_iter().skip(before).collect();
+        let to = |email: &str, subject: &str| {
+            mails.iter().filter(|m| m["to"][0] == email && m["subject"] == format!("{number} Non SLA: {subject}")).count()
+        };
+        let (first_mail, second_mail) = (email_of(&app, &first).await, email_of(&app, &second).await);
+        assert_eq!(mails.len(), 3, "{mails:#?}");
+        assert_eq!(to(&first_mail, "assigned to you"), 1, "{mails:#?}");
+        assert_eq!(to(&first_mail, "reassigned"), 1, "{mails:#?}");
+        assert_eq!(to(&second_mail, "assigned to you"), 1, "{mails:#?}");
+        let yours = mails.iter().find(|m| m["to"][0] == second_mail.as_str()).unwrap()["text"].as_str().unwrap().to_owned();
+        assert!(yours.contains("Address: Jl. Merdeka 10") && yours.contains(&format!("https://app.cgs.test/tickets/{id}")), "{yours}");
     }
 }
