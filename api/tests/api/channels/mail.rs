@@ -311,12 +311,12 @@ on_both_backends! {
         let (id, number) = checked_in(&app, &noc, &foc_token).await;
         announced(&app).await;
         let before = sink.mails().await.len();
-        verdict(&app, &noc, &id, false, Some("photo is blurry")).await;
+        app.decide_request(&noc, &id, false, Some("photo is blurry")).await;
         // (A verdict still waiting when a later one comes is dropped: wait for it first.)
         notified(&app).await;
         let body = json!({"mediaUrl": format!("https://m/{id}-2.jpg"), "locationCoordinate": "-6.9,107.6"});
         app.send(reqwest::Method::POST, &format!("/v1/tickets/{id}/ticketStatus/checkedIn"), Some(&foc_token), Some(body)).await.expect(201);
-        verdict(&app, &noc, &id, true, None).await;
+        app.decide_request(&noc, &id, true, None).await;
         notified(&app).await;
         let mails: Vec<Value> = sink.mails().await.into_iter().skip(before).collect();
         assert_eq!(mails.len(), 2, "{mails:#?}");

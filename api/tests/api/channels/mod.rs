@@ -69,25 +69,6 @@ async fn checked_in(app: &TestApp, noc: &str, foc: &str) -> (String, String) {
     (id, number)
 }
 
-/// The NOC's verdict on the request waiting on ticket `id`.
-async fn verdict(app: &TestApp, noc: &str, id: &str, approved: bool, remark: Option<&str>) {
-    let d = app.get(&format!("/v1/tickets/{id}"), noc).await.result().clone();
-    let ev = d["ticketLogs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|l| l["needApproval"] == true && l["isApproved"].is_null())
-        .unwrap()["evidenceId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let body = remark.map(|r| json!({"approvalRemark": r}));
-    app.send(reqwest::Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/{approved}"), Some(noc), body)
-        .await
-        .expect(200);
-}
-
 fn recipients(mails: &[Value]) -> BTreeSet<String> {
     mails
         .iter()

@@ -245,7 +245,7 @@ on_both_backends! {
         let (id, number) = checked_in(&app, &noc, &foc_token).await;
         announced(&app).await;
         let before = tg.sent_to(chat).await.len();
-        verdict(&app, &noc, &id, false, Some("not the customer's ONT")).await;
+        app.decide_request(&noc, &id, false, Some("not the customer's ONT")).await;
         notified(&app).await;
         let said: Vec<String> =
             tg.sent_to(chat).await.iter().skip(before).map(|m| m["text"].as_str().unwrap().to_owned()).collect();

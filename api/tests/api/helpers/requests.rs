@@ -153,6 +153,12 @@ impl TestApp {
 
     /// Approves, as `token` (a NOC's), the latest request of ticket `id` that waits for the NOC.
     pub async fn approve_request(&self, token: &str, id: &str) {
+        self.decide_request(token, id, true, None).await;
+    }
+
+    /// Approves or rejects, as `token` (a NOC's), with an optional remark, the latest request of
+    /// ticket `id` that waits for the NOC.
+    pub async fn decide_request(&self, token: &str, id: &str, approved: bool, remark: Option<&str>) {
         let d = self.get(&format!("/v1/tickets/{id}"), &self.admin).await.result().clone();
         let ev = d["ticketLogs"]
             .as_array()
@@ -164,7 +170,8 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned();
-        self.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/true"), Some(token), None)
+        let body = remark.map(|r| json!({"approvalRemark": r}));
+        self.send(Method::POST, &format!("/v1/tickets/{id}/validate/{ev}/{approved}"), Some(token), body)
             .await
             .expect(200);
     }
