@@ -46,6 +46,7 @@ use crate::{
         tickets::TicketsApi,
         users::UsersApi,
         validations::ValidationsApi,
+        webhooks::WebhooksApi,
     },
     state::AppState,
 };
@@ -68,6 +69,8 @@ pub enum ApiTags {
     Tickets,
     /// Reports over tickets.
     Reports,
+    /// Webhooks that let other systems follow tickets.
+    Webhooks,
     /// Health and readiness.
     Operations,
 }
@@ -86,6 +89,7 @@ type Apis = (
     MediaApi,
     ReportsApi,
     AdminApi,
+    WebhooksApi,
     HealthApi,
 );
 
@@ -106,6 +110,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             MediaApi,
             ReportsApi,
             AdminApi,
+            WebhooksApi,
             HealthApi,
         ),
         "CGS Ticketing API",

@@ -1,10 +1,38 @@
 //! What people are told, in one place: the announcement of a ticket that became `Open` (to the
-//! field technicians of its region) and the NOC's verdict on a technician's request (to the
-//! technician). Every channel sends the same words (mail, chat).
+//! field technicians of its region), the NOC's verdict on a technician's request and an
+//! assignment (to the technician), and the follow-ups nobody may miss (a ticket nobody
+//! accepted, an SLA about to run out or run out, a request waiting for the NOC). Every channel
+//! sends the same words (mail, chat).
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::{db::tickets::TicketRow, domain::Status};
+use crate::{db::tickets::TicketRow, domain::Status, jobs::NotifyKind};
+
+/// The ticket in the web app, when its address is configured.
+fn link_of(t: &TicketRow, app_url: Option<&str>) -> Option<String> {
+    app_url.map(|base| format!("{}/tickets/{}", base.trim_end_matches('/'), t.state.id))
+}
+
+/// "Open it: <link>" on a line of its own, or nothing.
+fn open_line(link: &Option<String>) -> String {
+    match link {
+        Some(url) => format!("\nOpen it: {url}\n"),
+        None => String::new(),
+    }
+}
+
+/// What a technician's request asks for, in a word or two.
+fn request_name(requested: Status) -> &'static str {
+    match requested {
+        Status::CheckedIn => "check-in",
+        Status::LinkChecking => "link check",
+        Status::Finishing => "finishing",
+        Status::Pending => "pending request",
+        Status::Canceled => "cancel request",
+        _ => "request",
+    }
+}
 
 /// What technicians are told of an open ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +60,7 @@ impl Announcement {
             address: t.address.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "-".into()),
             indication,
             region: t.state.region.to_string(),
-            accept_url: app_url.map(|base| format!("{}/tickets/{}", base.trim_end_matches('/'), t.state.id)),
+            accept_url: link_of(t, app_url),
         }
     }
 
@@ -91,19 +119,12 @@ impl VerdictNotice {
             requested,
             approved,
             remark: remark.filter(|r| !r.trim().is_empty()),
-            link: app_url.map(|base| format!("{}/tickets/{}", base.trim_end_matches('/'), t.state.id)),
+            link: link_of(t, app_url),
         }
     }
 
     fn what(&self) -> &'static str {
-        match self.requested {
-            Status::CheckedIn => "check-in",
-            Status::LinkChecking => "link check",
-            Status::Finishing => "finishing",
-            Status::Pending => "pending request",
-            Status::Canceled => "cancel request",
-            _ => "request",
-        }
+        request_name(self.requested)
     }
 
     fn verdict(&self) -> &'static str {
@@ -134,10 +155,7 @@ impl VerdictNotice {
             Some(r) => format!("\nThe NOC's remark: {r}\n"),
             None => String::new(),
         };
-        let open = match &self.link {
-            Some(url) => format!("\nOpen it: {url}\n"),
-            None => String::new(),
-        };
+        let open = open_line(&self.link);
         format!(
             "The NOC {verdict} your {what} on ticket {number} ({customer}).\n{remark}\nNext: {next}\n{open}",
             verdict = self.verdict(),
@@ -167,7 +185,7 @@ impl AssignmentNotice {
             customer: t.end_user.clone(),
             address: t.address.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "-".into()),
             yours,
-            link: app_url.map(|base| format!("{}/tickets/{}", base.trim_end_matches('/'), t.state.id)),
+            link: link_of(t, app_url),
         }
     }
 
@@ -177,10 +195,7 @@ impl AssignmentNotice {
     }
 
     pub fn text(&self) -> String {
-        let open = match &self.link {
-            Some(url) => format!("\nOpen it: {url}\n"),
-            None => String::new(),
-        };
+        let open = open_line(&self.link);
         if self.yours {
             format!(
                 "Ticket {number} ({customer}) is yours now.\n\nAddress: {address}\n\n\
@@ -196,6 +211,109 @@ impl AssignmentNotice {
                 customer = self.customer,
             )
         }
+    }
+}
+
+/// A follow-up, as the people concerned are told it (`kind` one of [`NotifyKind::Unaccepted`],
+/// [`NotifyKind::SlaWarning`], [`NotifyKind::SlaBreached`], [`NotifyKind::ValidationWaiting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUpNotice {
+    pub kind: NotifyKind,
+    pub number: String,
+    pub customer: String,
+    pub address: String,
+    pub region: crate::domain::Region,
+    /// The technician holding the ticket, by name.
+    pub technician: Option<String>,
+    /// How long the ticket waited for a technician, or the request for the NOC.
+    pub waited_minutes: i64,
+    /// When the SLA runs out (or ran out).
+    pub due_at: Option<DateTime<Utc>>,
+    /// What the waiting request asks for.
+    pub requested: Status,
+    pub link: Option<String>,
+}
+
+impl FollowUpNotice {
+    pub fn of(
+        t: &TicketRow,
+        kind: NotifyKind,
+        technician: Option<String>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        app_url: Option<&str>,
+    ) -> Self {
+        Self {
+            kind,
+            number: t.ticket_id.clone(),
+            customer: t.end_user.clone(),
+            address: t.address.clone().filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "-".into()),
+            region: t.state.region,
+            technician,
+            waited_minutes: (now - since).num_minutes().max(0),
+            due_at: t.sla_due_at,
+            requested: t.state.status,
+            link: link_of(t, app_url),
+        }
+    }
+
+    /// The due time on the region's clock ("14:30 WIB").
+    fn due(&self) -> String {
+        match self.due_at {
+            Some(at) => format!(
+                "{} {}",
+                at.with_timezone(&self.region.utc_offset()).format("%H:%M"),
+                self.region.clock_name()
+            ),
+            None => "-".into(),
+        }
+    }
+
+    pub fn subject(&self) -> String {
+        let what = match self.kind {
+            NotifyKind::Unaccepted => format!("not accepted for {} min", self.waited_minutes),
+            NotifyKind::SlaWarning => format!("SLA runs out at {}", self.due()),
+            NotifyKind::SlaBreached => "SLA breached".into(),
+            _ => format!("{} waiting for validation", request_name(self.requested)),
+        };
+        format!("{} {}: {what}", self.number, self.customer)
+    }
+
+    /// The body: what is late, since when, who holds it, and what to do.
+    pub fn text(&self) -> String {
+        let technician = self.technician.as_deref().unwrap_or("nobody yet");
+        let (what, next) = match self.kind {
+            NotifyKind::Unaccepted => (
+                format!(
+                    "Ticket {} ({}) in {} has waited {} minutes and no technician accepted it.",
+                    self.number, self.customer, self.region, self.waited_minutes
+                ),
+                "assign it to a technician, or call one who can take it.",
+            ),
+            NotifyKind::SlaWarning => (
+                format!("The SLA of ticket {} ({}) runs out at {}.", self.number, self.customer, self.due()),
+                "make sure the work ends before then, or record a pending with its reason.",
+            ),
+            NotifyKind::SlaBreached => (
+                format!("The SLA of ticket {} ({}) ran out at {}.", self.number, self.customer, self.due()),
+                "finish the work as soon as possible and record why it took longer.",
+            ),
+            _ => (
+                format!(
+                    "A {} on ticket {} ({}) has waited {} minutes for the NOC's verdict.",
+                    request_name(self.requested),
+                    self.number,
+                    self.customer,
+                    self.waited_minutes
+                ),
+                "approve or reject it: the technician waits for it.",
+            ),
+        };
+        format!(
+            "{what}\n\nAddress:    {address}\nTechnician: {technician}\n\nNext: {next}\n{open}",
+            address = self.address,
+            open = open_line(&self.link),
+        )
     }
 }
 
@@ -260,5 +378,39 @@ mod tests {
         n.yours = false;
         assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: reassigned");
         assert!(n.text().contains("you no longer hold it") && !n.text().contains("Address"), "{}", n.text());
+    }
+
+    #[test]
+    fn a_follow_up_says_what_is_late_since_when_and_what_to_do() {
+        use chrono::TimeZone;
+        let mut n = FollowUpNotice {
+            kind: NotifyKind::Unaccepted,
+            number: "CGS-202612-0007".into(),
+            customer: "PT Satu".into(),
+            address: "Jl. Merdeka 1".into(),
+            region: crate::domain::Region::Central,
+            technician: None,
+            waited_minutes: 15,
+            due_at: Some(Utc.with_ymd_and_hms(2026, 12, 2, 6, 30, 0).unwrap()),
+            requested: Status::CheckedIn,
+            link: None,
+        };
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: not accepted for 15 min");
+        assert!(
+            n.text().contains("in Central has waited 15 minutes") && n.text().contains("nobody yet"),
+            "{}",
+            n.text()
+        );
+        n.kind = NotifyKind::SlaWarning;
+        n.technician = Some("Budi".into());
+        // On the region's clock: 06:30 UTC is 14:30 WITA.
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: SLA runs out at 14:30 WITA");
+        assert!(n.text().contains("Technician: Budi"), "{}", n.text());
+        n.kind = NotifyKind::SlaBreached;
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: SLA breached");
+        assert!(n.text().contains("ran out at 14:30 WITA"), "{}", n.text());
+        n.kind = NotifyKind::ValidationWaiting;
+        assert_eq!(n.subject(), "CGS-202612-0007 PT Satu: check-in waiting for validation");
+        assert!(n.text().contains("Next: approve or reject it"), "{}", n.text());
     }
 }

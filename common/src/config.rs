@@ -149,6 +149,22 @@ pub struct Settings {
     #[arg(long, env = "CGS_SLA_WARNING_MINUTES", default_value_t = 30)]
     pub sla_warning_minutes: i64,
 
+    /// Minutes an `Open` ticket may wait for a technician: then it is announced again and the
+    /// region's supervisors and the ticket's NOC are told; after as long again, the region's
+    /// NOCs. 0 turns escalation off.
+    #[arg(long, env = "CGS_ESCALATE_UNACCEPTED_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(0..=10_080))]
+    pub escalate_unaccepted_minutes: i64,
+
+    /// Minutes a technician's request may wait for the NOC's verdict: then the region's NOCs
+    /// are reminded. 0 turns reminders off.
+    #[arg(long, env = "CGS_VALIDATION_REMIND_MINUTES", default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=10_080))]
+    pub validation_remind_minutes: i64,
+
+    /// Let webhooks reach loopback, private, link-local and metadata addresses (a receiver on
+    /// the same host or network); off, such a URL is refused at registration and at delivery.
+    #[arg(long, env = "CGS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
     /// How often (minutes) the SLA sweep looks at every open ticket; the sweeps in between look
     /// only at the due times that came within reach since the previous one.
     #[arg(long, env = "CGS_SLA_FULL_SWEEP_MINUTES", default_value_t = 60)]
@@ -324,6 +340,8 @@ impl Settings {
             sync_firestore: self.firestore_project_id.is_some(),
             mail: self.smtp_url.is_some(),
             telegram: self.telegram_bot_token.is_some(),
+            escalate_minutes: self.escalate_unaccepted_minutes,
+            remind_minutes: self.validation_remind_minutes,
         }
     }
 
@@ -384,6 +402,9 @@ impl Settings {
             run_worker: false,
             sla_sweep_schedule: "30 * * * * *".into(),
             sla_warning_minutes: 30,
+            escalate_unaccepted_minutes: 15,
+            validation_remind_minutes: 10,
+            webhook_allow_private: false,
             sla_full_sweep_minutes: 60,
             firestore_project_id: None,
             firebase_service_account: None,

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+pub use crate::domain::Channel;
 use crate::{
     db::{Conn, Tx},
-    domain::{Status, ticket::TicketState},
+    domain::{NoticeKind, Status, ticket::TicketState},
     error::DomainError,
 };
 
@@ -113,15 +114,6 @@ impl Job for BroadcastOpenTicket {
     const QUEUE: &'static str = "cgs.broadcast_open_ticket";
 }
 
-/// Where an announcement goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Channel {
-    /// The user's email address.
-    Mail,
-    /// The user's linked Telegram chat, with an Accept button.
-    Telegram,
-}
-
 /// Tell one user about an open ticket on one channel. Dropped when the ticket is no longer
 /// `Open` by the time it runs (someone took it) or the user is gone. A channel that refuses or
 /// is down gets the delivery again later: 5 s doubling up to an hour, 15 tries (about five
@@ -142,18 +134,6 @@ impl Job for Deliver {
     }
 }
 
-impl Channel {
-    /// Every channel, in the order a notification goes out.
-    pub const ALL: [Channel; 2] = [Channel::Mail, Channel::Telegram];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Mail => "Mail",
-            Channel::Telegram => "Telegram",
-        }
-    }
-}
-
 /// What a notification tells a person about a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NotifyKind {
@@ -163,6 +143,15 @@ pub enum NotifyKind {
     Assigned,
     /// The ticket the user held was given to another technician.
     Reassigned,
+    /// An `Open` ticket nobody accepted in time (to the region's supervisors and the ticket's
+    /// NOC, later to the region's NOCs).
+    Unaccepted,
+    /// The ticket's SLA runs out soon.
+    SlaWarning,
+    /// The ticket's SLA ran out.
+    SlaBreached,
+    /// A technician's request has waited long for the NOC's verdict (to the region's NOCs).
+    ValidationWaiting,
 }
 
 impl NotifyKind {
@@ -171,8 +160,53 @@ impl NotifyKind {
             NotifyKind::Verdict => "verdict",
             NotifyKind::Assigned => "assigned",
             NotifyKind::Reassigned => "reassigned",
+            NotifyKind::Unaccepted => "unaccepted",
+            NotifyKind::SlaWarning => "sla_warning",
+            NotifyKind::SlaBreached => "sla_breached",
+            NotifyKind::ValidationWaiting => "validation_waiting",
         }
     }
+
+    /// Which of the kinds a user chooses among this is.
+    pub fn notice(self) -> NoticeKind {
+        match self {
+            NotifyKind::Verdict => NoticeKind::Verdict,
+            NotifyKind::Assigned | NotifyKind::Reassigned => NoticeKind::Assignment,
+            NotifyKind::Unaccepted => NoticeKind::Unaccepted,
+            NotifyKind::SlaWarning => NoticeKind::SlaWarning,
+            NotifyKind::SlaBreached => NoticeKind::SlaBreached,
+            NotifyKind::ValidationWaiting => NoticeKind::ValidationWaiting,
+        }
+    }
+}
+
+/// What an [`Escalate`] follows up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FollowUp {
+    /// The ticket has been `Open` since `since` and nobody accepted it: at level 1 it is
+    /// announced again and the region's supervisors and the ticket's NOC are told, at level 2
+    /// the region's NOCs.
+    Unaccepted { level: u8, since: DateTime<Utc> },
+    /// The SLA sweep found the ticket's SLA about to run out: its technician, the region's
+    /// supervisors and the ticket's NOC are told.
+    SlaWarning,
+    /// The SLA sweep found the ticket's SLA run out: told as for [`FollowUp::SlaWarning`].
+    SlaBreached,
+    /// The request of `evidence_id` still waits for the NOC: the region's NOCs are reminded.
+    ValidationWaiting { evidence_id: Uuid },
+}
+
+/// Follow up tickets that nobody may forget: re-checks that it still applies when it runs (a
+/// ticket accepted meanwhile is not escalated), then tells the people concerned (one
+/// [`Notify`] per user and channel, each claimed once) and the webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalate {
+    pub ticket_ids: Vec<Uuid>,
+    pub follow_up: FollowUp,
+}
+
+impl Job for Escalate {
+    const QUEUE: &'static str = "cgs.escalate";
 }
 
 /// Tell one user on one channel what happened to a ticket (`kind`; `evidence_id` names the
@@ -199,6 +233,30 @@ impl Job for Notify {
     }
 }
 
+/// Deliver what waits for one webhook about one ticket, oldest first (see
+/// `db::webhooks::claim_next`): a failed try is due again by the delivery's own schedule (2 s
+/// doubling up to 15 minutes, 15 tries, then given up and the next one delivered), so one
+/// endpoint that fails never holds up another, nor the change itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverWebhook {
+    pub webhook_id: Uuid,
+    pub ticket_id: Uuid,
+}
+
+impl Job for DeliverWebhook {
+    const QUEUE: &'static str = "cgs.webhook";
+}
+
+impl DeliverWebhook {
+    /// Tries of one delivery before it is given up.
+    pub const TRIES: i32 = 15;
+
+    /// The wait after failed try `attempt` of a delivery.
+    pub fn retry_wait(attempt: i32) -> std::time::Duration {
+        doubling(2, 900, attempt.max(1) as usize)
+    }
+}
+
 /// Enqueues the Firestore sync of `ids` in the caller's transaction, [`SYNC_BATCH`] tickets a job.
 pub async fn enqueue_syncs(tx: &mut Tx, ids: &[Uuid]) -> Result<(), DomainError> {
     if ids.is_empty() {
@@ -218,6 +276,12 @@ pub struct Effects {
     pub mail: bool,
     /// The Telegram bot is configured.
     pub telegram: bool,
+    /// Minutes an `Open` ticket waits for a technician before it is escalated
+    /// (`CGS_ESCALATE_UNACCEPTED_MINUTES`); 0 turns escalation off.
+    pub escalate_minutes: i64,
+    /// Minutes a request waits for the NOC before the region's NOCs are reminded
+    /// (`CGS_VALIDATION_REMIND_MINUTES`); 0 turns reminders off.
+    pub remind_minutes: i64,
 }
 
 impl Effects {
@@ -229,7 +293,7 @@ impl Effects {
 
     /// The channels configured.
     fn channels(self) -> impl Iterator<Item = Channel> {
-        Channel::ALL.into_iter().filter(move |c| match c {
+        Channel::ALL.iter().copied().filter(move |c| match c {
             Channel::Mail => self.mail,
             Channel::Telegram => self.telegram,
         })
@@ -302,16 +366,47 @@ impl Effects {
     }
 
     /// A ticket whose status went from `before` (`None`: new) to `after`: one that became
-    /// `Open` needs a technician, and is announced to those of its region.
+    /// `Open` needs a technician, is announced to those of its region, and is escalated when
+    /// nobody accepts it in time (when a channel is configured: someone can be told).
     pub async fn status_entered(
         self,
         tx: &mut Tx,
         ticket_id: Uuid,
         before: Option<Status>,
         after: Status,
+        now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        if self.broadcast() && after == Status::Open && before != Some(Status::Open) {
+        if after != Status::Open || before == Some(Status::Open) {
+            return Ok(());
+        }
+        if self.broadcast() {
             BroadcastOpenTicket { ticket_id }.enqueue(tx).await?;
+        }
+        if self.broadcast() && self.escalate_minutes > 0 {
+            let job = Escalate {
+                ticket_ids: vec![ticket_id],
+                follow_up: FollowUp::Unaccepted { level: 1, since: now },
+            };
+            job.enqueue_at(tx, now + chrono::Duration::minutes(self.escalate_minutes)).await?;
+        }
+        Ok(())
+    }
+
+    /// A request that starts waiting for the NOC with this change (`evidence_id`) gets its
+    /// reminder, due when it has waited `remind_minutes` (when a channel is configured).
+    pub async fn request_waiting(
+        self,
+        tx: &mut Tx,
+        ticket_id: Uuid,
+        evidence_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if self.broadcast() && self.remind_minutes > 0 {
+            let job = Escalate {
+                ticket_ids: vec![ticket_id],
+                follow_up: FollowUp::ValidationWaiting { evidence_id },
+            };
+            job.enqueue_at(tx, now + chrono::Duration::minutes(self.remind_minutes)).await?;
         }
         Ok(())
     }
@@ -319,6 +414,9 @@ impl Effects {
 
 /// Writes `jobs` to their queue, due at `run_at` (at the earliest), in the caller's transaction.
 async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<(), DomainError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
     let queue = J::QUEUE;
     // The queue counts whole seconds: a job for later is rounded up so it never runs early; a
     // job for now is due at once.

@@ -14,7 +14,10 @@ use apalis_cron::CronScheduler;
 use common::{
     config::Settings,
     db::Db,
-    jobs::{BroadcastOpenTicket, Deliver, ExpirePending, Notify, SyncAccess, SyncTicket, SyncTickets},
+    jobs::{
+        BroadcastOpenTicket, Deliver, DeliverWebhook, Escalate, ExpirePending, Notify, SyncAccess,
+        SyncTicket, SyncTickets,
+    },
 };
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -124,6 +127,8 @@ pub async fn run(ctx: Context, shutdown: impl Future<Output = ()> + Send + 'stat
                 .run_until(signal(&stop)),
         ),
         jobs::consumer::<ExpirePending>(&ctx, &stop, &pools),
+        jobs::consumer::<Escalate>(&ctx, &stop, &pools),
+        jobs::consumer::<DeliverWebhook>(&ctx, &stop, &pools),
     ];
     if ctx.firestore.is_some() {
         handles.push(jobs::consumer::<SyncTicket>(&ctx, &stop, &pools));

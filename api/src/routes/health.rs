@@ -119,6 +119,8 @@ async fn gauges(state: &AppState) -> Result<String, common::DomainError> {
     let now = common::db::now();
     let tickets = common::db::tickets::status_counts(&mut tx, now).await?;
     let evidence = common::db::validations::stats(&mut tx).await?;
+    let notifications = common::db::notifications::counts(&mut tx).await?;
+    let deliveries = common::db::webhooks::counts(&mut tx).await?;
     tx.commit().await?;
     let mut out = String::new();
     out.push_str("# HELP cgs_jobs Background jobs by queue and state.\n# TYPE cgs_jobs gauge\n");
@@ -156,6 +158,26 @@ async fn gauges(state: &AppState) -> Result<String, common::DomainError> {
     out.push_str("# HELP cgs_evidence_flagged_total Evidence flagged by the checks, by flag, since the start.\n# TYPE cgs_evidence_flagged_total counter\n");
     for (flag, _, ever) in &evidence.flagged {
         let _ = writeln!(out, "cgs_evidence_flagged_total{{flag=\"{flag}\"}} {ever}");
+    }
+    out.push_str(
+        "# HELP cgs_notifications Notifications by kind and state (Waiting, Sent, Dropped, Failed).\n\
+         # TYPE cgs_notifications gauge\n",
+    );
+    for (kind, n_state, n) in &notifications {
+        let _ =
+            writeln!(out, "cgs_notifications{{kind=\"{}\",state=\"{}\"}} {n}", escape(kind), escape(n_state));
+    }
+    out.push_str(
+        "# HELP cgs_webhook_deliveries Webhook deliveries by event and state (Waiting, Delivered, Failed).\n\
+         # TYPE cgs_webhook_deliveries gauge\n",
+    );
+    for (event, d_state, n) in &deliveries {
+        let _ = writeln!(
+            out,
+            "cgs_webhook_deliveries{{event=\"{}\",state=\"{}\"}} {n}",
+            escape(event),
+            escape(d_state)
+        );
     }
     *cached = Some((std::time::Instant::now(), out.clone()));
     Ok(out)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use common::{
     DomainError,
     db::{self, media},
-    domain::evidence::{self, ImageType, format_coordinate, region_offset},
+    domain::evidence::{self, ImageType, format_coordinate},
 };
 use poem::{IntoResponse, Response, http::StatusCode, web::Data};
 use poem_openapi::{
@@ -158,7 +158,7 @@ impl MediaApi {
             );
         };
         let sha256 = hex(&Sha256::digest(&bytes));
-        let facts = evidence::read_photo(&bytes, region_offset(actor.region));
+        let facts = evidence::read_photo(&bytes, actor.region.utc_offset());
         let size = bytes.len() as i64;
         state.media.put(&sha256, bytes).await.map_err(store_failed)?;
         let mut tx = state.db.begin_write().await?;

@@ -9,3 +9,4 @@ pub mod reports;
 pub mod tickets;
 pub mod users;
 pub mod validations;
+pub mod webhooks;

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use common::{
     DomainError,
     auth::hash_password,
-    db::{self, Tx, catalog, sessions, users},
+    db::{self, Tx, catalog, notifications, sessions, users},
     domain::{
-        Region, Role,
+        Channel, NoticeKind, Region, Role,
+        preferences::{Preferences, QuietHours},
         validate::{Checker, LONG_MAX, SHORT_MAX, normalize_email},
     },
 };
@@ -109,6 +110,59 @@ pub struct UserUpdate {
     pub area: Option<Text<Short>>,
     pub profile_photo: Option<Text<Long>>,
     pub phone_number: Option<Text<Short>>,
+}
+
+/// What the caller chooses to be told.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NotificationSettings {
+    /// The kinds the user is told (every kind until the user chooses).
+    pub kinds: Vec<NoticeKind>,
+    /// The channels the user is told on (a Telegram chat must be linked as well).
+    pub channels: Vec<Channel>,
+    /// Quiet hours on the clock of the user's region: meanwhile only SLA breaches are sent,
+    /// the rest waits until they end. `null`: none.
+    pub quiet_hours: Option<QuietHoursBody>,
+    /// The clock the quiet hours are read on, e.g. `WIB (UTC+07:00)`.
+    pub time_zone: String,
+}
+
+/// What the caller chooses to be told, as sent.
+#[derive(Debug, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct NotificationSettingsUpdate {
+    /// The kinds to be told (each at most once; none silences every kind).
+    #[oai(validator(max_items = 20))]
+    pub kinds: Vec<NoticeKind>,
+    /// The channels to be told on.
+    #[oai(validator(max_items = 10))]
+    pub channels: Vec<Channel>,
+    /// `null` or left out: no quiet hours.
+    pub quiet_hours: Option<QuietHoursBody>,
+}
+
+/// From `from` to `to` (`HH:MM`, the region's clock), across midnight when `to` comes first.
+#[derive(Debug, Object)]
+pub struct QuietHoursBody {
+    #[oai(validator(max_length = 5))]
+    pub from: String,
+    #[oai(validator(max_length = 5))]
+    pub to: String,
+}
+
+impl NotificationSettings {
+    fn of(p: Preferences, region: Region) -> Self {
+        let offset = region.utc_offset();
+        Self {
+            kinds: p.kinds,
+            channels: p.channels,
+            quiet_hours: p.quiet.map(|q| QuietHoursBody {
+                from: q.from.format("%H:%M").to_string(),
+                to: q.to.format("%H:%M").to_string(),
+            }),
+            time_zone: format!("{} (UTC{offset})", region.clock_name()),
+        }
+    }
 }
 
 /// Direction of a sorted list.
@@ -256,6 +310,44 @@ impl UsersApi {
             .filter(|u| auth.actor().user_scope().contains(u.id, u.region))
             .ok_or(DomainError::NotFound("user"))?;
         Ok(found(user.into()))
+    }
+
+    /// What the caller is told, on which channels, and when not (every user).
+    #[oai(path = "/me/notifications", method = "get", operation_id = "getMyNotificationSettings")]
+    async fn my_notifications(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+    ) -> ApiResult<Found<NotificationSettings>> {
+        let mut tx = state.db.begin().await?;
+        let p = notifications::preferences(&mut tx, auth.actor().id).await?;
+        tx.commit().await?;
+        Ok(found(NotificationSettings::of(p, auth.actor().region)))
+    }
+
+    /// Choose what the caller is told, on which channels, and the quiet hours (every user).
+    #[oai(path = "/me/notifications", method = "put", operation_id = "updateMyNotificationSettings")]
+    async fn set_my_notifications(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        body: Json<NotificationSettingsUpdate>,
+    ) -> ApiResult<Found<NotificationSettings>> {
+        let b = body.0;
+        let mut p = Preferences {
+            kinds: NoticeKind::ALL.iter().copied().filter(|k| b.kinds.contains(k)).collect(),
+            channels: Channel::ALL.iter().copied().filter(|c| b.channels.contains(c)).collect(),
+            quiet: None,
+        };
+        if let Some(q) = &b.quiet_hours {
+            p.quiet = Some(QuietHours::parse(&q.from, &q.to)?);
+        }
+        let actor = auth.actor();
+        let mut tx = state.db.begin_write().await?;
+        notifications::set_preferences(&mut tx, actor.id, &p, db::now()).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = %actor.id, "notification settings changed");
+        Ok(found(NotificationSettings::of(p, actor.region)))
     }
 
     /// Update a user (SuperAdmin). A new password ends the user's sessions. The last SuperAdmin

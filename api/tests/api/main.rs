@@ -23,4 +23,5 @@ mod security;
 mod shutdown;
 mod tickets;
 mod users;
+mod webhooks;
 mod worker;

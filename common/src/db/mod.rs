@@ -22,6 +22,7 @@ pub mod telegram;
 pub mod tickets;
 pub mod users;
 pub mod validations;
+pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};
 

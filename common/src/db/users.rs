@@ -299,3 +299,16 @@ pub async fn field_staff(tx: &mut Tx, region: Region) -> Result<Vec<(Uuid, Optio
         .await?
     }))
 }
+
+/// The active users of a region who have `role` (the supervisors or NOCs a follow-up tells).
+pub async fn in_region(tx: &mut Tx, region: Region, role: Role) -> Result<Vec<Uuid>, DomainError> {
+    Ok(db_run!(tx, |c| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM users WHERE region = $1 AND role = $2 AND active ORDER BY id",
+        )
+        .bind(region)
+        .bind(role)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}

@@ -52,6 +52,40 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a person is told things: the user's email address, or the user's linked Telegram
+    /// chat.
+    Channel { Mail, Telegram }
+);
+
+string_enum!(
+    /// What a person may be told, each of which a user may turn off: a new open ticket of the
+    /// region, an assignment, the NOC's verdict on a request, a ticket nobody accepted, an SLA
+    /// about to run out, an SLA run out, a request waiting for the NOC.
+    NoticeKind { NewTicket, Assignment, Verdict, Unaccepted, SlaWarning, SlaBreached, ValidationWaiting }
+);
+
+impl Region {
+    /// The region's clock (WIB, WITA, WIT): what its people read the time by.
+    pub fn utc_offset(self) -> chrono::FixedOffset {
+        let hours = match self {
+            Region::West => 7,
+            Region::Central => 8,
+            Region::East => 9,
+        };
+        chrono::FixedOffset::east_opt(hours * 3600).expect("a whole-hour offset")
+    }
+
+    /// The name of the region's clock.
+    pub fn clock_name(self) -> &'static str {
+        match self {
+            Region::West => "WIB",
+            Region::Central => "WITA",
+            Region::East => "WIT",
+        }
+    }
+}
+
+string_enum!(
     /// What kind of fault an indication describes.
     IndicationCategory { FiberCut, Bending, Device, Electricity }
 );

@@ -5,8 +5,6 @@
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::Region;
-
 /// Something about an evidence the NOC should look at twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
@@ -118,17 +116,6 @@ pub struct PhotoFacts {
     /// Latitude and longitude in decimal degrees.
     pub position: Option<(f64, f64)>,
     pub taken_at: Option<DateTime<Utc>>,
-}
-
-/// The UTC offset of a region's clock (WIB, WITA, WIT): a camera's EXIF time without an offset
-/// is read as the uploader's local time.
-pub fn region_offset(region: Region) -> FixedOffset {
-    let hours = match region {
-        Region::West => 7,
-        Region::Central => 8,
-        Region::East => 9,
-    };
-    FixedOffset::east_opt(hours * 3600).expect("a whole-hour offset")
 }
 
 /// Reads a photo's GPS position and capture time from its EXIF data (JPEG, PNG, WebP, HEIC). A

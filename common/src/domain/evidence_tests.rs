@@ -4,6 +4,7 @@ use chrono::TimeZone;
 use peers::photos::{PhotoExif, jpeg, png};
 
 use super::*;
+use crate::domain::Region;
 
 const CUSTOMER: &str = "-6.914744,107.609810";
 const POLICY: EvidencePolicy = EvidencePolicy { max_meters: 300, photo_max_age_minutes: 60 };
@@ -154,7 +155,7 @@ fn images_are_told_by_their_first_bytes() {
 
 #[test]
 fn exif_gives_the_photo_position_and_capture_time() {
-    let wib = region_offset(Region::West);
+    let wib = Region::West.utc_offset();
     // With an offset the capture time is exact; the position keeps its hemispheres.
     let exif = PhotoExif {
         position: Some((-6.914744, 107.609810)),

@@ -3,10 +3,12 @@
 pub mod access;
 pub mod enums;
 pub mod evidence;
+pub mod preferences;
 pub mod report;
 pub mod sla;
 pub mod ticket;
 pub mod validate;
+pub mod webhook;
 
 pub use enums::*;
 

@@ -4,3 +4,4 @@
 mod evidence;
 pub mod sla;
 pub mod tickets;
+pub mod webhooks;

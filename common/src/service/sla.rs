@@ -1,13 +1,15 @@
 //! The SLA sweep: marks set-wise the open tickets whose SLA ran out or is about to, in batches,
-//! with the live-feed rows and Firestore syncs of the tickets whose `slaType` changed.
+//! with the live-feed rows and Firestore syncs of the tickets whose `slaType` changed, and the
+//! follow-ups that tell the people concerned.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
     db::{Db, tickets},
+    domain::webhook::WebhookEvent,
     error::DomainError,
-    jobs::Effects,
+    jobs::{Effects, Escalate, FollowUp, SYNC_BATCH, enqueue_all},
 };
 
 /// What an SLA sweep did over all its batches: counts, and the first few tickets of each kind
@@ -46,6 +48,34 @@ pub async fn sweep_sla(
         let changed: Vec<Uuid> =
             sweep.breached.iter().chain(&sweep.warned).chain(&sweep.cleared).copied().collect();
         effects.tickets_touched(&mut tx, &changed, now).await?;
+        // The people concerned, and the webhooks, are told by jobs committed with the marks: a
+        // sweep that fails before its commit tells nobody, and the next one finds the tickets
+        // again.
+        super::webhooks::emit(
+            &mut tx,
+            &sweep.warned,
+            WebhookEvent::TicketSlaWarning,
+            Default::default(),
+            now,
+        )
+        .await?;
+        super::webhooks::emit(
+            &mut tx,
+            &sweep.breached,
+            WebhookEvent::TicketSlaBreached,
+            Default::default(),
+            now,
+        )
+        .await?;
+        let told =
+            if effects.broadcast() { [&sweep.warned[..], &sweep.breached[..]] } else { [&[][..], &[][..]] };
+        for (ids, follow_up) in told.into_iter().zip([FollowUp::SlaWarning, FollowUp::SlaBreached]) {
+            let jobs: Vec<Escalate> = ids
+                .chunks(SYNC_BATCH)
+                .map(|chunk| Escalate { ticket_ids: chunk.to_vec(), follow_up: follow_up.clone() })
+                .collect();
+            enqueue_all(&mut tx, &jobs).await?;
+        }
         tx.commit().await?;
         report.batches += 1;
         report.breached += sweep.breached.len();

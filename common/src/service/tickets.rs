@@ -18,6 +18,7 @@ use crate::{
         sla,
         ticket::{Change, Command, NewLog, TicketState, decide},
         validate::{Checker, LONG_MAX, SHORT_MAX},
+        webhook::WebhookEvent,
     },
     error::DomainError,
     jobs::{self, Effects, Job, NotifyKind},
@@ -226,8 +227,20 @@ pub async fn change(
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
-    effects.status_entered(tx, id, Some(row.state.status), after.state.status).await?;
+    effects.status_entered(tx, id, Some(row.state.status), after.state.status, now).await?;
+    if let Some(evidence_id) = after.state.awaiting_evidence
+        && row.state.awaiting_evidence != Some(evidence_id)
+    {
+        effects.request_waiting(tx, id, evidence_id, now).await?;
+    }
     notify(tx, effects, &row, &after, cmd, now).await?;
+    super::webhooks::emit_one(tx, id, WebhookEvent::TicketChanged, Some(("command", cmd.name().into())), now)
+        .await?;
+    if let Command::Validate { evidence_id, approved, .. } = cmd {
+        let verdict = serde_json::json!({"evidenceId": evidence_id, "approved": approved});
+        super::webhooks::emit_one(tx, id, WebhookEvent::EvidenceValidated, Some(("evidence", verdict)), now)
+            .await?;
+    }
     tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
     Ok((after, change))
 }
@@ -297,8 +310,10 @@ pub async fn insert(
     let first = NewLog::simple(t.status, title, description, now);
     tickets::append_logs(tx, t.id, &[first], who).await?;
     effects.ticket_changed(tx, t.id, None, now).await?;
-    effects.status_entered(tx, t.id, None, t.status).await?;
-    tickets::number(tx, t.id, prefix, now).await
+    effects.status_entered(tx, t.id, None, t.status, now).await?;
+    let row = tickets::number(tx, t.id, prefix, now).await?;
+    super::webhooks::emit_one(tx, t.id, WebhookEvent::TicketCreated, None, now).await?;
+    Ok(row)
 }
 
 /// Rewrites a draft's descriptive fields (and its schedule) with `t`, which keeps the draft's
@@ -322,6 +337,14 @@ async fn update_draft(
         ));
     };
     effects.ticket_changed(tx, t.id, Some(&before.state), now).await?;
+    super::webhooks::emit_one(
+        tx,
+        t.id,
+        WebhookEvent::TicketChanged,
+        Some(("command", "editDraft".into())),
+        now,
+    )
+    .await?;
     tracing::info!(ticket.id = %t.id, "draft edited");
     Ok(after)
 }

@@ -1,17 +1,18 @@
 //! `Deliver`: tells one technician about an open ticket on one channel (mail, or the linked
 //! Telegram chat with an Accept button). Skipped when the ticket was taken (no longer `Open`)
-//! or the user left (inactive, moved to another region, chat unlinked) before it ran; a channel
+//! or the user left (inactive, moved to another region, chat unlinked) before it ran, or the
+//! user turned new tickets or the channel off (held back in quiet hours); a channel
 //! that refuses or is down fails the try, and the queue gives the delivery again later
 //! (`Deliver`'s backoff and tries); the last failure is kept as a failed job.
 
 use common::{
     announce::Announcement,
-    db::{telegram, tickets, users},
-    domain::Status,
+    db::{self, notifications, telegram, tickets, users},
+    domain::{NoticeKind, Status},
     jobs::{Channel, Deliver},
 };
 
-use super::{JobError, Run};
+use super::{JobError, Run, notify::chosen};
 use crate::{Context, clients::mail::Mail};
 
 impl Run for Deliver {
@@ -26,6 +27,7 @@ async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
     let ticket = tickets::get(&mut tx, job.ticket_id).await?;
     let user = users::get(&mut tx, job.user_id).await?;
     let chat = telegram::chat_of(&mut tx, job.user_id).await?;
+    let preferences = notifications::preferences(&mut tx, job.user_id).await?;
     tx.commit().await?;
     let (Some(ticket), Some(user)) = (ticket, user) else {
         tracing::info!("ticket or user gone; delivery dropped");
@@ -33,6 +35,10 @@ async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
     };
     if ticket.state.status != Status::Open || user.region != ticket.state.region {
         tracing::info!(status = %ticket.state.status, "ticket taken or user moved; delivery dropped");
+        return Ok(());
+    }
+    let (kind, now) = (NoticeKind::NewTicket, db::now());
+    if !chosen(ctx, &job, &preferences, kind, job.channel, user.region, now).await? {
         return Ok(());
     }
     let a = Announcement::of(&ticket, ctx.settings.app_url.as_deref());

@@ -4,6 +4,7 @@
 
 pub mod broadcast;
 pub mod deliver;
+pub mod escalate;
 pub mod expire_pending;
 pub mod notify;
 pub mod publish_scheduled;
@@ -12,6 +13,7 @@ pub mod sla_sweep;
 mod stopping;
 pub mod sync_access;
 pub mod sync_ticket;
+pub mod webhook;
 
 use std::{
     future::Future,
@@ -128,7 +130,7 @@ fn instance(queue: &str) -> String {
 }
 
 /// The most queues a worker consumes: the size of the queues' own pools.
-const MAX_QUEUES: u32 = 8;
+const MAX_QUEUES: u32 = 10;
 
 /// The connections the queues use beside the app's pool. On SQLite, a pool of their own: the
 /// queue's setup relaxes `synchronous` on its connections, and each queue's backend has one

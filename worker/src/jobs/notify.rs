@@ -1,14 +1,17 @@
 //! `Notify`: tells one user on one channel what happened to a ticket (the NOC's verdict on the
 //! technician's request, with its remark and the next step; an assignment, to the technician
-//! it names and the one it replaces). Dropped when the ticket, the user
-//! or the verdict is gone, or the channel is off or unlinked, before it runs; a channel that
-//! refuses or is down is handled as for `Deliver`.
+//! it names and the one it replaces; a follow-up: a ticket nobody accepted, an SLA about to run
+//! out or run out, a request waiting for the NOC). Dropped when the ticket, the user or the
+//! verdict is gone, what it tells is no longer true, the user turned its kind or channel off,
+//! or the channel is off or unlinked; held back until the user's quiet hours end (all but an
+//! SLA breach); a channel that refuses or is down is handled as for `Deliver`.
 
+use chrono::{DateTime, Utc};
 use common::{
-    announce::{AssignmentNotice, VerdictNotice},
-    db::{telegram, tickets, users},
-    domain::CardType,
-    jobs::{Channel, Notify, NotifyKind},
+    announce::{AssignmentNotice, FollowUpNotice, VerdictNotice},
+    db::{self, notifications, telegram, tickets, users},
+    domain::{CardType, NoticeKind, Region, Status, preferences::Delivery},
+    jobs::{Channel, Job, Notify, NotifyKind},
 };
 
 use super::{JobError, Run, deliver::outcome};
@@ -17,11 +20,26 @@ use crate::{Context, clients::mail::Mail};
 impl Run for Notify {
     #[tracing::instrument(skip_all, fields(ticket.id = %self.ticket_id, user.id = %self.user_id, channel = ?self.channel, kind = ?self.kind))]
     async fn run(self, ctx: &Context) -> Result<(), JobError> {
-        notify(self, ctx).await
+        let claim = self.clone();
+        let ended = notify(self, ctx).await;
+        // What became of it, for the metrics: sent, dropped, failed for good; one held back
+        // or worth another try still waits.
+        let state = match &ended {
+            Ok(Some(state)) => *state,
+            Err(JobError::Permanent(_)) => "Failed",
+            Ok(None) | Err(JobError::Transient(_)) => return ended.map(|_| ()),
+        };
+        let mut tx = ctx.db.begin_write().await?;
+        notifications::settle(&mut tx, &claim, state).await?;
+        tx.commit().await?;
+        ended.map(|_| ())
     }
 }
 
-async fn notify(job: Notify, ctx: &Context) -> Result<(), JobError> {
+/// Tells it, or not: `Some` of what became of it (`Sent`, `Dropped`), `None` when it was held
+/// back for later.
+async fn notify(job: Notify, ctx: &Context) -> Result<Option<&'static str>, JobError> {
+    let now = db::now();
     let mut tx = ctx.db.begin().await?;
     let ticket = tickets::get(&mut tx, job.ticket_id).await?;
     let user = users::get(&mut tx, job.user_id).await?;
@@ -30,10 +48,15 @@ async fn notify(job: Notify, ctx: &Context) -> Result<(), JobError> {
         (Some(_), Some(_)) => tickets::logs(&mut tx, job.ticket_id).await?,
         _ => Vec::new(),
     };
+    let technician = match ticket.as_ref().and_then(|t| t.state.foc_id) {
+        Some(id) => users::get(&mut tx, id).await?.map(|u| u.name),
+        None => None,
+    };
+    let preferences = notifications::preferences(&mut tx, job.user_id).await?;
     tx.commit().await?;
     let (Some(ticket), Some(user)) = (ticket, user) else {
         tracing::info!("ticket or user gone; notification dropped");
-        return Ok(());
+        return Ok(Some("Dropped"));
     };
     let notice = match job.kind {
         NotifyKind::Verdict => {
@@ -43,7 +66,7 @@ async fn notify(job: Notify, ctx: &Context) -> Result<(), JobError> {
                 .find(|l| l.evidence_id == job.evidence_id && l.need_approval && l.is_approved.is_some());
             let Some(request) = request else {
                 tracing::info!("no verdict on that evidence; notification dropped");
-                return Ok(());
+                return Ok(Some("Dropped"));
             };
             // A later request has its verdict already: only the latest verdict is worth telling,
             // and an older one must not arrive after it.
@@ -52,7 +75,7 @@ async fn notify(job: Notify, ctx: &Context) -> Result<(), JobError> {
             };
             if logs.iter().filter(is_request).any(|l| l.seq > request.seq && l.is_approved.is_some()) {
                 tracing::info!("a later verdict on the ticket exists; notification dropped");
-                return Ok(());
+                return Ok(Some("Dropped"));
             }
             let n = VerdictNotice::of(
                 &ticket,
@@ -69,12 +92,49 @@ async fn notify(job: Notify, ctx: &Context) -> Result<(), JobError> {
             // by the later assignment's own notice.
             if (ticket.state.foc_id == Some(job.user_id)) != yours {
                 tracing::info!("the assignment changed meanwhile; notification dropped");
-                return Ok(());
+                return Ok(Some("Dropped"));
             }
             let n = AssignmentNotice::of(&ticket, yours, ctx.settings.app_url.as_deref());
             (n.subject(), n.text())
         }
+        NotifyKind::Unaccepted
+        | NotifyKind::SlaWarning
+        | NotifyKind::SlaBreached
+        | NotifyKind::ValidationWaiting => {
+            let (applies, since) = match job.kind {
+                NotifyKind::Unaccepted => (
+                    ticket.state.status == Status::Open,
+                    ticket.state.published_at.unwrap_or(ticket.created_at),
+                ),
+                NotifyKind::ValidationWaiting => {
+                    let asked = logs.iter().find(|l| l.evidence_id == job.evidence_id).map(|l| l.created_at);
+                    (ticket.state.awaiting_evidence == job.evidence_id, asked.unwrap_or(now))
+                }
+                _ => (ticket.state.closed_at.is_none(), now),
+            };
+            if !applies {
+                tracing::info!("no longer so; notification dropped");
+                return Ok(Some("Dropped"));
+            }
+            let n = FollowUpNotice::of(
+                &ticket,
+                job.kind,
+                technician,
+                since,
+                now,
+                ctx.settings.app_url.as_deref(),
+            );
+            (n.subject(), n.text())
+        }
     };
+    match preferences.delivery(job.kind.notice(), job.channel, user.region, now) {
+        Delivery::Now => {}
+        Delivery::Off => return Ok(Some("Dropped")),
+        Delivery::HeldUntil(at) => {
+            hold(ctx, &job, at).await?;
+            return Ok(None);
+        }
+    }
     let (subject, text) = notice;
     let sent = match (job.channel, &ctx.mailer, &ctx.telegram, chat) {
         (Channel::Mail, Some(mailer), _, _) => {
@@ -96,8 +156,42 @@ async fn notify(job: Notify, ctx: &Context) -> Result<(), JobError> {
         (Channel::Telegram, _, Some(bot), Some(chat)) => bot.say(chat, &format!("{subject}\n\n{text}")).await,
         _ => {
             tracing::info!("channel off or chat unlinked; notification dropped");
-            return Ok(());
+            return Ok(Some("Dropped"));
         }
     };
-    outcome(ctx, job.channel, sent, "notification delivered")
+    outcome(ctx, job.channel, sent, "notification delivered").map(|()| Some("Sent"))
+}
+
+/// Whether `job` goes out now under the user's choices: `false` when the user turned its kind
+/// or channel off (dropped), or it is held back until the user's quiet hours end (due again
+/// then).
+pub(super) async fn chosen<J: Job>(
+    ctx: &crate::Context,
+    job: &J,
+    preferences: &common::domain::preferences::Preferences,
+    kind: NoticeKind,
+    channel: Channel,
+    region: Region,
+    now: DateTime<Utc>,
+) -> Result<bool, JobError> {
+    match preferences.delivery(kind, channel, region, now) {
+        Delivery::Now => Ok(true),
+        Delivery::Off => {
+            tracing::info!(?kind, ?channel, "turned off by the user; dropped");
+            Ok(false)
+        }
+        Delivery::HeldUntil(at) => {
+            hold(ctx, job, at).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// Puts `job` back, due at the end of the user's quiet hours.
+async fn hold<J: Job>(ctx: &crate::Context, job: &J, at: DateTime<Utc>) -> Result<(), JobError> {
+    let mut tx = ctx.db.begin_write().await?;
+    job.enqueue_at(&mut tx, at).await?;
+    tx.commit().await?;
+    tracing::info!(until = %at, "quiet hours; held back");
+    Ok(())
 }

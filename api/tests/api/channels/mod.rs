@@ -76,6 +76,7 @@ fn recipients(mails: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
+mod follow_ups;
 mod mail;
 mod telegram;
 

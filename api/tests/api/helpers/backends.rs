@@ -105,6 +105,32 @@ impl Fixture for TelegramApi {
     }
 }
 
+/// A webhook receiver on the loopback, which the app's webhooks may reach; failed deliveries
+/// are tried again within a second.
+impl Fixture for HookReceiver {
+    fn start() -> Self {
+        HookReceiver::start()
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        s.run_worker = true;
+        s.webhook_allow_private = true;
+        s.job_retry_max_wait_seconds = 1;
+    }
+}
+
+/// The SMTP sink and the Bot API emulator together, the app's worker sending on both.
+impl Fixture for (MailSink, TelegramApi) {
+    fn start() -> Self {
+        (MailSink::start(), TelegramApi::start())
+    }
+
+    fn tweak(&self, s: &mut Settings) {
+        self.0.tweak(s);
+        self.1.tweak(s);
+    }
+}
+
 /// A Firestore emulator of the test's own and a project of the test's own, the app's worker
 /// syncing to it. The emulator's address reaches the Firestore client through
 /// `FIRESTORE_EMULATOR_HOST`, set before the runtime starts (each test is its own process).

@@ -40,6 +40,39 @@ impl MailSink {
     }
 }
 
+/// A webhook receiver of this test's own (`tools/channel-peers/webhook-receiver.js`): records
+/// what it is POSTed at `/hooks/<name>`, answers 500 for `fail-*` names (and the first two
+/// requests of `flaky-*` ones); stopped on drop.
+pub struct HookReceiver {
+    _process: peers::Peer,
+    pub port: u16,
+}
+
+impl HookReceiver {
+    pub fn start() -> Self {
+        let process = start_node_peer("channel-peers", "webhook-receiver.js", &[0]);
+        Self { port: process.port("http").unwrap(), _process: process }
+    }
+
+    /// The URL of hook `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/hooks/{name}", self.port)
+    }
+
+    /// What hook `name` received so far, oldest first: `{event, delivery, signature, body,
+    /// signatureValid}`, the signature checked with `secret` by Node's crypto.
+    pub async fn received(&self, name: &str, secret: &str) -> Vec<Value> {
+        let all: Vec<Value> =
+            reqwest::get(format!("http://127.0.0.1:{}/received?secret={secret}", self.port))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        all.into_iter().filter(|r| r["name"] == name).collect()
+    }
+}
+
 /// A Dovecot IMAP server of this test's own (Debian's `dovecot-imapd`, started directly on a
 /// port of its own, no TLS, on the loopback only): user `cgs`, password `secret`, its Maildir in
 /// a directory of the test's own; stopped on drop.

@@ -84,6 +84,23 @@ impl TestApp {
         self.exec(&format!("UPDATE tickets SET sla_due_at = '{at}' WHERE id = {}", self.sql_uuid(id))).await;
     }
 
+    /// A new ticket of `noc` for a new customer `name` with an SLA (`PT Client <name>`).
+    pub async fn sla_ticket(&self, noc: &str, name: &str) -> String {
+        let client = self
+            .post("/v1/clients", &self.admin, crate::master_data::client_body(self, name).await)
+            .await
+            .id();
+        let body = serde_json::json!({"client": client, "type": "Trouble", "source": "Phone",
+                                      "indicationCategory": "FiberCut", "networkSegment": "Access"});
+        self.post("/v1/tickets", noc, body).await.id()
+    }
+
+    /// The value of one series of `/metrics` (as fresh as its interval allows).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.client.get(self.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.db_url.starts_with("postgres")
     }
