@@ -56,6 +56,9 @@ pub async fn emit_one(
     emit(tx, &[id], event, extra, now).await
 }
 
+/// The longest wait for a webhook's host to resolve.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Checks a webhook's address as registration and every delivery do: an `http(s)` URL with a
 /// host, which resolves only to addresses a webhook may reach (any, when `allow_private`);
 /// answers the URL and the address to connect to.
@@ -75,10 +78,12 @@ pub async fn reachable(url: &str, allow_private: bool) -> Result<(url::Url, Sock
         None => return Err(refused("the URL has no host".into())),
     };
     let port = parsed.port_or_known_default().unwrap_or(80);
-    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| refused(format!("{host} does not resolve: {e}")))?
-        .collect();
+    let lookup =
+        tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
+            .await
+            .map_err(|_| refused(format!("{host} did not resolve within {} s", LOOKUP_TIMEOUT.as_secs())))?;
+    let addresses: Vec<SocketAddr> =
+        lookup.map_err(|e| refused(format!("{host} does not resolve: {e}")))?.collect();
     if !allow_private && let Some(bad) = addresses.iter().find(|a| forbidden_address(a.ip())) {
         return Err(refused(format!(
             "{host} resolves to {}, a loopback, private, link-local or otherwise non-public address",
