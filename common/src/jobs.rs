@@ -367,7 +367,8 @@ impl Effects {
 
     /// A ticket whose status went from `before` (`None`: new) to `after`: one that became
     /// `Open` needs a technician, is announced to those of its region, and is escalated when
-    /// nobody accepts it in time (when a channel is configured: someone can be told).
+    /// nobody accepts it in time (when someone can be told: a channel is configured, or a
+    /// webhook follows escalations).
     pub async fn status_entered(
         self,
         tx: &mut Tx,
@@ -382,7 +383,16 @@ impl Effects {
         if self.broadcast() {
             BroadcastOpenTicket { ticket_id }.enqueue(tx).await?;
         }
-        if self.broadcast() && self.escalate_minutes > 0 {
+        // Someone to tell: a channel, or a webhook that follows escalations.
+        let escalate = self.escalate_minutes > 0
+            && (self.broadcast()
+                || !crate::db::webhooks::following(
+                    tx,
+                    crate::domain::webhook::WebhookEvent::TicketEscalated,
+                )
+                .await?
+                .is_empty());
+        if escalate {
             let job = Escalate {
                 ticket_ids: vec![ticket_id],
                 follow_up: FollowUp::Unaccepted { level: 1, since: now },

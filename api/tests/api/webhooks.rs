@@ -165,3 +165,30 @@ on_both_backends! {
         assert!(got.iter().all(|r| r["signatureValid"] == true));
     }
 }
+
+on_both_backends! {
+    fixture HookReceiver;
+    // Without mail or Telegram, a webhook that follows escalations still hears of a ticket
+    // nobody accepts, level by level; one accepted first is not escalated.
+    async fn a_webhook_hears_of_a_ticket_nobody_accepts_level_by_level(app, hooks) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        register(&app, &hooks.url("escalations"), json!(["ticket.escalated"]), SECRET).await;
+        let body = json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"});
+        let waiting = app.post("/v1/tickets", &noc, body.clone()).await.id();
+        let taken = app.post("/v1/tickets", &noc, body).await.id();
+        step(&app, &taken, &foc, "accept", None).await;
+        for level in 1..=2 {
+            app.due_now(common::jobs::Escalate::QUEUE).await;
+            wait_until(30, "the escalation arrived", || async { hooks.received("escalations", SECRET).await.len() == level }).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let got = hooks.received("escalations", SECRET).await;
+        assert_eq!(got.len(), 2, "two levels, nothing for the ticket accepted: {got:#?}");
+        for (r, level) in got.iter().zip(1..) {
+            let b: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            assert_eq!((b["event"].as_str(), b["level"].as_i64(), b["ticket"]["id"].as_str()), (Some("ticket.escalated"), Some(level), Some(waiting.as_str())));
+            assert_eq!(b["ticket"]["latestStatus"], "Open");
+        }
+    }
+}

@@ -6,16 +6,6 @@
 
 use super::*;
 
-/// Every follow-up still waiting is due now.
-async fn follow_ups_due(app: &TestApp) {
-    let now = if app.is_postgres() { "now()" } else { "strftime('%s', 'now')" };
-    app.exec(&format!(
-        "UPDATE {} SET run_at = {now} WHERE job_type = 'cgs.escalate' AND status <> 'Done'",
-        app.jobs_table()
-    ))
-    .await;
-}
-
 /// Waits until `n` follow-ups have run, then until what they told has been sent.
 async fn followed_up(app: &TestApp, n: i64) {
     let sql = format!(
@@ -78,7 +68,7 @@ on_both_backends! {
         let since = (chrono::Utc::now() - chrono::Duration::minutes(15)).to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
         app.exec(&format!("UPDATE tickets SET published_at = '{since}' WHERE id = {}", app.sql_uuid(&waiting))).await;
 
-        follow_ups_due(&app).await;
+        app.due_now(common::jobs::Escalate::QUEUE).await;
         followed_up(&app, 2).await;
         let number = number_of(&app, &waiting).await;
         let (foc_mail, supervisor_mail, noc_mail, other_mail) = (
@@ -102,7 +92,7 @@ on_both_backends! {
 
         // The second level: the region's NOCs.
         let before = sink.mails().await.len();
-        follow_ups_due(&app).await;
+        app.due_now(common::jobs::Escalate::QUEUE).await;
         followed_up(&app, 3).await;
         assert_eq!(sent(&sink, before).await, [(noc_mail.clone(), late.clone()), (other_mail, late.clone())].into());
         assert_eq!(sink.mails().await.len(), before + 2);
@@ -186,7 +176,7 @@ on_both_backends! {
         announced(&app).await;
         notified_now(&app).await;
         let before = sink.mails().await.len();
-        follow_ups_due(&app).await;
+        app.due_now(common::jobs::Escalate::QUEUE).await;
         followed_up(&app, 2).await;
         let subject = format!("{number} Non SLA: check-in waiting for validation");
         let want: BTreeSet<_> = [(email_of(&app, &noc_id).await, subject.clone()), (email_of(&app, &other_noc).await, subject)].into();

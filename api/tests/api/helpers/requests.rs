@@ -84,6 +84,16 @@ impl TestApp {
         self.exec(&format!("UPDATE tickets SET sla_due_at = '{at}' WHERE id = {}", self.sql_uuid(id))).await;
     }
 
+    /// Every job of `queue` still waiting is due now.
+    pub async fn due_now(&self, queue: &str) {
+        let now = if self.is_postgres() { "now()" } else { "strftime('%s', 'now')" };
+        let table = self.jobs_table();
+        self.exec(&format!(
+            "UPDATE {table} SET run_at = {now} WHERE job_type = '{queue}' AND status <> 'Done'"
+        ))
+        .await;
+    }
+
     /// A new ticket of `noc` for a new customer `name` with an SLA (`PT Client <name>`).
     pub async fn sla_ticket(&self, noc: &str, name: &str) -> String {
         let client = self
