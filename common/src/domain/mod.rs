@@ -3,6 +3,7 @@
 pub mod access;
 pub mod enums;
 pub mod evidence;
+pub mod outage;
 pub mod preferences;
 pub mod report;
 pub mod sla;
