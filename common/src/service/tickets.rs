@@ -290,7 +290,8 @@ async fn schedule_expiry(tx: &mut Tx, before: &TicketState, after: &TicketState)
 
 /// Inserts a ticket its caller has checked (a channel's report, [`create`]) with its first log
 /// entry; `t.status` is `Draft` or `Open`. Its number (`prefix`, month, count) comes last: the
-/// month's counter stays locked only from there to the commit.
+/// month's counter stays locked only from there to the commit (and the
+/// deliveries of `ticket.created`, when a webhook follows it).
 pub async fn insert(
     tx: &mut Tx,
     effects: Effects,
@@ -311,8 +312,10 @@ pub async fn insert(
     tickets::append_logs(tx, t.id, &[first], who).await?;
     effects.ticket_changed(tx, t.id, None, now).await?;
     effects.status_entered(tx, t.id, None, t.status, now).await?;
+    let hooks = crate::db::webhooks::following(tx, WebhookEvent::TicketCreated).await?;
     let row = tickets::number(tx, t.id, prefix, now).await?;
-    super::webhooks::emit_one(tx, t.id, WebhookEvent::TicketCreated, None, now).await?;
+    super::webhooks::emit_to(tx, &hooks, &[t.id], WebhookEvent::TicketCreated, Default::default(), now)
+        .await?;
     Ok(row)
 }
 

@@ -26,6 +26,20 @@ pub async fn emit(
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     let hooks = webhooks::following(tx, event).await?;
+    emit_to(tx, &hooks, ids, event, extra, now).await
+}
+
+/// [`emit`] to `hooks`, the webhooks following `event` as read before (creation reads them
+/// before it numbers the ticket, so that nothing more runs while it holds the month's counter
+/// when no webhook follows).
+pub async fn emit_to(
+    tx: &mut Tx,
+    hooks: &[Uuid],
+    ids: &[Uuid],
+    event: WebhookEvent,
+    extra: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
     if hooks.is_empty() {
         return Ok(());
     }
@@ -36,7 +50,7 @@ pub async fn emit(
             fields.extend(extra.clone());
         }
         let body = body.to_string();
-        for &webhook_id in &hooks {
+        for &webhook_id in hooks {
             webhooks::add_delivery(tx, webhook_id, ticket_id, event, &body, now).await?;
             DeliverWebhook { webhook_id, ticket_id }.enqueue(tx).await?;
         }
