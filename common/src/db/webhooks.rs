@@ -175,7 +175,7 @@ pub async fn claim_next(
         "UPDATE webhook_deliveries SET lease_until = $4, attempts = attempts + 1, last_attempt_at = $3 \
          WHERE seq = (SELECT seq FROM webhook_deliveries WHERE webhook_id = $1 AND ticket_id = $2 \
                       AND state = 'Waiting' ORDER BY seq LIMIT 1) \
-           AND (lease_until IS NULL OR lease_until < $3) \
+           AND (lease_until IS NULL OR lease_until <= $3) \
          RETURNING {DELIVERY}"
     );
     Ok(db_run!(tx, |c| {
