@@ -14,18 +14,7 @@ async fn followed_up(app: &TestApp, n: i64) {
     );
     wait_until(60, "the follow-ups ran", || async { app.scalar(&sql).await >= n }).await;
     announced(app).await;
-    notified_now(app).await;
-}
-
-/// Waits until every notification due by now has ended (one held back for later is not).
-async fn notified_now(app: &TestApp) {
-    let now = if app.is_postgres() { "now()" } else { "strftime('%s', 'now')" };
-    let sql = format!(
-        "SELECT COUNT(*) FROM {} WHERE job_type = 'cgs.notify' AND status <> 'Done' AND run_at <= {now}",
-        app.jobs_table()
-    );
-    wait_until(60, "every notification due was sent or dropped", || async { app.scalar(&sql).await == 0 })
-        .await;
+    notified(app).await;
 }
 
 /// The mails since the first `skip`, as (recipient, subject).
@@ -133,12 +122,12 @@ on_both_backends! {
 
         app.set_due(&id, 10).await;
         wait_until(30, "the warning is claimed", || async { claims("sla_warning").await == 6 }).await;
-        notified_now(&app).await;
+        notified(&app).await;
         app.set_due(&id, -5).await;
         wait_until(30, "the breach is claimed", || async { claims("sla_breached").await == 6 }).await;
         // More sweeps pass; nobody is told again.
         tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        notified_now(&app).await;
+        notified(&app).await;
 
         let number = number_of(&app, &id).await;
         let mut want = BTreeSet::new();
@@ -174,7 +163,7 @@ on_both_backends! {
         let (decided, _) = checked_in(&app, &noc, &foc).await;
         app.decide_request(&noc, &decided, true, None).await;
         announced(&app).await;
-        notified_now(&app).await;
+        notified(&app).await;
         let before = sink.mails().await.len();
         app.due_now(common::jobs::Escalate::QUEUE).await;
         followed_up(&app, 2).await;
@@ -220,10 +209,10 @@ on_both_backends! {
         let before = sink.mails().await.len();
         app.set_due(&id, 10).await;
         wait_until(30, "the warning is claimed", || async { app.scalar("SELECT COUNT(*) FROM notifications WHERE kind = 'sla_warning'").await >= 2 }).await;
-        notified_now(&app).await;
+        notified(&app).await;
         app.set_due(&id, -5).await;
         wait_until(30, "the breach is claimed", || async { app.scalar("SELECT COUNT(*) FROM notifications WHERE kind = 'sla_breached'").await >= 2 }).await;
-        notified_now(&app).await;
+        notified(&app).await;
 
         let number = number_of(&app, &id).await;
         let (foc_mail, noc_mail) = (email_of(&app, &foc).await, email_of(&app, &noc_id).await);
