@@ -144,10 +144,7 @@ on_both_backends! {
 
 on_both_backends! {
     fixture HookReceiver;
-    with |s| {
-        s.sla_sweep_schedule = "* * * * * *".into();
-        s.sla_full_sweep_minutes = 0;
-    };
+    with |s| { sweep_every_second(s); };
     // The sweep's warning and breach reach a webhook that follows them, once each.
     async fn a_webhook_hears_of_an_sla_warning_and_a_breach_once_each(app, hooks) {
         let (_, noc) = app.user(Role::NOC, Region::West).await;

@@ -8,11 +8,11 @@
 use common::{
     announce::Announcement,
     db::{self, notifications, telegram, tickets, users},
-    domain::{NoticeKind, Status},
+    domain::{NoticeKind, Status, preferences::Delivery},
     jobs::{Channel, Deliver},
 };
 
-use super::{JobError, Run, notify::chosen};
+use super::{JobError, Run, notify::apply_choice};
 use crate::{Context, clients::mail::Mail};
 
 impl Run for Deliver {
@@ -38,7 +38,7 @@ async fn deliver(job: Deliver, ctx: &Context) -> Result<(), JobError> {
         return Ok(());
     }
     let (kind, now) = (NoticeKind::NewTicket, db::now());
-    if !chosen(ctx, &job, &preferences, kind, job.channel, user.region, now).await? {
+    if apply_choice(ctx, &job, &preferences, kind, job.channel, user.region, now).await? != Delivery::Now {
         return Ok(());
     }
     let a = Announcement::of(&ticket, ctx.settings.app_url.as_deref());

@@ -127,13 +127,10 @@ async fn notify(job: Notify, ctx: &Context) -> Result<Option<&'static str>, JobE
             (n.subject(), n.text())
         }
     };
-    match preferences.delivery(job.kind.notice(), job.channel, user.region, now) {
+    match apply_choice(ctx, &job, &preferences, job.kind.notice(), job.channel, user.region, now).await? {
         Delivery::Now => {}
         Delivery::Off => return Ok(Some("Dropped")),
-        Delivery::HeldUntil(at) => {
-            hold(ctx, &job, at).await?;
-            return Ok(None);
-        }
+        Delivery::HeldUntil(_) => return Ok(None),
     }
     let (subject, text) = notice;
     let sent = match (job.channel, &ctx.mailer, &ctx.telegram, chat) {
@@ -162,10 +159,10 @@ async fn notify(job: Notify, ctx: &Context) -> Result<Option<&'static str>, JobE
     outcome(ctx, job.channel, sent, "notification delivered").map(|()| Some("Sent"))
 }
 
-/// Whether `job` goes out now under the user's choices: `false` when the user turned its kind
-/// or channel off (dropped), or it is held back until the user's quiet hours end (due again
-/// then).
-pub(super) async fn chosen<J: Job>(
+/// What the user's choices make of `job` now: [`Delivery::Now`] goes on; [`Delivery::Off`]
+/// (kind or channel turned off) is dropped; [`Delivery::HeldUntil`] has been put back, due when
+/// the user's quiet hours end.
+pub(super) async fn apply_choice<J: Job>(
     ctx: &crate::Context,
     job: &J,
     preferences: &common::domain::preferences::Preferences,
@@ -173,25 +170,17 @@ pub(super) async fn chosen<J: Job>(
     channel: Channel,
     region: Region,
     now: DateTime<Utc>,
-) -> Result<bool, JobError> {
-    match preferences.delivery(kind, channel, region, now) {
-        Delivery::Now => Ok(true),
-        Delivery::Off => {
-            tracing::info!(?kind, ?channel, "turned off by the user; dropped");
-            Ok(false)
-        }
+) -> Result<Delivery, JobError> {
+    let delivery = preferences.delivery(kind, channel, region, now);
+    match delivery {
+        Delivery::Now => {}
+        Delivery::Off => tracing::info!(?kind, ?channel, "turned off by the user; dropped"),
         Delivery::HeldUntil(at) => {
-            hold(ctx, job, at).await?;
-            Ok(false)
+            let mut tx = ctx.db.begin_write().await?;
+            job.enqueue_at(&mut tx, at).await?;
+            tx.commit().await?;
+            tracing::info!(until = %at, "quiet hours; held back");
         }
     }
-}
-
-/// Puts `job` back, due at the end of the user's quiet hours.
-async fn hold<J: Job>(ctx: &crate::Context, job: &J, at: DateTime<Utc>) -> Result<(), JobError> {
-    let mut tx = ctx.db.begin_write().await?;
-    job.enqueue_at(&mut tx, at).await?;
-    tx.commit().await?;
-    tracing::info!(until = %at, "quiet hours; held back");
-    Ok(())
+    Ok(delivery)
 }

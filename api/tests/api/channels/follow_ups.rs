@@ -96,10 +96,7 @@ on_both_backends! {
 
 on_both_backends! {
     fixture (MailSink, TelegramApi);
-    with |s| {
-        s.sla_sweep_schedule = "* * * * * *".into();
-        s.sla_full_sweep_minutes = 0;
-    };
+    with |s| { sweep_every_second(s); };
     // The early warning and the breach each reach the technician (by mail and in the linked
     // chat), the region's supervisor and the ticket's NOC, once, however many sweeps pass.
     async fn an_sla_warning_and_a_breach_reach_the_technician_the_supervisor_and_the_noc_once_each(app, sink, tg) {
@@ -177,10 +174,7 @@ on_both_backends! {
 
 on_both_backends! {
     fixture MailSink;
-    with |s| {
-        s.sla_sweep_schedule = "* * * * * *".into();
-        s.sla_full_sweep_minutes = 0;
-    };
+    with |s| { sweep_every_second(s); };
     // A technician in quiet hours hears of the breach at once, of the warning when the quiet
     // hours end; the others hear of both at once. Settings are the user's own.
     async fn quiet_hours_hold_back_all_but_a_breach(app, sink) {
