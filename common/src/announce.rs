@@ -45,6 +45,9 @@ pub struct Announcement {
     pub region: String,
     /// Where to accept it, when the web app's address is configured.
     pub accept_url: Option<String>,
+    /// For an outage: its element, customers and since when ("Outage at splitter SP-1, 7
+    /// customers since 10:42 WIB").
+    pub outage: Option<String>,
 }
 
 impl Announcement {
@@ -61,11 +64,31 @@ impl Announcement {
             indication,
             region: t.state.region.to_string(),
             accept_url: link_of(t, app_url),
+            outage: Self::outage_line(t),
         }
     }
 
+    fn outage_line(t: &TicketRow) -> Option<String> {
+        let (level, name) = t.outage_level.zip(t.outage_name.as_deref())?;
+        let region = t.state.region;
+        let since = t.state.published_at.unwrap_or(t.created_at).with_timezone(&region.utc_offset());
+        let customers = match t.child_count {
+            1 => "1 customer".to_owned(),
+            n => format!("{n} customers"),
+        };
+        Some(format!(
+            "Outage at {} {name}, {customers} since {} {}",
+            level.words(),
+            since.format("%H:%M"),
+            region.clock_name()
+        ))
+    }
+
     pub fn subject(&self) -> String {
-        format!("New ticket {}: {}", self.number, self.customer)
+        match &self.outage {
+            Some(line) => format!("{} {line}", self.number),
+            None => format!("New ticket {}: {}", self.number, self.customer),
+        }
     }
 
     /// The body: what, where, and how to take it.
@@ -74,6 +97,19 @@ impl Announcement {
             Some(url) => format!("Accept it: {url}"),
             None => format!("Accept it in the CGS app (ticket {}).", self.number),
         };
+        if let Some(line) = &self.outage {
+            return format!(
+                "An outage in {region} needs a technician.\n\n\
+                 {line}.\n\
+                 Ticket:     {number}\n\
+                 Indication: {indication}\n\n\
+                 {accept}\n\
+                 The first technician to accept it takes it; the customers' reports close with it.\n",
+                region = self.region,
+                number = self.number,
+                indication = self.indication,
+            );
+        }
         format!(
             "A ticket in {region} needs a technician.\n\n\
              Ticket:     {number}\n\

@@ -160,6 +160,16 @@ pub struct Settings {
     #[arg(long, env = "CGS_VALIDATION_REMIND_MINUTES", default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=10_080))]
     pub validation_remind_minutes: i64,
 
+    /// Open reports not yet accepted under one splitter that make an outage (and splitters of
+    /// one main splitter, or main splitters of one POP, whose reports move it up a level). 0
+    /// turns outage detection off.
+    #[arg(long, env = "CGS_OUTAGE_THRESHOLD", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub outage_threshold: u32,
+
+    /// Minutes within which reports under one element count toward an outage.
+    #[arg(long, env = "CGS_OUTAGE_WINDOW_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=10_080))]
+    pub outage_window_minutes: i64,
+
     /// Let webhooks reach loopback, private, link-local and metadata addresses (a receiver on
     /// the same host or network); off, such a URL is refused at registration and at delivery.
     #[arg(long, env = "CGS_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
@@ -345,6 +355,14 @@ impl Settings {
         }
     }
 
+    /// The outage rule; `None` when detection is off.
+    pub fn outage_rule(&self) -> Option<crate::domain::outage::OutageRule> {
+        (self.outage_threshold > 0).then(|| crate::domain::outage::OutageRule {
+            threshold: self.outage_threshold as usize,
+            window: chrono::Duration::minutes(self.outage_window_minutes),
+        })
+    }
+
     /// Where channel reports go.
     pub fn inbox(&self) -> crate::intake::Inbox {
         crate::intake::Inbox {
@@ -404,6 +422,8 @@ impl Settings {
             sla_warning_minutes: 30,
             escalate_unaccepted_minutes: 15,
             validation_remind_minutes: 10,
+            outage_threshold: 3,
+            outage_window_minutes: 30,
             webhook_allow_private: false,
             sla_full_sweep_minutes: 60,
             firestore_project_id: None,

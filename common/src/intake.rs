@@ -141,6 +141,7 @@ pub async fn draft(
         noc_id: noc.0,
         status: Status::Draft,
         published_at: None,
+        outage: None,
     };
     let who = LogActor { id: r.reporter.as_ref().map(|a| a.id), name, photo: None };
     service::tickets::insert(tx, effects, &t, &who, &inbox.ticket_prefix, now)

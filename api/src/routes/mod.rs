@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod clients;
 pub mod health;
 pub mod media;
+pub mod outages;
 pub mod reports;
 pub mod tickets;
 pub mod users;

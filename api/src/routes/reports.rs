@@ -3,10 +3,11 @@
 use chrono::{DateTime, Duration, Utc};
 use common::{
     DomainError,
-    db::{self, tickets},
+    db::{self, outages, tickets},
     domain::{
-        CustomerType, Region, Role,
-        report::{self, GroupKey, SlaFigures},
+        CustomerType, OutageLevel, Region, Role,
+        access::Actor,
+        report::{self, GroupKey, OutageFigures, ReportOutage, SlaFigures},
     },
 };
 use poem::{IntoResponse, Request, Response, http::header, web::Data};
@@ -14,7 +15,7 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::Query,
     registry::{MetaMediaType, MetaResponses, Registry},
-    types::Type,
+    types::{ParseFromJSON, ToJSON, Type},
 };
 
 use crate::{
@@ -51,27 +52,38 @@ pub struct SlaReport {
     pub total: SlaFigures,
 }
 
-/// The report as JSON, or as CSV for `Accept: text/csv`.
-pub enum SlaReportAnswer {
-    Json(Found<SlaReport>),
-    Csv(String),
+/// A report as JSON, or as CSV (saved as `filename`) for `Accept: text/csv`.
+pub enum ReportAnswer<T: ParseFromJSON + ToJSON> {
+    Json(Found<T>),
+    Csv { body: String, filename: &'static str },
 }
 
-impl IntoResponse for SlaReportAnswer {
+impl<T: ParseFromJSON + ToJSON> ReportAnswer<T> {
+    /// `report` as the request asks: CSV (by `csv`) for `Accept: text/csv`, else JSON.
+    fn of(req: &Request, report: T, csv: fn(&T) -> String, filename: &'static str) -> Self {
+        if wants_csv(req) {
+            ReportAnswer::Csv { body: csv(&report), filename }
+        } else {
+            ReportAnswer::Json(found(report))
+        }
+    }
+}
+
+impl<T: ParseFromJSON + ToJSON> IntoResponse for ReportAnswer<T> {
     fn into_response(self) -> Response {
         match self {
-            SlaReportAnswer::Json(found) => found.into_response(),
-            SlaReportAnswer::Csv(body) => Response::builder()
+            ReportAnswer::Json(found) => found.into_response(),
+            ReportAnswer::Csv { body, filename } => Response::builder()
                 .content_type("text/csv; charset=utf-8")
-                .header(header::CONTENT_DISPOSITION, "attachment; filename=\"sla-report.csv\"")
+                .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""))
                 .body(body),
         }
     }
 }
 
-impl ApiResponse for SlaReportAnswer {
+impl<T: ParseFromJSON + ToJSON> ApiResponse for ReportAnswer<T> {
     fn meta() -> MetaResponses {
-        let mut meta = Found::<SlaReport>::meta();
+        let mut meta = Found::<T>::meta();
         for r in &mut meta.responses {
             r.content.push(MetaMediaType { content_type: "text/csv", schema: String::schema_ref() });
         }
@@ -79,8 +91,82 @@ impl ApiResponse for SlaReportAnswer {
     }
 
     fn register(registry: &mut Registry) {
-        Found::<SlaReport>::register(registry);
+        Found::<T>::register(registry);
     }
+}
+
+/// The region a report covers for `actor`: any (or all) for a SuperAdmin, its own for a NOC.
+fn report_region(actor: &Actor, region: Option<Region>) -> Result<Option<Region>, DomainError> {
+    match actor.role {
+        Role::SuperAdmin => Ok(region),
+        Role::NOC => match region {
+            None => Ok(Some(actor.region)),
+            Some(r) if r == actor.region => Ok(Some(r)),
+            Some(r) => Err(DomainError::Forbidden(format!(
+                "a NOC of {} sees the reports of its own region, not {r}",
+                actor.region
+            ))),
+        },
+        _ => Err(DomainError::Forbidden("reports are for the NOC".into())),
+    }
+}
+
+/// The period `[from, to)`: `to` defaults to now, `from` to 30 days before `to`; at most
+/// [`MAX_DAYS`].
+fn period(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or(to - Duration::days(30));
+    if from >= to {
+        return Err(DomainError::invalid("from", "must be before `to`"));
+    }
+    if to - from > Duration::days(MAX_DAYS) {
+        return Err(DomainError::invalid("from", format!("a report covers at most {MAX_DAYS} days")));
+    }
+    Ok((from, to))
+}
+
+/// One network element's outages.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OutageGroup {
+    pub region: Region,
+    pub level: OutageLevel,
+    /// The splitter's or main splitter's name, or the POP.
+    pub element: String,
+    #[oai(flatten)]
+    pub figures: OutageFigures,
+}
+
+/// Outages opened in `[from, to)` (those canceled or merged into another left out).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OutageReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub region: Option<Region>,
+    pub elements: Vec<OutageGroup>,
+    pub total: OutageFigures,
+}
+
+/// The outage report as CSV: a header, a line per element, and a `total` line.
+pub fn outages_csv(r: &OutageReport) -> String {
+    let line = |keys: [&str; 3], f: &OutageFigures| {
+        let mut cells: Vec<String> = keys.iter().map(|k| csv_field(k)).collect();
+        cells.extend(
+            [f.outages, f.minutes_down, f.customers_affected, f.customer_minutes].map(|n| n.to_string()),
+        );
+        cells.join(",") + "\r\n"
+    };
+    let mut out = "region,level,element,outages,minutesDown,customersAffected,customerMinutes\r\n".to_owned();
+    for g in &r.elements {
+        out.push_str(&line([g.region.as_str(), g.level.as_str(), &g.element], &g.figures));
+    }
+    out.push_str(&line(["total", "", ""], &r.total));
+    out
 }
 
 const CSV_HEADER: &str = "region,isp,customerType,tickets,closed,canceled,underSla,overSla,nonSla,\
@@ -154,34 +240,10 @@ impl ReportsApi {
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
         region: Query<Option<Region>>,
-    ) -> ApiResult<SlaReportAnswer> {
-        let actor = auth.actor();
-        let region = match actor.role {
-            Role::SuperAdmin => region.0,
-            Role::NOC => match region.0 {
-                None => Some(actor.region),
-                Some(r) if r == actor.region => Some(r),
-                Some(r) => {
-                    return Err(DomainError::Forbidden(format!(
-                        "a NOC of {} sees the reports of its own region, not {r}",
-                        actor.region
-                    ))
-                    .into());
-                }
-            },
-            _ => return Err(DomainError::Forbidden("reports are for the NOC".into()).into()),
-        };
+    ) -> ApiResult<ReportAnswer<SlaReport>> {
+        let region = report_region(auth.actor(), region.0)?;
         let now = db::now();
-        let to = to.0.unwrap_or(now);
-        let from = from.0.unwrap_or(to - Duration::days(30));
-        if from >= to {
-            return Err(DomainError::invalid("from", "must be before `to`").into());
-        }
-        if to - from > Duration::days(MAX_DAYS) {
-            return Err(
-                DomainError::invalid("from", format!("a report covers at most {MAX_DAYS} days")).into()
-            );
-        }
+        let (from, to) = period(from.0, to.0, now)?;
         let mut tx = state.db.begin().await?;
         let rows = tickets::report_tickets(&mut tx, from, to, region, now).await?;
         tx.commit().await?;
@@ -201,11 +263,55 @@ impl ReportsApi {
                 .collect(),
             total,
         };
-        Ok(if wants_csv(req) {
-            SlaReportAnswer::Csv(to_csv(&report))
-        } else {
-            SlaReportAnswer::Json(found(report))
-        })
+        Ok(ReportAnswer::of(req, report, to_csv, "sla-report.csv"))
+    }
+
+    /// Outage report (SuperAdmin; NOC of its own region): the outages opened in `[from, to)`
+    /// per network element, with how many, the minutes down (opened to closed, or to now while
+    /// open), the customers affected and the customer-minutes, the basis for SLA credits.
+    /// Outages canceled or merged into another are left out. The period as for the SLA
+    /// report; `Accept: text/csv` answers CSV.
+    #[oai(path = "/outages", method = "get", operation_id = "getOutageReport")]
+    async fn outages(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        req: &Request,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+        region: Query<Option<Region>>,
+    ) -> ApiResult<ReportAnswer<OutageReport>> {
+        let region = report_region(auth.actor(), region.0)?;
+        let now = db::now();
+        let (from, to) = period(from.0, to.0, now)?;
+        let mut tx = state.db.begin().await?;
+        let rows = outages::published_between(&mut tx, from, to, region).await?;
+        tx.commit().await?;
+        let rows: Vec<ReportOutage> = rows
+            .into_iter()
+            .map(|o| {
+                let since = o.published_at.unwrap_or(now);
+                ReportOutage {
+                    region: o.region,
+                    level: o.outage_level,
+                    element: o.outage_name,
+                    minutes_down: (o.closed_at.unwrap_or(now) - since).num_minutes().max(0),
+                    customers: o.child_count,
+                }
+            })
+            .collect();
+        let (groups, total) = report::aggregate_outages(&rows);
+        let report = OutageReport {
+            from,
+            to,
+            region,
+            elements: groups
+                .into_iter()
+                .map(|((region, level, element), figures)| OutageGroup { region, level, element, figures })
+                .collect(),
+            total,
+        };
+        Ok(ReportAnswer::of(req, report, outages_csv, "outage-report.csv"))
     }
 }
 

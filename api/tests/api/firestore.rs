@@ -345,3 +345,38 @@ on_both_backends! {
         assert!(!admits(&access(supervisor).await.unwrap(), "FOCSupervisor", "West"), "{moved}");
     }
 }
+
+on_both_backends! {
+    fixture (Emulator, String);
+    // An outage and its reports reach Firestore as the API renders them: parentId, isOutage,
+    // childCount and the element, when they link, when one is given back and when they close.
+    async fn an_outage_and_its_reports_reach_firestore_as_the_api_renders_them(app, emu, project) {
+        use crate::outages::{customers, network, report};
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (ms, sp) = network(&app, "FS").await;
+        let clients = customers(&app, "FS", 3, &ms, &sp).await;
+        let mut ids = Vec::new();
+        for c in &clients {
+            ids.push(app.post("/v1/tickets", &noc, report(c)).await.id());
+        }
+        let outage = app.get("/v1/outages", &noc).await.result()[0]["id"].as_str().unwrap().to_owned();
+        let all: Vec<String> = ids.iter().cloned().chain([outage.clone()]).collect();
+        for id in &all {
+            let (api, fs) = synced(&app, &emu, &project, id).await;
+            assert_eq!(timeless(fs), timeless(api), "{id}");
+        }
+        let (api, _) = synced(&app, &emu, &project, &outage).await;
+        assert_eq!((api["isOutage"].as_bool(), api["childCount"].as_i64(), api["outage"]["name"].as_str()), (Some(true), Some(3), Some("SP-FS")));
+        let (api, _) = synced(&app, &emu, &project, &ids[0]).await;
+        assert_eq!(api["parentId"].as_str(), Some(outage.as_str()));
+
+        step(&app, &noc, &ids[0], "unlink", None).await;
+        let cancel = json!({"cancelCategory": "Duplicate"});
+        step(&app, &noc, &outage, "ticketStatus/cancel", Some(cancel)).await;
+        for id in &all {
+            let (api, fs) = synced(&app, &emu, &project, id).await;
+            assert_eq!(timeless(fs.clone()), timeless(api), "{id} after the cancel");
+            assert!(fs["parentId"].is_null(), "{id}");
+        }
+    }
+}

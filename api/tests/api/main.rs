@@ -16,6 +16,7 @@ pub mod master_data;
 mod media;
 mod metrics;
 mod openapi;
+pub mod outages;
 mod replicas;
 mod reports;
 mod roles;

@@ -3,7 +3,7 @@
 use super::sql::Arg;
 use crate::domain::{
     BandwidthUnit, CancelCategory, CardType, ClientStatus, CustomerType, IndicationCategory, NetworkSegment,
-    PendingCategory, Region, Role, ServiceType, SlaType, Status, TicketSource, TicketType,
+    OutageLevel, PendingCategory, Region, Role, ServiceType, SlaType, Status, TicketSource, TicketType,
 };
 
 macro_rules! stored_by_name {
@@ -72,4 +72,5 @@ stored_by_name!(
     SlaType,
     PendingCategory,
     CancelCategory,
+    OutageLevel,
 );

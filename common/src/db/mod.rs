@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod media;
 pub mod notifications;
+pub mod outages;
 pub mod session_cache;
 pub mod sessions;
 pub mod settings;

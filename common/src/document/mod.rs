@@ -6,8 +6,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::{
-    CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
-    Role, SlaType, Status, TicketSource, TicketType, evidence::EvidenceFlag,
+    CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, OutageLevel, PendingCategory,
+    Region, Role, SlaType, Status, TicketSource, TicketType, evidence::EvidenceFlag,
 };
 
 mod render;
@@ -82,6 +82,14 @@ document! {
         pub is_canceled: bool,
         /// Grows with every change; a copy with a lower version is stale.
         pub version: i64,
+        /// The outage this report is linked to (the field works it through the outage).
+        pub parent_id: Option<Uuid>,
+        /// The ticket is an outage: one fault of a network element, its reports linked to it.
+        pub is_outage: bool,
+        /// The reports linked to this outage (customers affected); 0 for a report.
+        pub child_count: i64,
+        /// An outage's network element; null for a report.
+        pub outage: Option<OutageDoc>,
         pub address: Option<String>,
         pub contact_person: Vec<ContactPerson>,
         pub foc: Option<UserDoc>,
@@ -90,6 +98,15 @@ document! {
         pub noc: UserDoc,
         pub client: ClientDoc,
         pub ticket_logs: Vec<LogDoc>,
+    }
+}
+
+document! {
+    /// The network element an outage is at.
+    pub struct OutageDoc {
+        pub level: OutageLevel,
+        /// The splitter's or main splitter's name, or the POP.
+        pub name: String,
     }
 }
 

@@ -23,6 +23,12 @@ pub enum UserScope {
 }
 
 impl Actor {
+    /// The actor of the system's own commands (the worker's, the outage rule's): acts
+    /// everywhere, like a SuperAdmin.
+    pub fn system() -> Actor {
+        Actor { id: Uuid::nil(), role: Role::SuperAdmin, region: Region::West, name: "System".into() }
+    }
+
     /// Users the actor may see: SuperAdmin all, NOC and supervisors their region, an FOC itself.
     pub fn user_scope(&self) -> UserScope {
         match self.role {

@@ -86,6 +86,11 @@ impl Region {
 }
 
 string_enum!(
+    /// Where in the fibre topology an outage sits, lowest first.
+    OutageLevel { Splitter, MainSplitter, Pop }
+);
+
+string_enum!(
     /// What kind of fault an indication describes.
     IndicationCategory { FiberCut, Bending, Device, Electricity }
 );

@@ -7,17 +7,10 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-/// Where in the fibre topology an outage sits, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
-pub enum OutageLevel {
-    Splitter,
-    MainSplitter,
-    Pop,
-}
+pub use super::OutageLevel;
 
 /// A network element: a splitter or main splitter by id, a POP by name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Element {
     Splitter(Uuid),
     MainSplitter(Uuid),
@@ -25,11 +18,32 @@ pub enum Element {
 }
 
 impl Element {
+    /// The element's key in `region`, unique among elements: `Splitter:<id>`,
+    /// `MainSplitter:<id>`, `Pop:<region>:<name>`.
+    pub fn key(&self, region: super::Region) -> String {
+        match self {
+            Element::Splitter(id) => format!("Splitter:{id}"),
+            Element::MainSplitter(id) => format!("MainSplitter:{id}"),
+            Element::Pop(name) => format!("Pop:{region}:{}", name.trim()),
+        }
+    }
+
     pub fn level(&self) -> OutageLevel {
         match self {
             Element::Splitter(_) => OutageLevel::Splitter,
             Element::MainSplitter(_) => OutageLevel::MainSplitter,
             Element::Pop(_) => OutageLevel::Pop,
+        }
+    }
+}
+
+impl OutageLevel {
+    /// The level in words: `splitter`, `main splitter`, `POP`.
+    pub fn words(self) -> &'static str {
+        match self {
+            OutageLevel::Splitter => "splitter",
+            OutageLevel::MainSplitter => "main splitter",
+            OutageLevel::Pop => "POP",
         }
     }
 }
@@ -62,6 +76,8 @@ impl Topology {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     pub ticket: Uuid,
+    /// The customer: reports of one customer count once.
+    pub client: Uuid,
     /// When it was published.
     pub at: DateTime<Utc>,
     pub under: Topology,
@@ -79,7 +95,8 @@ pub struct OpenOutage {
 /// `CGS_OUTAGE_THRESHOLD` and `CGS_OUTAGE_WINDOW_MINUTES`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutageRule {
-    /// Reports under one element that make an outage; elements below one that move it up.
+    /// Customers under one splitter that make an outage; splitters (main splitters) below one
+    /// element whose outages move it up.
     pub threshold: usize,
     pub window: Duration,
 }
@@ -96,52 +113,73 @@ pub enum Decision {
     Open { element: Element, members: Vec<Uuid>, merge: Vec<Uuid> },
 }
 
-/// The level below `level`, whose elements an outage at `level` must span.
-fn below(level: OutageLevel) -> Option<OutageLevel> {
+/// The level above `level`.
+fn above(level: OutageLevel) -> Option<OutageLevel> {
     match level {
-        OutageLevel::Splitter => None,
-        OutageLevel::MainSplitter => Some(OutageLevel::Splitter),
-        OutageLevel::Pop => Some(OutageLevel::MainSplitter),
+        OutageLevel::Splitter => Some(OutageLevel::MainSplitter),
+        OutageLevel::MainSplitter => Some(OutageLevel::Pop),
+        OutageLevel::Pop => None,
     }
 }
 
+/// How many distinct values `key` gives over `reports`.
+fn distinct<T: Ord>(reports: &[&Report], key: impl Fn(&Report) -> Option<T>) -> usize {
+    let mut seen: Vec<T> = reports.iter().filter_map(|r| key(r)).collect();
+    seen.sort();
+    seen.dedup();
+    seen.len()
+}
+
 /// Decides what becomes of `new` given the region's `others` (open reports not yet accepted,
-/// linked or not) and its `outages`. From the highest level down: an open outage at the
-/// report's element takes it; else, when the reports under the element (those linked to an
-/// outage whenever they came, the others within the window) reach the threshold (at a
-/// splitter), or span the threshold of elements of the level below (at a main splitter or a
-/// POP), an outage opens there with them all. A report without topology stays alone.
+/// linked or not, under the new report's elements) and the open `outages` of its elements.
+///
+/// An open outage at the report's POP, main splitter or splitter (the highest first) takes it.
+/// Else, when the reports under its splitter (those within the window, and those linked to an
+/// outage whenever they came) come from `threshold` customers, an outage opens at the splitter
+/// with them all. It moves up to the main splitter when the reports linked there (the new
+/// outage's among them) span `threshold` splitters, and to the POP when they span `threshold`
+/// main splitters: the outages below merge into it. A report without a splitter stays alone.
 pub fn decide(new: &Report, others: &[Report], outages: &[OpenOutage], rule: OutageRule) -> Decision {
-    let since = new.at - rule.window;
-    let recent: Vec<&Report> = others
-        .iter()
-        .filter(|r| r.ticket != new.ticket && (r.outage.is_some() || r.at >= since))
-        .chain(std::iter::once(new))
-        .collect();
+    let threshold = rule.threshold.max(1);
     for level in [OutageLevel::Pop, OutageLevel::MainSplitter, OutageLevel::Splitter] {
-        let Some(element) = new.under.at(level) else { continue };
-        if let Some(o) = outages.iter().find(|o| o.element == element) {
+        if let Some(element) = new.under.at(level)
+            && let Some(o) = outages.iter().find(|o| o.element == element)
+        {
             return Decision::Join(o.id);
         }
-        let under: Vec<&Report> = recent.iter().copied().filter(|r| r.under.under(&element)).collect();
-        let enough = match below(level) {
-            None => under.len() >= rule.threshold.max(1),
-            Some(lower) => {
-                let mut spanned: Vec<Element> = under.iter().filter_map(|r| r.under.at(lower)).collect();
-                spanned.sort_by_key(|e| format!("{e:?}"));
-                spanned.dedup();
-                spanned.len() >= rule.threshold.max(1)
-            }
-        };
-        if enough {
-            let members = under.iter().map(|r| r.ticket).collect();
-            let mut merge: Vec<Uuid> = under.iter().filter_map(|r| r.outage).collect();
-            merge.sort();
-            merge.dedup();
-            return Decision::Open { element, members, merge };
-        }
     }
-    Decision::Alone
+    let since = new.at - rule.window;
+    let all: Vec<&Report> =
+        others.iter().filter(|r| r.ticket != new.ticket).chain(std::iter::once(new)).collect();
+    let Some(mut element) = new.under.at(OutageLevel::Splitter) else { return Decision::Alone };
+    let mut members: Vec<&Report> = all
+        .iter()
+        .copied()
+        .filter(|r| r.under.under(&element) && (r.outage.is_some() || r.at >= since))
+        .collect();
+    if distinct(&members, |r| Some(r.client)) < threshold {
+        return Decision::Alone;
+    }
+    let mut level = OutageLevel::Splitter;
+    while let Some(up) = above(level) {
+        let Some(higher) = new.under.at(up) else { break };
+        let mut linked: Vec<&Report> =
+            all.iter().copied().filter(|r| r.outage.is_some() && r.under.under(&higher)).collect();
+        linked.extend(members.iter().copied().filter(|m| m.outage.is_none()));
+        linked.sort_by_key(|r| r.ticket);
+        linked.dedup_by_key(|r| r.ticket);
+        if distinct(&linked, |r| r.under.at(level)) >= threshold {
+            members = linked;
+            element = higher;
+        }
+        level = up;
+    }
+    let mut merge: Vec<Uuid> = members.iter().filter_map(|r| r.outage).collect();
+    merge.sort();
+    merge.dedup();
+    let mut members: Vec<Uuid> = members.iter().map(|r| r.ticket).collect();
+    members.sort();
+    Decision::Open { element, members, merge }
 }
 
 #[cfg(test)]

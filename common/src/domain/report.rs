@@ -183,3 +183,77 @@ mod tests {
         assert_eq!(total, SlaFigures::default());
     }
 }
+
+/// What the outage report needs of one outage: its element and region, how long it was down
+/// (published to closed, or to now while open) and the customers whose reports it carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOutage {
+    pub region: Region,
+    pub level: super::OutageLevel,
+    pub element: String,
+    pub minutes_down: i64,
+    pub customers: i64,
+}
+
+/// Figures of one element's outages (or of all): the basis for SLA credits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
+pub struct OutageFigures {
+    pub outages: i64,
+    pub minutes_down: i64,
+    pub customers_affected: i64,
+    /// Minutes down times the customers, summed over the outages.
+    pub customer_minutes: i64,
+}
+
+impl OutageFigures {
+    fn add(&mut self, o: &ReportOutage) {
+        self.outages += 1;
+        self.minutes_down += o.minutes_down;
+        self.customers_affected += o.customers;
+        self.customer_minutes += o.minutes_down * o.customers;
+    }
+}
+
+/// An element of the outage report: its region, level and name.
+pub type OutageKey = (Region, super::OutageLevel, String);
+
+/// The outages grouped by (region, level, element), in that order, and the total.
+pub fn aggregate_outages(rows: &[ReportOutage]) -> (Vec<(OutageKey, OutageFigures)>, OutageFigures) {
+    let mut groups: BTreeMap<OutageKey, OutageFigures> = BTreeMap::new();
+    let mut total = OutageFigures::default();
+    for o in rows {
+        groups.entry((o.region, o.level, o.element.clone())).or_default().add(o);
+        total.add(o);
+    }
+    (groups.into_iter().collect(), total)
+}
+
+#[cfg(test)]
+mod outage_tests {
+    use super::*;
+    use crate::domain::OutageLevel;
+
+    #[test]
+    fn outages_add_up_per_element_with_customer_minutes() {
+        let o = |element: &str, minutes_down, customers| ReportOutage {
+            region: Region::West,
+            level: OutageLevel::Splitter,
+            element: element.into(),
+            minutes_down,
+            customers,
+        };
+        let (groups, total) = aggregate_outages(&[o("SP-2", 30, 4), o("SP-1", 90, 10), o("SP-2", 10, 3)]);
+        let names: Vec<&str> = groups.iter().map(|((_, _, e), _)| e.as_str()).collect();
+        assert_eq!(names, ["SP-1", "SP-2"]);
+        assert_eq!(
+            groups[1].1,
+            OutageFigures { outages: 2, minutes_down: 40, customers_affected: 7, customer_minutes: 150 }
+        );
+        assert_eq!(
+            total,
+            OutageFigures { outages: 3, minutes_down: 130, customers_affected: 17, customer_minutes: 1050 }
+        );
+    }
+}

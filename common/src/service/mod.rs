@@ -2,6 +2,7 @@
 //! what its rules need, applies them, and persists the result in the caller's transaction.
 
 mod evidence;
+pub mod outages;
 pub mod sla;
 pub mod tickets;
 pub mod webhooks;

@@ -58,7 +58,16 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
     let t = prepare(tx, settings, actor, input, None, now).await?;
-    let row = insert(tx, settings.effects(), &t, &actor.into(), &settings.ticket_prefix, now).await?;
+    let row = insert_detecting(
+        tx,
+        settings.effects(),
+        Some(settings),
+        &t,
+        &actor.into(),
+        &settings.ticket_prefix,
+        now,
+    )
+    .await?;
     tracing::info!(ticket.id = %row.state.id, ticket.number = %row.ticket_id, "ticket created");
     Ok(row)
 }
@@ -187,6 +196,7 @@ async fn prepare(
         noc_id,
         status,
         published_at,
+        outage: None,
     })
 }
 
@@ -226,6 +236,9 @@ pub async fn change(
     tickets::append_logs(tx, id, &change.logs, who).await?;
     tickets::update_logs(tx, id, &change.updates).await?;
     schedule_expiry(tx, &row.state, &change.next).await?;
+    if after.state.is_outage && after.state.status == Status::Closed && row.state.status != Status::Closed {
+        super::outages::closed(tx, settings, &after, now).await?;
+    }
     effects.ticket_changed(tx, id, Some(&row.state), now).await?;
     effects.status_entered(tx, id, Some(row.state.status), after.state.status, now).await?;
     if let Some(evidence_id) = after.state.awaiting_evidence
@@ -234,6 +247,9 @@ pub async fn change(
         effects.request_waiting(tx, id, evidence_id, now).await?;
     }
     notify(tx, effects, &row, &after, cmd, now).await?;
+    if row.state.status == Status::Draft && after.state.status == Status::Open {
+        super::outages::detect(tx, settings, &after, now).await?;
+    }
     super::webhooks::emit_one(tx, id, WebhookEvent::TicketChanged, Some(("command", cmd.name().into())), now)
         .await?;
     if let Command::Validate { evidence_id, approved, .. } = cmd {
@@ -300,6 +316,20 @@ pub async fn insert(
     prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
+    insert_detecting(tx, effects, None, t, who, prefix, now).await
+}
+
+/// [`insert`], and with `outages` (the settings of the rule) an `Open` report from a client
+/// joins or opens an outage before it is numbered.
+async fn insert_detecting(
+    tx: &mut Tx,
+    effects: Effects,
+    outages: Option<&Settings>,
+    t: &NewTicket,
+    who: &LogActor,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, DomainError> {
     let mut state = TicketState::new(t.id, t.region, t.status);
     state.published_at = t.published_at;
     let due = sla::due_at(&state, t.sla_hours);
@@ -310,6 +340,13 @@ pub async fn insert(
     };
     let first = NewLog::simple(t.status, title, description, now);
     tickets::append_logs(tx, t.id, &[first], who).await?;
+    if let Some(settings) = outages
+        && t.status == Status::Open
+        && t.client_id.is_some()
+        && let Some(row) = tickets::get(tx, t.id).await?
+    {
+        super::outages::detect(tx, settings, &row, now).await?;
+    }
     effects.ticket_changed(tx, t.id, None, now).await?;
     effects.status_entered(tx, t.id, None, t.status, now).await?;
     let hooks = crate::db::webhooks::following(tx, WebhookEvent::TicketCreated).await?;

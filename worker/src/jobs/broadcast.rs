@@ -25,6 +25,10 @@ async fn announce(job: BroadcastOpenTicket, ctx: &Context) -> Result<(), JobErro
         tracing::info!(status = %ticket.state.status, "ticket no longer open; nothing to announce");
         return Ok(());
     }
+    if let Some(outage) = ticket.state.parent_id {
+        tracing::info!(%outage, "ticket is part of an outage, which is announced instead");
+        return Ok(());
+    }
     let recipients = users::field_staff(&mut tx, ticket.state.region).await?;
     let mut deliveries = Vec::new();
     for &(user_id, chat) in &recipients {

@@ -45,8 +45,12 @@ async fn escalate(job: Escalate, ctx: &Context) -> Result<(), JobError> {
         };
         let telling = match &job.follow_up {
             &FollowUp::Unaccepted { level, since } => {
-                // Accepted since (and perhaps open again, which escalates on its own).
-                if t.state.status != Status::Open || t.state.accepted_at.is_some_and(|at| at >= since) {
+                // Accepted since (and perhaps open again, which escalates on its own), or part
+                // of an outage, which escalates instead.
+                if t.state.status != Status::Open
+                    || t.state.accepted_at.is_some_and(|at| at >= since)
+                    || t.state.parent_id.is_some()
+                {
                     dropped += 1;
                     continue;
                 }

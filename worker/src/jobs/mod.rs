@@ -26,18 +26,17 @@ use apalis::prelude::{
 };
 use common::{
     db::{self, Db, failed_jobs},
-    domain::{Region, Role, access::Actor},
+    domain::access::Actor,
     jobs::Job,
 };
 use tokio::task::JoinHandle;
-use uuid::Uuid;
 
 use self::stopping::{Draining, drain_then_stop};
 use crate::{Context, Stop};
 
 /// The actor of the worker's own commands: acts everywhere, like a SuperAdmin.
 pub fn system() -> Actor {
-    Actor { id: Uuid::nil(), role: Role::SuperAdmin, region: Region::West, name: "System".into() }
+    Actor::system()
 }
 
 /// Why a job did not get done.

@@ -194,6 +194,7 @@ impl Fixture {
                 noc_id: noc.id,
                 status: Status::Open,
                 published_at: Some(now),
+                outage: None,
             };
             service::tickets::insert(
                 &mut tx,

@@ -47,6 +47,13 @@ impl From<&tickets::TicketRow> for TicketSummary {
     }
 }
 
+/// The outage a report joins.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LinkBody {
+    pub parent_id: Uuid,
+}
+
 /// Whom to call on site.
 #[derive(Debug, Clone, Object)]
 pub struct ContactPersonBody {

@@ -127,6 +127,9 @@ impl TicketsApi {
         /// `under`, `over` or `non` (no SLA).
         #[oai(name = "agingTime")]
         aging_time: Query<Option<AgingTime>>,
+        /// An outage: the reports linked to it.
+        #[oai(name = "parentId")]
+        parent_id: Query<Option<Uuid>>,
         /// Rows per page, 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<i64>>,
@@ -146,6 +149,7 @@ impl TicketsApi {
                 AgingTime::Over => SlaType::OverSla,
                 AgingTime::Non => SlaType::NonSla,
             }),
+            parent_id: parent_id.0,
         };
         let mut tx = state.db.begin().await?;
         let rows = tickets::list(
@@ -377,6 +381,40 @@ impl TicketsApi {
             TaskStep::Finishing => Command::Finishing(body.0.into_evidence(PHOTO_GPS)?),
         };
         Ok(created(change(&state, &auth, id.0, k, cmd, 201).await?))
+    }
+
+    /// Link an `Open` report to an open outage of its region (SuperAdmin, NOC of the region):
+    /// it is worked through the outage (not accepted on its own: 409 `part_of_outage`) and
+    /// closes with it. 409 `already_linked`, `not_an_open_outage`, or the status.
+    #[oai(path = "/:id/link", method = "post", operation_id = "linkTicket")]
+    async fn link(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<LinkBody>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let mut tx = state.db.begin_write().await?;
+        let row =
+            service::outages::link(&mut tx, &state.settings, auth.actor(), id.0, body.0.parent_id, db::now())
+                .await?;
+        tx.commit().await?;
+        Ok(created(TicketSummary::from(&row)))
+    }
+
+    /// Give a linked report back to work on its own (SuperAdmin, NOC of the region): `Open`
+    /// and announced again. 409 `not_linked` when it is not an open part of an outage.
+    #[oai(path = "/:id/unlink", method = "post", operation_id = "unlinkTicket")]
+    async fn unlink(
+        &self,
+        state: Data<&AppState>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Created<TicketSummary>> {
+        let mut tx = state.db.begin_write().await?;
+        let row = service::outages::unlink(&mut tx, &state.settings, auth.actor(), id.0, db::now()).await?;
+        tx.commit().await?;
+        Ok(created(TicketSummary::from(&row)))
     }
 
     /// Approve (`true`) or reject (`false`) the evidence a request waits on (SuperAdmin, NOC of the region).

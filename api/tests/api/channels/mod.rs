@@ -81,6 +81,7 @@ fn recipients(mails: &[Value]) -> BTreeSet<String> {
 
 mod follow_ups;
 mod mail;
+mod outages;
 mod telegram;
 
 /// Links chat `chat` to the user of `token` the way a user does: a code from the API, sent to

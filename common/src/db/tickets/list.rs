@@ -13,6 +13,8 @@ pub struct TicketFilter {
     pub end_user: Option<String>,
     pub status: Option<Status>,
     pub sla_type: Option<SlaType>,
+    /// The outage the tickets are linked to.
+    pub parent_id: Option<Uuid>,
 }
 
 /// Over its SLA at `now`: a ticket with an SLA whose clock (stopped at closing) passed the due
@@ -40,6 +42,9 @@ fn filter_sql(f: &TicketFilter, now: DateTime<Utc>) -> Sql {
     }
     if let Some(status) = f.status {
         sql.push(" AND t.status = ").bind(status);
+    }
+    if let Some(parent) = f.parent_id {
+        sql.push(" AND t.parent_id = ").bind(parent);
     }
     match f.sla_type {
         None => {}

@@ -58,6 +58,12 @@ pub struct TicketRow {
     pub noc_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// An outage's element: its level, key and name.
+    pub outage_level: Option<crate::domain::OutageLevel>,
+    pub outage_element: Option<String>,
+    pub outage_name: Option<String>,
+    /// The reports linked to an outage.
+    pub child_count: i64,
 }
 
 impl TicketRow {
@@ -95,6 +101,8 @@ macro_rules! state_from_row {
                     resume_status: row.try_get("resume_status")?,
                     total_pending_seconds: row.try_get("total_pending_seconds")?,
                     work_pending_seconds: row.try_get("work_pending_seconds")?,
+                    parent_id: row.try_get("parent_id")?,
+                    is_outage: row.try_get("is_outage")?,
                 })
             }
         }
@@ -128,6 +136,17 @@ pub struct NewTicket {
     pub noc_id: Uuid,
     pub status: Status,
     pub published_at: Option<DateTime<Utc>>,
+    /// The network element of a new outage; `None` for a report.
+    pub outage: Option<OutageMark>,
+}
+
+/// The element an outage ticket stands for: its level, its key (one open outage per key) and
+/// its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutageMark {
+    pub level: crate::domain::OutageLevel,
+    pub key: String,
+    pub name: String,
 }
 
 /// The columns of `tickets` a [`TicketRow`] reads (the load benchmark's replay of a transition
@@ -137,7 +156,8 @@ pub const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, 
      location_remark, ms_name, ms_location, splitter_name, splitter_location, noc_id, foc_id, status, \
      status_before, need_validate, awaiting_evidence, link_check_approved, canceled, published_at, accepted_at, \
      departure_at, check_in_at, on_going_at, closed_at, pending_evidence, pending_started_at, pending_minutes, \
-     pending_category, resume_status, total_pending_seconds, work_pending_seconds, created_at, updated_at";
+     pending_category, resume_status, total_pending_seconds, work_pending_seconds, created_at, updated_at, \
+     parent_id, is_outage, outage_level, outage_element, outage_name, child_count";
 
 pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError> {
     let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = $1");

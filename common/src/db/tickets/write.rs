@@ -117,8 +117,9 @@ pub async fn insert(
     let params: Vec<String> = (2..2 + DESCRIPTIVE.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO tickets (id, {cols}, ticket_id, noc_id, status, published_at, sla_due_at, created_at, updated_at, \
-         version, need_validate, link_check_approved, canceled, total_pending_seconds, work_pending_seconds) \
-         VALUES ($1, {params}, $20, $21, $22, $23, $24, $25, $25, 1, FALSE, FALSE, FALSE, 0, 0)",
+         version, need_validate, link_check_approved, canceled, total_pending_seconds, work_pending_seconds, \
+         is_outage, outage_level, outage_element, outage_name) \
+         VALUES ($1, {params}, $20, $21, $22, $23, $24, $25, $25, 1, FALSE, FALSE, FALSE, 0, 0, $26, $27, $28, $29)",
         cols = DESCRIPTIVE.join(", "),
         params = params.join(", "),
     );
@@ -131,6 +132,10 @@ pub async fn insert(
             .bind(t.published_at)
             .bind(sla_due_at)
             .bind(now)
+            .bind(t.outage.is_some())
+            .bind(t.outage.as_ref().map(|o| o.level))
+            .bind(t.outage.as_ref().map(|o| o.key.as_str()))
+            .bind(t.outage.as_ref().map(|o| o.name.as_str()))
             .execute(&mut *c)
             .await?;
     });
@@ -179,7 +184,7 @@ pub async fn save_state(
              accepted_at = $11, departure_at = $12, check_in_at = $13, on_going_at = $14, closed_at = $15, \
              pending_evidence = $16, pending_started_at = $17, pending_minutes = $18, resume_status = $19, \
              total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23, \
-             pending_category = $24 \
+             pending_category = $24, parent_id = $25 \
              WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
     );
     Ok(db_run!(tx, |c| {
@@ -208,6 +213,7 @@ pub async fn save_state(
             .bind(sla_due_at)
             .bind(now)
             .bind(s.pending_category)
+            .bind(s.parent_id)
             .fetch_optional(&mut *c)
             .await?
     }))

@@ -20,6 +20,17 @@ fn forbidden(message: &str) -> DomainError {
     DomainError::Forbidden(message.to_owned())
 }
 
+/// A report linked to an outage is worked through the outage, not on its own.
+fn part_of_outage(t: &TicketState) -> Result<(), DomainError> {
+    match t.parent_id {
+        Some(parent) => Err(DomainError::conflict(
+            "part_of_outage",
+            format!("the ticket is part of outage {parent}: accept or assign the outage"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Statuses from which a pending may start: accepted up to the task steps.
 fn pendable(status: Status) -> bool {
     matches!(
@@ -101,6 +112,7 @@ pub fn decide(
                     format!("the ticket is {}, not Open", t.status),
                 ));
             }
+            part_of_outage(t)?;
             next.status = Status::Accepted;
             next.foc_id = Some(actor.id);
             next.accepted_at = Some(now);
@@ -125,6 +137,7 @@ pub fn decide(
                     format!("the FOC works in {}, the ticket is in {}", foc.region, t.region),
                 ));
             }
+            part_of_outage(t)?;
             match (t.status, t.foc_id) {
                 (Status::Open, None) => {
                     next.status = Status::Accepted;
@@ -328,6 +341,90 @@ pub fn decide(
                     now,
                 ));
             }
+        }
+        Command::Link { outage, number, moving } => {
+            if !noc {
+                return Err(forbidden("only the NOC of the ticket's region links it to an outage"));
+            }
+            if t.is_outage || *outage == t.id {
+                return Err(DomainError::conflict("is_outage", "an outage is not linked to another"));
+            }
+            match t.parent_id {
+                Some(parent) if !moving || parent == *outage => {
+                    return Err(DomainError::conflict(
+                        "already_linked",
+                        format!("the ticket is already part of outage {parent}"),
+                    ));
+                }
+                None if *moving => {
+                    return Err(DomainError::conflict("not_linked", "the ticket is not part of an outage"));
+                }
+                _ => {}
+            }
+            if t.status != Status::Open {
+                return Err(invalid_transition(cmd, t.status));
+            }
+            next.parent_id = Some(*outage);
+            let description = match moving {
+                true => format!("its outage merged into outage {number}"),
+                false => format!("{who} linked the ticket to outage {number}"),
+            };
+            logs.push(NewLog::simple(Status::Open, "Linked to an outage", description, now));
+        }
+        Command::MergeInto { number } => {
+            if !noc {
+                return Err(forbidden("only the NOC of the ticket's region merges outages"));
+            }
+            if !t.is_outage || t.status == Status::Closed {
+                return Err(DomainError::conflict("not_an_open_outage", "only an open outage merges"));
+            }
+            supersede(&mut next, &mut updates, "the merge of the outage");
+            close(&mut next, true, now);
+            logs.push(NewLog::simple(
+                Status::Closed,
+                "Outage merged",
+                format!("the outage merged into outage {number}, which takes its reports"),
+                now,
+            ));
+        }
+        Command::Unlink => {
+            if !noc {
+                return Err(forbidden("only the NOC of the ticket's region unlinks it"));
+            }
+            if t.parent_id.is_none() || t.status != Status::Open {
+                return Err(DomainError::conflict(
+                    "not_linked",
+                    "the ticket is not an open part of an outage",
+                ));
+            }
+            next.parent_id = None;
+            logs.push(NewLog::simple(
+                Status::Open,
+                "Unlinked from the outage",
+                format!("{who} gave the ticket back to work on its own"),
+                now,
+            ));
+        }
+        Command::CloseWithOutage { number, pending_seconds } => {
+            if !noc {
+                return Err(forbidden("only the NOC of the ticket's region closes it"));
+            }
+            if t.parent_id.is_none() || t.status != Status::Open {
+                return Err(DomainError::conflict(
+                    "not_linked",
+                    "the ticket is not an open part of an outage",
+                ));
+            }
+            // The outage's pending counts as the report's own, as far as the report was open.
+            let open_for = t.published_at.map_or(0, |p| (now - p).num_seconds().max(0));
+            next.total_pending_seconds = t.total_pending_seconds + (*pending_seconds).clamp(0, open_for);
+            close(&mut next, false, now);
+            logs.push(NewLog::simple(
+                Status::Closed,
+                "Ticket closed",
+                format!("closed with outage {number}"),
+                now,
+            ));
         }
     }
     for log in &mut logs {

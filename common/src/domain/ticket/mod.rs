@@ -56,6 +56,10 @@ pub struct TicketState {
     /// Pending seconds already over, in all and since work went on.
     pub total_pending_seconds: i64,
     pub work_pending_seconds: i64,
+    /// The outage this report is linked to: the field works it through the outage.
+    pub parent_id: Option<Uuid>,
+    /// The ticket is an outage: it stands for the reports linked to it.
+    pub is_outage: bool,
 }
 
 impl TicketState {
@@ -84,6 +88,8 @@ impl TicketState {
             resume_status: None,
             total_pending_seconds: 0,
             work_pending_seconds: 0,
+            parent_id: None,
+            is_outage: false,
         }
     }
 }
@@ -144,6 +150,25 @@ pub enum Command {
     ExpirePending {
         evidence_id: Uuid,
     },
+    /// Links an `Open` report to the outage `outage` (numbered `number`); `moving` a linked
+    /// report over from an outage that merges into it.
+    Link {
+        outage: Uuid,
+        number: String,
+        moving: bool,
+    },
+    /// The outage merges into the outage numbered `number`, which takes its reports: it closes.
+    MergeInto {
+        number: String,
+    },
+    /// Gives a linked report back: `Open` on its own again.
+    Unlink,
+    /// The outage the report is linked to closed (numbered `number`, after `pending_seconds`
+    /// on hold): the report closes with it.
+    CloseWithOutage {
+        number: String,
+        pending_seconds: i64,
+    },
 }
 
 impl Command {
@@ -166,6 +191,10 @@ impl Command {
             Command::Resume => "resume",
             Command::Validate { .. } => "validate",
             Command::ExpirePending { .. } => "expirePending",
+            Command::Link { .. } => "link",
+            Command::Unlink => "unlink",
+            Command::MergeInto { .. } => "mergeInto",
+            Command::CloseWithOutage { .. } => "closeWithOutage",
         }
     }
 }

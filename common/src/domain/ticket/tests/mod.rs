@@ -174,4 +174,5 @@ fn validate(t: &TicketState, approved: bool, at: DateTime<Utc>) -> TicketState {
 }
 
 mod cells;
+mod outages;
 mod paths;
