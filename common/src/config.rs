@@ -160,10 +160,10 @@ pub struct Settings {
     #[arg(long, env = "CGS_VALIDATION_REMIND_MINUTES", default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=10_080))]
     pub validation_remind_minutes: i64,
 
-    /// Open reports not yet accepted under one splitter that make an outage (and splitters of
-    /// one main splitter, or main splitters of one POP, whose reports move it up a level). 0
-    /// turns outage detection off.
-    #[arg(long, env = "CGS_OUTAGE_THRESHOLD", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    /// Customers under one splitter whose open, unaccepted reports make an outage (and
+    /// splitters of one main splitter, or main splitters of one POP, whose outages move it up a
+    /// level): 2 to 1000, or 0 to turn outage detection off.
+    #[arg(long, env = "CGS_OUTAGE_THRESHOLD", default_value_t = 3, value_parser = outage_threshold)]
     pub outage_threshold: u32,
 
     /// Minutes within which reports under one element count toward an outage.
@@ -341,6 +341,14 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "CGS_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+}
+
+/// `CGS_OUTAGE_THRESHOLD`: 0 (off) or 2 to 1000 (one customer is no outage).
+fn outage_threshold(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n == 0 || (2..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}`: 0 (off) or 2 to 1000")),
+    }
 }
 
 impl Settings {

@@ -308,3 +308,45 @@ on_both_backends! {
                           West,Splitter,SP-R,1,90,3,270\r\ntotal,,,1,90,3,270\r\n");
     }
 }
+
+on_both_backends! {
+    // Reports keep coming while the NOC closes the outage: every answer is a success, and no
+    // open report is left linked to a closed outage.
+    async fn reports_arriving_while_the_outage_closes_never_join_a_closed_outage(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (_, foc) = app.user(Role::FOC, Region::West).await;
+        let (ms, sp) = network(&app, "H").await;
+        let clients = customers(&app, "H", 13, &ms, &sp).await;
+        for c in &clients[..3] {
+            open(&app, &noc, c).await;
+        }
+        let outage = outages(&app, &noc).await[0]["id"].as_str().unwrap().to_owned();
+        act(&app, &foc, &outage, "ticketStatus/accept", None).await.expect(201);
+        act(&app, &foc, &outage, "ticketStatus/onTheWay", None).await.expect(201);
+        let site = Some(json!({"mediaUrl": PHOTO, "remark": "here", "locationCoordinate": GPS}));
+        act(&app, &foc, &outage, "ticketStatus/checkedIn", site.clone()).await.expect(201);
+        app.approve_request(&noc, &outage).await;
+        act(&app, &foc, &outage, "taskStatus/linkChecking", Some(json!({"mediaUrl": PHOTO}))).await.expect(201);
+        app.approve_request(&noc, &outage).await;
+        act(&app, &foc, &outage, "taskStatus/finishing", site).await.expect(201);
+
+        let close = app.approve_request(&noc, &outage);
+        let reports = futures_util::future::join_all(clients[3..].iter().map(|c| app.post("/v1/tickets", &noc, report(c))));
+        let ((), answers) = tokio::join!(close, reports);
+        for a in &answers {
+            a.expect(201);
+        }
+        assert_eq!(doc(&app, &outage).await["latestStatus"], "Closed");
+        let list = app.get("/v1/tickets?limit=100", &app.admin).await;
+        for t in list.result().as_array().unwrap() {
+            let d = doc(&app, t["id"].as_str().unwrap()).await;
+            if let (Some(parent), "Open") = (d["parentId"].as_str(), d["latestStatus"].as_str().unwrap()) {
+                assert_eq!(doc(&app, parent).await["latestStatus"], "Open", "{} is linked to a closed outage", d["ticketId"]);
+            }
+        }
+        // The three that were linked closed with it; the ten later ones joined it before it
+        // closed (and closed with it) or came after and are on their own or in a new outage.
+        let closed_with = children(&app, &outage).await.len();
+        assert!(closed_with >= 3, "{closed_with}");
+    }
+}

@@ -15,15 +15,22 @@ use crate::{
     error::DomainError,
 };
 
-/// Takes the region's outage lock until the transaction ends: detection, linking and closing
-/// under one region happen one after another, so each sees the others' outcome. (A SQLite
-/// write transaction holds the whole database already.)
-pub async fn lock_region(tx: &mut Tx, region: Region) -> Result<(), DomainError> {
+/// Takes the outage locks of the elements `keys` until the transaction ends, in one order
+/// (so two transactions never wait for each other's): detection under an element, and writes to
+/// its outage, happen one after another, so each sees the others' outcome. A report takes those
+/// of its POP, main splitter and splitter; a write to an outage, its element's. (A SQLite write
+/// transaction holds the whole database already.)
+pub async fn lock(tx: &mut Tx, keys: &[String]) -> Result<(), DomainError> {
     if let Conn::Postgres(c) = &mut tx.conn {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("outage:{region}"))
-            .execute(&mut **c)
-            .await?;
+        let mut keys: Vec<&String> = keys.iter().collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("outage:{key}"))
+                .execute(&mut **c)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -80,8 +80,8 @@ pub async fn detect(
     if elements.is_empty() {
         return Ok(());
     }
-    outages::lock_region(tx, region).await?;
     let keys: Vec<String> = elements.iter().map(|e| e.key(region)).collect();
+    outages::lock(tx, &keys).await?;
     let open: Vec<OpenOutage> = outages::open_at(tx, &keys)
         .await?
         .into_iter()
@@ -274,18 +274,29 @@ pub fn closed<'a>(
     now: DateTime<Utc>,
 ) -> Boxed<'a, ()> {
     Box::pin(async move {
-        outages::lock_region(tx, after.state.region).await?;
+        guard(tx, after).await?;
         let children = outages::open_children(tx, after.state.id).await?;
         for child in children {
-            if after.state.canceled {
-                system(tx, settings, child, Command::Unlink, now).await?;
-                settings.effects().status_entered(tx, child, None, Status::Open, now).await?;
-            } else {
-                let cmd = Command::CloseWithOutage {
+            let cmd = match after.state.canceled {
+                true => Command::Unlink,
+                false => Command::CloseWithOutage {
                     number: after.ticket_id.clone(),
                     pending_seconds: after.state.total_pending_seconds,
-                };
-                system(tx, settings, child, cmd, now).await?;
+                },
+            };
+            // A report that changed meanwhile (the NOC canceled it, say) is read again: one
+            // still linked is closed or given back, any other is left as it is.
+            let mut tries = 0;
+            loop {
+                match system(tx, settings, child, cmd.clone(), now).await {
+                    Ok(_) => break,
+                    Err(DomainError::Conflict { code: "concurrent_change", .. }) if tries < 3 => tries += 1,
+                    Err(DomainError::Conflict { .. }) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            if after.state.canceled {
+                settings.effects().status_entered(tx, child, None, Status::Open, now).await?;
             }
         }
         if after.state.canceled {
@@ -293,6 +304,15 @@ pub fn closed<'a>(
         }
         Ok(())
     })
+}
+
+/// Takes the outage lock of `outage`'s element (nothing for a ticket that is no outage) before
+/// anything writes to it: every write to an outage, and every report joining it, take turns.
+pub async fn guard(tx: &mut Tx, outage: &TicketRow) -> Result<(), DomainError> {
+    match (&outage.outage_element, outage.state.is_outage) {
+        (Some(key), true) => outages::lock(tx, std::slice::from_ref(key)).await,
+        _ => Ok(()),
+    }
 }
 
 /// What the NOC declares: an outage at a splitter or main splitter (by id) or a POP (by name,
@@ -325,8 +345,8 @@ pub async fn declare(
             .await?
             .ok_or_else(|| DomainError::invalid("elementId", "no such main splitter"))?,
     };
-    outages::lock_region(tx, d.region).await?;
     let key = d.element.key(d.region);
+    outages::lock(tx, std::slice::from_ref(&key)).await?;
     if let Some(open) = outages::open_one(tx, &key).await? {
         return Err(DomainError::conflict("outage_open", format!("outage {open} is open at this element")));
     }
@@ -364,11 +384,14 @@ pub async fn link(
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
     let report = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
-    outages::lock_region(tx, report.state.region).await?;
+    let seen = |o: &TicketRow| actor.ticket_scope().sees(o.state.region, o.state.status, o.state.foc_id);
     let outage = tickets::get(tx, parent)
         .await?
-        .filter(|o| actor.ticket_scope().sees(o.state.region, o.state.status, o.state.foc_id))
+        .filter(seen)
         .ok_or_else(|| DomainError::invalid("parentId", "no such ticket"))?;
+    guard(tx, &outage).await?;
+    // As it is once no other write to it runs.
+    let outage = tickets::get(tx, parent).await?.unwrap_or(outage);
     if !outage.state.is_outage
         || outage.state.status == Status::Closed
         || outage.state.region != report.state.region
@@ -394,7 +417,11 @@ pub async fn unlink(
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
     let report = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
-    outages::lock_region(tx, report.state.region).await?;
+    if let Some(parent) = report.state.parent_id
+        && let Some(outage) = tickets::get(tx, parent).await?
+    {
+        guard(tx, &outage).await?;
+    }
     let (row, _) =
         super::tickets::change(tx, settings, actor, &actor.into(), id, &Command::Unlink, now).await?;
     if let Some(parent) = report.state.parent_id {

@@ -213,7 +213,13 @@ pub async fn change(
     now: DateTime<Utc>,
 ) -> Result<(TicketRow, Change), DomainError> {
     let effects = settings.effects();
-    let row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
+    let mut row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
+    if row.state.is_outage {
+        // An outage is written to under its element's lock, which a report joining it takes
+        // too; read again once it is held.
+        super::outages::guard(tx, &row).await?;
+        row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
+    }
     let mut change = match decide(&row.state, actor, cmd, now, &mut Uuid::now_v7) {
         Ok(change) => change,
         Err(DomainError::Conflict { .. }) if matches!(cmd, Command::Validate { evidence_id, .. } if !tickets::has_evidence(tx, id, *evidence_id).await?) =>
