@@ -5,7 +5,11 @@
 use chrono::{DateTime, Utc};
 use common::{
     DomainError,
-    db::{self, outages},
+    db::{
+        self,
+        catalog::{self, MAIN_SPLITTERS, SPLITTERS},
+        outages,
+    },
     domain::{IndicationCategory, OutageLevel, Region, Status, TicketSource, outage::Element},
     service,
 };
@@ -13,6 +17,7 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
+use super::catalog::Splitter;
 use crate::{
     ApiTags,
     auth::Auth,
@@ -125,13 +130,25 @@ impl OutagesApi {
                 .into());
             }
         };
+        actor.may_write_tickets()?;
+        let mut tx = state.db.begin_write().await?;
+        let name = match &element {
+            Element::Pop(name) => name.clone(),
+            Element::Splitter(id) | Element::MainSplitter(id) => {
+                let cat = if matches!(element, Element::Splitter(_)) { &SPLITTERS } else { &MAIN_SPLITTERS };
+                catalog::get::<Splitter>(&mut tx, cat, *id)
+                    .await?
+                    .ok_or_else(|| DomainError::invalid("elementId", format!("no such {}", cat.noun)))?
+                    .name
+            }
+        };
         let d = service::outages::Declaration {
             element,
+            name,
             region: b.region.unwrap_or(actor.region),
             source: b.source.unwrap_or(TicketSource::DeviceLog),
             indication_category: b.indication_category.unwrap_or(IndicationCategory::FiberCut),
         };
-        let mut tx = state.db.begin_write().await?;
         let row = service::outages::declare(&mut tx, &state.settings, actor, d, db::now()).await?;
         tx.commit().await?;
         Ok(created(TicketSummary::from(&row)))

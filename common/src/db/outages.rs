@@ -127,15 +127,6 @@ pub async fn recount(tx: &mut Tx, outages: &[Uuid], now: DateTime<Utc>) -> Resul
     Ok(())
 }
 
-/// The name of the splitter (or, `main`, the main splitter) `id`.
-pub async fn splitter_name(tx: &mut Tx, id: Uuid, main: bool) -> Result<Option<String>, DomainError> {
-    let sql = match main {
-        true => "SELECT name FROM main_splitters WHERE id = $1",
-        false => "SELECT name FROM splitters WHERE id = $1",
-    };
-    Ok(db_run!(tx, |c| sqlx::query_scalar::<_, String>(sql).bind(id).fetch_optional(&mut *c).await?))
-}
-
 /// An outage as the NOC's list shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutageRow {

@@ -320,6 +320,8 @@ pub async fn guard(tx: &mut Tx, outage: &TicketRow) -> Result<(), DomainError> {
 #[derive(Debug, Clone)]
 pub struct Declaration {
     pub element: Element,
+    /// The element's name (the splitter's or main splitter's, the POP).
+    pub name: String,
     pub region: Region,
     pub source: TicketSource,
     pub indication_category: IndicationCategory,
@@ -336,15 +338,6 @@ pub async fn declare(
 ) -> Result<TicketRow, DomainError> {
     actor.may_write_tickets()?;
     actor.may_write_tickets_in(d.region)?;
-    let name = match &d.element {
-        Element::Pop(name) => name.trim().to_owned(),
-        Element::Splitter(id) => outages::splitter_name(tx, *id, false)
-            .await?
-            .ok_or_else(|| DomainError::invalid("elementId", "no such splitter"))?,
-        Element::MainSplitter(id) => outages::splitter_name(tx, *id, true)
-            .await?
-            .ok_or_else(|| DomainError::invalid("elementId", "no such main splitter"))?,
-    };
     let key = d.element.key(d.region);
     outages::lock(tx, std::slice::from_ref(&key)).await?;
     if let Some(open) = outages::open_one(tx, &key).await? {
@@ -362,7 +355,7 @@ pub async fn declare(
         .filter(|r| r.outage.is_none() && r.under.under(&d.element))
         .map(|r| r.ticket)
         .collect();
-    let mark = OutageMark { level: d.element.level(), key, name };
+    let mark = OutageMark { level: d.element.level(), key, name: d.name.trim().to_owned() };
     let kind = (d.source, NetworkSegment::Access, d.indication_category);
     let t = outage_ticket(d.region, mark, actor.id, kind, now);
     let outage =
