@@ -25,3 +25,5 @@ drop_bench_databases
 "$bench" firestore-latency --changes 200
 "$bench" hostile --postgres "$PG"; drop_bench_databases
 "$bench" hostile
+"$bench" outage-burst --postgres "$PG"; drop_bench_databases
+"$bench" outage-burst

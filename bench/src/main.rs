@@ -11,6 +11,7 @@
 
 mod hostile;
 mod load;
+mod outage;
 mod pgbench;
 mod seed;
 
@@ -71,6 +72,25 @@ enum Bench {
         #[arg(long)]
         api_bin: Option<std::path::PathBuf>,
     },
+    /// A burst of reports under many splitters: creation latency and the time until every
+    /// report is linked to its splitter's outage.
+    OutageBurst {
+        /// Reports (one customer each).
+        #[arg(long, default_value_t = 500)]
+        reports: usize,
+        /// Splitters they spread over (each under its own main splitter and POP).
+        #[arg(long, default_value_t = 25)]
+        splitters: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// A PostgreSQL server (a database is created on it); SQLite when absent.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// The `cgs-api` binary (default: beside this one).
+        #[arg(long)]
+        api_bin: Option<std::path::PathBuf>,
+    },
     /// One SLA sweep over a table of open tickets.
     SlaSweep {
         /// Open tickets seeded (half of them past their SLA).
@@ -107,6 +127,14 @@ fn main() -> anyhow::Result<()> {
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(hostile::run(hostile::Hostile { flood_clients, seconds, postgres }, api_bin))
+        }
+        Bench::OutageBurst { reports, splitters, concurrency, postgres, api_bin } => {
+            let api_bin = match api_bin {
+                Some(p) => p,
+                None => std::env::current_exe()?.with_file_name("cgs-api"),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(outage::run(outage::Burst { reports, splitters, concurrency, postgres }, api_bin))
         }
         Bench::SlaSweep { tickets, postgres } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
