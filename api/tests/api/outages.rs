@@ -350,3 +350,39 @@ on_both_backends! {
         assert!(closed_with >= 3, "{closed_with}");
     }
 }
+
+on_both_backends! {
+    with |s| { s.outage_threshold = 2; };
+    async fn two_splitter_outages_merge_into_the_main_splitters_when_a_third_splitter_fails(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let (ms, s1) = network(&app, "K1").await;
+        let s2 = app.post("/v1/splitters", &app.admin, json!({"name": "SP-K2", "coordinate": "3,3"})).await.id();
+        let s3 = app.post("/v1/splitters", &app.admin, json!({"name": "SP-K3", "coordinate": "4,4"})).await.id();
+        // A splitter outage from its reports, and one the NOC declares (from a device alarm).
+        let mut reports = Vec::new();
+        for c in &customers(&app, "K1", 2, &ms, &s1).await {
+            reports.push(open(&app, &noc, c).await);
+        }
+        let declared = app.post("/v1/outages", &noc, json!({"level": "Splitter", "elementId": s2})).await;
+        declared.expect(201);
+        let below: Vec<String> = outages(&app, &noc).await.iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(below.len(), 2);
+        let late = customers(&app, "K2", 1, &ms, &s2).await;
+        reports.push(open(&app, &noc, &late[0]).await);
+        assert_eq!(doc(&app, &reports[2]).await["parentId"].as_str(), Some(declared.id().as_str()));
+        // Reports under a third splitter of the main splitter: one outage for the three.
+        for c in &customers(&app, "K3", 2, &ms, &s3).await {
+            reports.push(open(&app, &noc, c).await);
+        }
+        let open_now = outages(&app, &noc).await;
+        assert_eq!(open_now.len(), 1, "{open_now:?}");
+        assert_eq!((open_now[0]["level"].as_str(), open_now[0]["customersAffected"].as_i64()), (Some("MainSplitter"), Some(5)));
+        let up = open_now[0]["id"].as_str().unwrap().to_owned();
+        reports.sort();
+        assert_eq!(children(&app, &up).await, reports);
+        for old in &below {
+            let d = doc(&app, old).await;
+            assert_eq!((d["latestStatus"].as_str(), d["isCanceled"].as_bool(), d["childCount"].as_i64()), (Some("Closed"), Some(true), Some(0)), "{old}");
+        }
+    }
+}
