@@ -4,7 +4,7 @@
 use common::{
     DomainError,
     db::{self, tickets::LogActor},
-    domain::ticket::Command,
+    domain::{access::Actor, ticket::Command},
     jobs::{ExpirePending, Job},
     service,
 };
@@ -26,7 +26,7 @@ async fn expire(job: ExpirePending, ctx: &Context) -> Result<(), JobError> {
     match service::tickets::change(
         &mut tx,
         &ctx.settings,
-        &super::system(),
+        &Actor::system(),
         &LogActor::system(),
         job.ticket_id,
         &cmd,

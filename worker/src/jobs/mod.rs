@@ -26,18 +26,12 @@ use apalis::prelude::{
 };
 use common::{
     db::{self, Db, failed_jobs},
-    domain::access::Actor,
     jobs::Job,
 };
 use tokio::task::JoinHandle;
 
 use self::stopping::{Draining, drain_then_stop};
 use crate::{Context, Stop};
-
-/// The actor of the worker's own commands: acts everywhere, like a SuperAdmin.
-pub fn system() -> Actor {
-    Actor::system()
-}
 
 /// Why a job did not get done.
 #[derive(Debug)]

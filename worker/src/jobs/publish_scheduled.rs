@@ -5,7 +5,7 @@ use apalis_cron::Tick;
 use common::{
     DomainError,
     db::{self, tickets::LogActor},
-    domain::ticket::Command,
+    domain::{access::Actor, ticket::Command},
     service,
 };
 
@@ -24,7 +24,7 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
         match service::tickets::change(
             &mut tx,
             &ctx.settings,
-            &super::system(),
+            &Actor::system(),
             &LogActor::system(),
             id,
             &Command::Publish,
