@@ -138,13 +138,12 @@ pub struct OutageRow {
     pub status: crate::domain::Status,
     pub published_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
-    pub canceled: bool,
     pub child_count: i64,
     pub foc_id: Option<Uuid>,
 }
 
 const OUTAGE_COLUMNS: &str = "id, ticket_id, region, outage_level, outage_name, status, published_at, closed_at, \
-     canceled, child_count, foc_id";
+     child_count, foc_id";
 
 /// The open outages, of `region` or all, oldest first.
 pub async fn list_open(tx: &mut Tx, region: Option<Region>) -> Result<Vec<OutageRow>, DomainError> {
