@@ -263,7 +263,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let db = self.state.db.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let in_process = matches!(db, Db::Sqlite(_)) || self.state.settings.run_worker;
+        let in_process = matches!(db, Db::Sqlite(..)) || self.state.settings.run_worker;
         let worker = match in_process {
             true => {
                 let ctx = worker::Context::new(db.clone(), self.state.settings.clone())

@@ -441,7 +441,7 @@ async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<
         );
     }
     let failed = |e: String| DomainError::Internal(format!("enqueueing a job on {queue}: {e}"));
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks)
             .await
             .map_err(|e| failed(e.to_string())),

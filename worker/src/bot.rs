@@ -103,7 +103,7 @@ struct PollerLock {
 /// The poller lock, or `None` when another process holds it.
 async fn poller_lock(db: &Db) -> anyhow::Result<Option<PollerLock>> {
     match db {
-        Db::Sqlite(_) => Ok(Some(PollerLock { _held: None })),
+        Db::Sqlite(..) => Ok(Some(PollerLock { _held: None })),
         Db::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")

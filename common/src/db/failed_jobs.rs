@@ -26,7 +26,7 @@ const FAILED: &str =
     "job_type LIKE 'cgs.%' AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))";
 
 pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, DomainError> {
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Sqlite(t) => {
             let sql = format!(
                 "SELECT id, job_type AS queue, status, attempts, max_attempts, CAST(last_result AS TEXT) AS last_result, \
@@ -63,7 +63,7 @@ pub async fn list(tx: &mut Tx, page: PageRequest) -> Result<Page<FailedJob>, Dom
 /// Puts a failed job back in its queue with fresh attempts; `false` when there is no such
 /// failed job.
 pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
-    let affected = match &mut tx.conn {
+    let affected = match tx.conn().await? {
         Conn::Sqlite(t) => sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE Jobs SET status = 'Pending', attempts = 0, run_at = strftime('%s', 'now'), lock_by = NULL, \
              lock_at = NULL, done_at = NULL WHERE id = $1 AND {FAILED}"
@@ -89,7 +89,7 @@ pub async fn retry(tx: &mut Tx, id: &str) -> Result<bool, DomainError> {
 /// write, before the queue records the failure (which leaves the due time as it is).
 pub async fn due_again(db: &Db, id: &str, at: DateTime<Utc>) -> Result<(), DomainError> {
     let mut tx = db.begin_write().await?;
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Sqlite(t) => {
             sqlx::query("UPDATE Jobs SET run_at = $1 WHERE id = $2")
                 .bind(at.timestamp())
@@ -119,7 +119,7 @@ pub async fn counts(tx: &mut Tx) -> Result<Vec<(String, String, i64)>, DomainErr
              ELSE 'queued' END AS state, COUNT(*) FROM {table} WHERE job_type LIKE 'cgs.%' GROUP BY 1, 2 ORDER BY 1, 2"
         )
     };
-    Ok(match &mut tx.conn {
+    Ok(match tx.conn().await? {
         Conn::Sqlite(t) => {
             sqlx::query_as::<_, (String, String, i64)>(sqlx::AssertSqlSafe(sql("Jobs")))
                 .fetch_all(&mut **t)

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Conn, Tx, access::rule_sql, sql::Sql};
 use crate::{
-    db_run,
+    db_run, db_write,
     domain::{Region, Role, access, ticket::TicketState},
     error::DomainError,
 };
@@ -19,39 +19,31 @@ pub async fn record(
     before: Option<&TicketState>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    db_run!(tx, |c| {
-        match before {
-            Some(b) => {
-                sqlx::query(
-                    "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(id)
-                .bind(b.region)
-                .bind(b.status)
-                .bind(b.foc_id)
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) \
-                     SELECT id, region, status, foc_id, $2 FROM tickets WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-            }
-        }
-    });
-    Ok(())
+    // Deferred: they read only `tickets`, which no deferred write writes.
+    match before {
+        Some(b) => db_write!(
+            tx,
+            "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES ($1, $2, $3, $4, $5)",
+            id,
+            b.region,
+            b.status,
+            b.foc_id,
+            now,
+        ),
+        None => db_write!(
+            tx,
+            "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) \
+             SELECT id, region, status, foc_id, $2 FROM tickets WHERE id = $1",
+            id,
+            now,
+        ),
+    }
 }
 
 /// [`record`] with `before: None` for many tickets at once (one statement per chunk on
 /// PostgreSQL), for changes that keep region, status and technician (the SLA sweep's).
 pub async fn record_unchanged(tx: &mut Tx, ids: &[Uuid], now: DateTime<Utc>) -> Result<(), DomainError> {
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Postgres(t) => {
             for chunk in ids.chunks(10_000) {
                 sqlx::query(
@@ -155,7 +147,7 @@ pub async fn prune(tx: &mut Tx, before: DateTime<Utc>) -> Result<u64, DomainErro
 /// transaction below `xmin` has ended; every one that started before the snapshot is below
 /// `xmax`. `None` on SQLite, whose writers are serialized and leave no gaps.
 pub async fn horizon(tx: &mut Tx) -> Result<Option<(i64, i64)>, DomainError> {
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Sqlite(_) => Ok(None),
         Conn::Postgres(t) => Ok(Some(
             sqlx::query_as::<_, (i64, i64)>(

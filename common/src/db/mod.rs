@@ -25,7 +25,7 @@ pub mod users;
 pub mod validations;
 pub mod webhooks;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{
@@ -35,34 +35,184 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use crate::error::DomainError;
 
-/// A pool on one of the two backends.
+/// How long a SQLite writer waits for its turn, and for the lock of another process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pool on one of the two backends. On SQLite, with the turn its writing transactions take
+/// in this process ([`Db::begin_write`]).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, WriteTurn),
     Postgres(PgPool),
+}
+
+/// SQLite's writers of one process, in the order they came. SQLite lets one transaction write
+/// at a time, and a writer that finds the lock taken polls for it with growing sleeps (the
+/// busy timeout), so under load some writers wait many turns while later ones get in. Writers
+/// of this process queue here instead, first come first served, and take SQLite's lock only
+/// once the writer before them is done; the busy timeout is left to other processes on the
+/// same file (a worker of its own) and the job queue's connections.
+#[derive(Clone, Debug)]
+pub struct WriteTurn(Arc<Semaphore>);
+
+impl WriteTurn {
+    fn new() -> Self {
+        WriteTurn(Arc::new(Semaphore::new(1)))
+    }
 }
 
 /// An open transaction on one of the two backends, with the session changes it makes: the
 /// session caches of this process forget them once it commits.
 pub struct Tx {
-    pub(crate) conn: Conn,
+    // Dropped before the turn: the transaction's rollback is under way before the next writer
+    // of this process begins.
+    conn: Conn,
     sessions_changed: Vec<session_cache::Change>,
+    deferred: Option<Box<Deferred>>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+/// Writes of a PostgreSQL transaction that answer nothing (a log entry, a live-feed row),
+/// waiting to travel together: before the transaction's next statement or its commit they go
+/// as one statement of data-modifying `WITH` parts, one round trip for all. A write that fails
+/// fails that statement, which fails the transaction as it would have by itself.
+///
+/// The parts of one statement see the database as it was before it: a deferred write must not
+/// read what another deferred write of the same transaction writes, except the log's numbering,
+/// which [`Tx::next_log_seq`] counts ahead.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    parts: Vec<String>,
+    args: sqlx::postgres::PgArguments,
+    /// Log entries waiting, by ticket.
+    logs: std::collections::HashMap<uuid::Uuid, i64>,
+}
+
+impl Deferred {
+    /// Adds the statement `sql` (placeholders `$1`.. of its own); its values follow with
+    /// [`Deferred::bind`], in order.
+    pub(crate) fn push(&mut self, sql: &str) {
+        use sqlx::Arguments;
+        self.parts.push(renumber(sql, self.args.len()));
+    }
+
+    pub(crate) fn bind<T>(&mut self, value: T) -> Result<(), DomainError>
+    where
+        T: for<'t> sqlx::Encode<'t, Postgres> + sqlx::Type<Postgres>,
+    {
+        use sqlx::Arguments;
+        self.args.add(value).map_err(|e| DomainError::Internal(format!("encoding a value: {e}")))
+    }
+
+    /// The statement the parts make: each but the last a `WITH` part, the last the main one.
+    fn statement(&self) -> String {
+        let (last, rest) = self.parts.split_last().expect("a deferred write");
+        let mut sql = String::new();
+        for (i, part) in rest.iter().enumerate() {
+            sql.push_str(if i == 0 { "WITH " } else { ", " });
+            sql.push_str(&format!("w{i} AS ({part})"));
+        }
+        if !rest.is_empty() {
+            sql.push(' ');
+        }
+        sql.push_str(last);
+        sql
+    }
+}
+
+/// `sql` with each placeholder `$n` made `$(n + offset)`.
+fn renumber(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        out.push(ch);
+        if ch != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+/// Writes `$sql` with the values that follow, answering nothing: on SQLite at once, on
+/// PostgreSQL with the transaction's next statement (see [`Deferred`]). Evaluates to
+/// `Result<(), DomainError>`.
+#[macro_export]
+macro_rules! db_write {
+    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let sql: &str = $sql;
+        match $tx.deferring() {
+            Some(w) => (|| {
+                w.push(sql);
+                $( w.bind($arg)?; )*
+                Ok::<(), $crate::error::DomainError>(())
+            })(),
+            None => async {
+                $crate::db_run!($tx, |c| {
+                    sqlx::query(sqlx::AssertSqlSafe(sql)) $(.bind($arg))* .execute(&mut *c).await?;
+                });
+                Ok::<(), $crate::error::DomainError>(())
+            }
+            .await,
+        }
+    }};
 }
 
 /// The backend's own transaction.
 pub enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(PgConn),
+}
+
+/// A PostgreSQL transaction, or a connection of the pool for reads that need none
+/// ([`Db::read`]).
+pub enum PgConn {
+    Transaction(Transaction<'static, Postgres>),
+    Reads(sqlx::pool::PoolConnection<Postgres>),
+}
+
+impl std::ops::Deref for PgConn {
+    type Target = sqlx::PgConnection;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            PgConn::Transaction(t) => t,
+            PgConn::Reads(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            PgConn::Transaction(t) => t,
+            PgConn::Reads(c) => c,
+        }
+    }
 }
 
 /// Runs `$body` with `$c` bound to the backend's connection (`&mut SqliteConnection` or
-/// `&mut PgConnection`). The body is compiled once per backend.
+/// `&mut PgConnection`), once the transaction's deferred writes are sent. The body is compiled
+/// once per backend.
 #[macro_export]
 macro_rules! db_run {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match &mut $tx.conn {
+        match $tx.conn().await? {
             $crate::db::Conn::Sqlite(t) => {
                 let $c: &mut sqlx::SqliteConnection = &mut *t;
                 $body
@@ -92,14 +242,14 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(BUSY_TIMEOUT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
                 .context("opening the SQLite database")?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(pool, WriteTurn::new()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
@@ -115,7 +265,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -125,7 +275,7 @@ impl Db {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         use anyhow::Context;
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let mut m = sqlx::migrate!("../migrations/sqlite");
                 m.dangerous_set_table_name("cgs_migrations");
                 m.run(pool).await.context("migrating SQLite")?;
@@ -152,32 +302,53 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, DomainError> {
         Ok(Tx::new(match self {
-            Db::Sqlite(pool) => Conn::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Conn::Postgres(pool.begin().await?),
+            Db::Sqlite(pool, _) => Conn::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Conn::Postgres(PgConn::Transaction(pool.begin().await?)),
         }))
     }
 
-    /// A transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a read-then-write transaction cannot fail to upgrade its lock
-    /// when another writer got in between; writers queue on the busy timeout instead.
+    /// Reads that need no transaction of their own. On PostgreSQL, whose reads in a transaction
+    /// (read committed) each see what was committed when they start, like statements outside
+    /// one, a connection of the pool without `BEGIN` and `COMMIT`: two round trips fewer. On
+    /// SQLite a transaction, whose reads see one snapshot. Only for reads: on PostgreSQL each
+    /// statement commits by itself.
+    pub async fn read(&self) -> Result<Tx, DomainError> {
+        match self {
+            Db::Postgres(pool) => Ok(Tx::new(Conn::Postgres(PgConn::Reads(pool.acquire().await?)))),
+            Db::Sqlite(..) => self.begin().await,
+        }
+    }
+
+    /// A transaction that will write. On SQLite it waits for its [`WriteTurn`], then takes the
+    /// write lock at once (`BEGIN IMMEDIATE`), so a read-then-write transaction cannot fail to
+    /// upgrade its lock when another writer got in between.
     pub async fn begin_write(&self) -> Result<Tx, DomainError> {
-        Ok(Tx::new(match self {
-            Db::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Conn::Postgres(pool.begin().await?),
-        }))
+        match self {
+            Db::Sqlite(pool, turn) => {
+                // As long as SQLite's own busy timeout: a writer that waits longer is refused as
+                // one waiting on SQLite's lock would be.
+                let permit = tokio::time::timeout(BUSY_TIMEOUT, turn.0.clone().acquire_owned())
+                    .await
+                    .map_err(|_| DomainError::Unavailable("the database is busy with other writes".into()))?
+                    .expect("the write turn is never closed");
+                let conn = Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
+                Ok(Tx { _turn: Some(permit), ..Tx::new(conn) })
+            }
+            Db::Postgres(pool) => Ok(Tx::new(Conn::Postgres(PgConn::Transaction(pool.begin().await?)))),
+        }
     }
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         match self {
-            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            Db::Sqlite(pool, _) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
             Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
         }
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(pool, _) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
     }
@@ -185,15 +356,61 @@ impl Db {
 
 impl Tx {
     fn new(conn: Conn) -> Self {
-        Tx { conn, sessions_changed: Vec::new() }
+        Tx { conn, sessions_changed: Vec::new(), deferred: None, _turn: None }
+    }
+
+    /// The backend's connection, once the writes waiting in this transaction are sent.
+    pub(crate) async fn conn(&mut self) -> Result<&mut Conn, DomainError> {
+        self.flush().await?;
+        Ok(&mut self.conn)
+    }
+
+    /// Whether this is a PostgreSQL transaction.
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.conn, Conn::Postgres(_))
+    }
+
+    /// Where a write that answers nothing waits to travel with the next statement: `None` on
+    /// SQLite, in process, where a statement costs no round trip.
+    pub(crate) fn deferring(&mut self) -> Option<&mut Deferred> {
+        if !self.is_postgres() {
+            return None;
+        }
+        Some(self.deferred.get_or_insert_with(Default::default))
+    }
+
+    /// The number a new log entry of `ticket` takes after its highest stored one: 1, or more
+    /// when entries of the ticket wait among the deferred writes.
+    pub(crate) fn next_log_seq(&mut self, ticket: uuid::Uuid) -> i64 {
+        match self.deferring() {
+            Some(w) => {
+                let n = w.logs.entry(ticket).or_insert(0);
+                *n += 1;
+                *n
+            }
+            None => 1,
+        }
+    }
+
+    /// Sends the deferred writes as one statement.
+    async fn flush(&mut self) -> Result<(), DomainError> {
+        let Some(deferred) = self.deferred.take().filter(|d| !d.parts.is_empty()) else { return Ok(()) };
+        if let Conn::Postgres(t) = &mut self.conn {
+            sqlx::query_with(sqlx::AssertSqlSafe(deferred.statement()), deferred.args)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Commits; then this process's session caches forget the sessions it changed (other
     /// processes hear of them from PostgreSQL, see [`session_cache`]).
-    pub async fn commit(self) -> Result<(), DomainError> {
+    pub async fn commit(mut self) -> Result<(), DomainError> {
+        self.flush().await?;
         match self.conn {
             Conn::Sqlite(t) => t.commit().await?,
-            Conn::Postgres(t) => t.commit().await?,
+            Conn::Postgres(PgConn::Transaction(t)) => t.commit().await?,
+            Conn::Postgres(PgConn::Reads(_)) => {}
         }
         session_cache::forget_here(&self.sessions_changed);
         Ok(())
@@ -326,4 +543,36 @@ pub(crate) async fn delete_by_id(
         .await?
         .rows_affected());
     Ok(affected == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_writes_number_their_placeholders_after_those_before_them() {
+        assert_eq!(renumber("INSERT INTO t VALUES ($1, $2)", 0), "INSERT INTO t VALUES ($1, $2)");
+        assert_eq!(
+            renumber("SELECT $1, $10 + $2, '$x', $ FROM t WHERE a = $3", 31),
+            "SELECT $32, $41 + $33, '$x', $ FROM t WHERE a = $34"
+        );
+    }
+
+    #[test]
+    fn deferred_writes_go_as_with_parts_of_the_last_one() {
+        let mut d = Deferred::default();
+        d.push("INSERT INTO a VALUES ($1)");
+        d.bind(1_i64).unwrap();
+        assert_eq!(d.statement(), "INSERT INTO a VALUES ($1)");
+        d.push("DELETE FROM b WHERE id = $1");
+        d.bind(2_i64).unwrap();
+        d.push("INSERT INTO c VALUES ($1, $2)");
+        d.bind(3_i64).unwrap();
+        d.bind(4_i64).unwrap();
+        assert_eq!(
+            d.statement(),
+            "WITH w0 AS (INSERT INTO a VALUES ($1)), w1 AS (DELETE FROM b WHERE id = $2) \
+             INSERT INTO c VALUES ($3, $4)"
+        );
+    }
 }

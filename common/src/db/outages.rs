@@ -21,7 +21,7 @@ use crate::{
 /// of its POP, main splitter and splitter; a write to an outage, its element's. (A SQLite write
 /// transaction holds the whole database already.)
 pub async fn lock(tx: &mut Tx, keys: &[String]) -> Result<(), DomainError> {
-    if let Conn::Postgres(c) = &mut tx.conn {
+    if let Conn::Postgres(c) = tx.conn().await? {
         let mut keys: Vec<&String> = keys.iter().collect();
         keys.sort();
         keys.dedup();

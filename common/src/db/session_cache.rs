@@ -73,7 +73,7 @@ impl Change {
 /// Records `change` in `tx`: forgotten by this process's caches when `tx` commits, and on
 /// PostgreSQL announced to the other processes by the same commit.
 pub async fn changed(tx: &mut Tx, change: Change) -> Result<(), DomainError> {
-    if let Conn::Postgres(t) = &mut tx.conn {
+    if let Conn::Postgres(t) = tx.conn().await? {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(change.payload())

@@ -42,7 +42,7 @@ pub async fn create(
 pub async fn touch(db: &Db, session_id: Uuid, idle_until: DateTime<Utc>) -> Result<(), DomainError> {
     const SQL: &str = "UPDATE sessions SET idle_until = $2 WHERE id = $1 AND revoked_at IS NULL";
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
         }
         Db::Postgres(pool) => {
@@ -115,7 +115,7 @@ pub async fn live_actor(
         };
     }
     let row = match db {
-        Db::Sqlite(pool) => on!(pool),
+        Db::Sqlite(pool, _) => on!(pool),
         Db::Postgres(pool) => on!(pool),
     };
     Ok(row.map(LiveSession::from))
@@ -147,7 +147,7 @@ pub async fn live_among(
             }};
         }
         let rows = match db {
-            Db::Sqlite(pool) => on!(sqlx::Sqlite, pool),
+            Db::Sqlite(pool, _) => on!(sqlx::Sqlite, pool),
             Db::Postgres(pool) => on!(sqlx::Postgres, pool),
         };
         live.extend(rows);
@@ -172,7 +172,7 @@ pub async fn touch_all(db: &Db, sessions: &[Uuid], idle_until: DateTime<Utc>) ->
             }};
         }
         match db {
-            Db::Sqlite(pool) => on!(sqlx::Sqlite, pool),
+            Db::Sqlite(pool, _) => on!(sqlx::Sqlite, pool),
             Db::Postgres(pool) => on!(sqlx::Postgres, pool),
         };
     }
@@ -244,7 +244,7 @@ pub async fn count_attempt(
         };
     }
     let (count, window_start) = match db {
-        Db::Sqlite(pool) => on!(pool),
+        Db::Sqlite(pool, _) => on!(pool),
         Db::Postgres(pool) => on!(pool),
     };
     Ok(Attempts { count, window_start })

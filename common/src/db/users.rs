@@ -98,7 +98,8 @@ pub struct UserFilter {
     pub descending: bool,
 }
 
-const SELECT: &str = "SELECT u.id, u.email, u.nik, u.name, u.role, u.region, u.area_id, \
+/// The `SELECT` of a user row, before its `WHERE` (the load benchmark replays it).
+pub const SELECT: &str = "SELECT u.id, u.email, u.nik, u.name, u.role, u.region, u.area_id, \
      a.name AS area_name, a.region AS area_region, a.initial AS area_initial, \
      u.profile_photo, u.phone_number, u.active, u.created_at, u.updated_at \
      FROM users u LEFT JOIN areas a ON a.id = u.area_id";
@@ -174,7 +175,7 @@ pub async fn get_any_of(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<UserRow>, Domai
                 q.build_query_as::<UserRow>().fetch_all($conn).await?
             }};
         }
-        users.extend(match &mut tx.conn {
+        users.extend(match tx.conn().await? {
             Conn::Sqlite(t) => on!(sqlx::Sqlite, &mut **t),
             Conn::Postgres(t) => on!(sqlx::Postgres, &mut **t),
         });
@@ -269,7 +270,7 @@ pub async fn credentials(tx: &mut Tx, email: &str) -> Result<Option<(Uuid, Strin
 /// that each demote or deactivate one of the last two cannot both see the other still there.
 /// On SQLite the write transaction (`BEGIN IMMEDIATE`) already runs alone.
 pub async fn lock_super_admins(tx: &mut Tx) -> Result<(), DomainError> {
-    if let Conn::Postgres(c) = &mut tx.conn {
+    if let Conn::Postgres(c) = tx.conn().await? {
         sqlx::query("SELECT id FROM users WHERE role = 'SuperAdmin' AND active FOR UPDATE")
             .execute(&mut **c)
             .await?;

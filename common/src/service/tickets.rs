@@ -213,7 +213,7 @@ pub async fn change(
     now: DateTime<Utc>,
 ) -> Result<(TicketRow, Change), DomainError> {
     let effects = settings.effects();
-    let mut row = tickets::get(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
+    let (mut row, watched) = tickets::get_watched(tx, id).await?.ok_or(DomainError::NotFound("ticket"))?;
     if row.state.is_outage {
         // An outage is written to under its element's lock, which a report joining it takes
         // too; read again once it is held.
@@ -256,6 +256,15 @@ pub async fn change(
     if row.state.status == Status::Draft && after.state.status == Status::Open {
         super::outages::detect(tx, settings, &after, now).await?;
     }
+    if watched {
+        emit_changed(tx, id, cmd, now).await?;
+    }
+    tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
+    Ok((after, change))
+}
+
+/// The webhook events of a change: `ticket.changed`, and `evidence.validated` of a verdict.
+async fn emit_changed(tx: &mut Tx, id: Uuid, cmd: &Command, now: DateTime<Utc>) -> Result<(), DomainError> {
     super::webhooks::emit_one(tx, id, WebhookEvent::TicketChanged, Some(("command", cmd.name().into())), now)
         .await?;
     if let Command::Validate { evidence_id, approved, .. } = cmd {
@@ -263,8 +272,7 @@ pub async fn change(
         super::webhooks::emit_one(tx, id, WebhookEvent::EvidenceValidated, Some(("evidence", verdict)), now)
             .await?;
     }
-    tracing::info!(ticket.id = %id, command = cmd.name(), status = %after.state.status, "ticket changed");
-    Ok((after, change))
+    Ok(())
 }
 
 /// Tells the people a change concerns: the technician the NOC's verdict on a request; the

@@ -139,7 +139,7 @@ impl QueuePools {
     pub async fn new(db: &Db) -> anyhow::Result<Self> {
         let unused_pg = || sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://localhost/unused");
         Ok(match db {
-            Db::Sqlite(p) => Self {
+            Db::Sqlite(p, _) => Self {
                 sqlite: sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(MAX_QUEUES)
                     .connect_with((*p.connect_options()).clone())
@@ -166,7 +166,7 @@ pub fn consumer<J: Run>(
 ) -> JoinHandle<Result<(), WorkerError>> {
     let name = instance(J::QUEUE);
     match &ctx.db {
-        Db::Sqlite(_) => {
+        Db::Sqlite(..) => {
             let backend = apalis_sqlite::SqliteStorage::<J>::new(&pools.sqlite)
                 .with_config(
                     apalis_sqlite::Config::default()

@@ -151,7 +151,7 @@ impl TicketsApi {
             }),
             parent_id: parent_id.0,
         };
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.read().await?;
         let rows = tickets::list(
             &mut tx,
             auth.actor().ticket_scope(),
@@ -198,7 +198,7 @@ impl TicketsApi {
         auth: Auth,
         id: Path<Uuid>,
     ) -> ApiResult<Found<SerdeObject<TicketDocument>>> {
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.read().await?;
         let doc = document::load(&mut tx, id.0, db::now()).await?;
         tx.commit().await?;
         let doc = doc

@@ -85,7 +85,7 @@ pub async fn list(
     let rule = access::ticket_read_rule(role);
     let rule_on = |t: &str| rule_sql(&rule, t, region, me);
     let cols = COLUMNS.split(", ").map(|c| format!("t.{c}")).collect::<Vec<_>>().join(", ");
-    let postgres = matches!(tx.conn, Conn::Postgres(_));
+    let postgres = tx.is_postgres();
     let bound = page.offset.saturating_add(count_bound);
     let (sql, count_sql) = match like_pattern(f.end_user.as_deref()) {
         None => {

@@ -65,9 +65,9 @@ const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, 
      evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
      pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at";
 
-/// Appends log entries after `seq`, by `actor`.
 /// Appends log entries after the ticket's last one, each numbered in its own insert (the caller
-/// holds the ticket's row lock, so nobody appends in between).
+/// holds the ticket's row lock, so nobody appends in between). The inserts are deferred writes
+/// ([`db_write!`](crate::db_write)).
 pub async fn append_logs(
     tx: &mut Tx,
     ticket: Uuid,
@@ -79,51 +79,50 @@ pub async fn append_logs(
         let check = check.clone().unwrap_or_default();
         let (reused_from, reused_from_number) =
             check.reused_from.map(|f| (f.ticket, f.ticket_number)).unzip();
-        db_run!(tx, |c| {
-            sqlx::query(
-                "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
-                 actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, \
-                 location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, \
-                 foc_before_id, created_at, media_key, distance_meters, distance_note, photo_coordinate, \
-                 photo_taken_at, photo_distance_meters, reused_from, reused_from_number, flags) \
-                 SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31 \
-                 FROM ticket_logs WHERE ticket_id = $2",
-            )
-            .bind(Uuid::now_v7())
-            .bind(ticket)
-            .bind(l.card_type)
-            .bind(l.status_name)
-            .bind(&l.title)
-            .bind(&l.description)
-            .bind(actor.id)
-            .bind(&actor.name)
-            .bind(&actor.photo)
-            .bind(l.evidence_id)
-            .bind(l.need_approval)
-            .bind(l.is_approved)
-            .bind(&l.approval_remark)
-            .bind(remark)
-            .bind(location)
-            .bind(media_url)
-            .bind(l.pending_minutes)
-            .bind(l.pending_category)
-            .bind(l.cancel_category)
-            .bind(l.is_resumed)
-            .bind(l.foc_before)
-            .bind(l.at)
-            .bind(media_url.as_deref().map(evidence::media_key))
-            .bind(check.distance_meters)
-            .bind(&check.distance_note)
-            .bind(&check.photo_coordinate)
-            .bind(check.photo_taken_at)
-            .bind(check.photo_distance_meters)
-            .bind(reused_from)
-            .bind(&reused_from_number)
-            .bind(EvidenceFlag::join(&check.flags))
-            .execute(&mut *c)
-            .await?;
-        });
+        let seq_after_last = tx.next_log_seq(ticket);
+        db_write!(
+            tx,
+            "INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, \
+             actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, \
+             location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, \
+             foc_before_id, created_at, media_key, distance_meters, distance_note, photo_coordinate, \
+             photo_taken_at, photo_distance_meters, reused_from, reused_from_number, flags) \
+             SELECT $1, $2, COALESCE(MAX(seq), 0) + $32, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31 \
+             FROM ticket_logs WHERE ticket_id = $2",
+            Uuid::now_v7(),
+            ticket,
+            l.card_type,
+            l.status_name,
+            &l.title,
+            &l.description,
+            actor.id,
+            &actor.name,
+            &actor.photo,
+            l.evidence_id,
+            l.need_approval,
+            l.is_approved,
+            &l.approval_remark,
+            remark,
+            location,
+            media_url,
+            l.pending_minutes,
+            l.pending_category,
+            l.cancel_category,
+            l.is_resumed,
+            l.foc_before,
+            l.at,
+            media_url.as_deref().map(evidence::media_key),
+            check.distance_meters,
+            &check.distance_note,
+            &check.photo_coordinate,
+            check.photo_taken_at,
+            check.photo_distance_meters,
+            reused_from,
+            &reused_from_number,
+            EvidenceFlag::join(&check.flags),
+            seq_after_last,
+        )?;
     }
     Ok(())
 }
@@ -151,43 +150,40 @@ impl From<&Actor> for LogActor {
 /// Applies verdicts and resumes to the log entries of an evidence.
 pub async fn update_logs(tx: &mut Tx, ticket: Uuid, updates: &[LogUpdate]) -> Result<(), DomainError> {
     for u in updates {
-        db_run!(tx, |c| {
-            match u {
-                LogUpdate::Validated { evidence_id, approved, remark } => {
-                    sqlx::query(
-                        "UPDATE ticket_logs SET is_approved = $3, approval_remark = $4 \
-                         WHERE ticket_id = $1 AND evidence_id = $2",
-                    )
-                    .bind(ticket)
-                    .bind(evidence_id)
-                    .bind(approved)
-                    .bind(remark)
-                    .execute(&mut *c)
-                    .await?;
-                }
-                LogUpdate::Resumed { evidence_id, minutes } => {
-                    sqlx::query(
-                        "UPDATE ticket_logs SET is_resumed = TRUE, pending_minutes = $3 \
-                         WHERE ticket_id = $1 AND evidence_id = $2",
-                    )
-                    .bind(ticket)
-                    .bind(evidence_id)
-                    .bind(minutes)
-                    .execute(&mut *c)
-                    .await?;
-                }
-            }
-        });
+        match u {
+            LogUpdate::Validated { evidence_id, approved, remark } => db_write!(
+                tx,
+                "UPDATE ticket_logs SET is_approved = $3, approval_remark = $4 \
+                 WHERE ticket_id = $1 AND evidence_id = $2",
+                ticket,
+                evidence_id,
+                approved,
+                remark,
+            )?,
+            LogUpdate::Resumed { evidence_id, minutes } => db_write!(
+                tx,
+                "UPDATE ticket_logs SET is_resumed = TRUE, pending_minutes = $3 \
+                 WHERE ticket_id = $1 AND evidence_id = $2",
+                ticket,
+                evidence_id,
+                minutes,
+            )?,
+        }
     }
     Ok(())
 }
 
-/// A ticket's log, in order.
-pub async fn logs(tx: &mut Tx, ticket: Uuid) -> Result<Vec<LogRow>, DomainError> {
-    let sql = format!(
+/// The statement of [`logs`], `$1` the ticket (the load benchmark replays it).
+pub fn logs_sql() -> String {
+    format!(
         "SELECT {LOG_COLUMNS}, {} FROM ticket_logs l WHERE ticket_id = $1 ORDER BY seq",
         StoredCheck::COLUMNS
-    );
+    )
+}
+
+/// A ticket's log, in order.
+pub async fn logs(tx: &mut Tx, ticket: Uuid) -> Result<Vec<LogRow>, DomainError> {
+    let sql = logs_sql();
     Ok(db_run!(tx, |c| sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(ticket)
         .fetch_all(&mut *c)

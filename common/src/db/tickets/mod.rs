@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Conn, Page, PageRequest, Tx, access::rule_sql, like_pattern, sql::Sql};
 use crate::{
-    db_run,
+    db_run, db_write,
     domain::{
         CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
         SlaType, Status, TicketSource, TicketType,
@@ -165,4 +165,24 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError
         .bind(id)
         .fetch_optional(&mut *c)
         .await?))
+}
+
+/// A ticket row, and whether any webhook is registered (a change of the ticket then has events
+/// to emit), in one statement.
+pub async fn get_watched(tx: &mut Tx, id: Uuid) -> Result<Option<(TicketRow, bool)>, DomainError> {
+    #[derive(sqlx::FromRow)]
+    struct Watched {
+        #[sqlx(flatten)]
+        row: TicketRow,
+        webhooks: bool,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL) AS webhooks \
+         FROM tickets WHERE id = $1"
+    );
+    let found = db_run!(tx, |c| sqlx::query_as::<_, Watched>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?);
+    Ok(found.map(|w| (w.row, w.webhooks)))
 }

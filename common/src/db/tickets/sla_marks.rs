@@ -42,13 +42,7 @@ impl SlaCursor {
 /// Forgets what the SLA sweep said of a ticket whose due time a change moved: the next sweep
 /// judges it afresh.
 pub async fn clear_sla_mark(tx: &mut Tx, ticket_id: Uuid) -> Result<(), DomainError> {
-    db_run!(tx, |c| {
-        sqlx::query("DELETE FROM ticket_sla_marks WHERE ticket_id = $1")
-            .bind(ticket_id)
-            .execute(&mut *c)
-            .await?;
-    });
-    Ok(())
+    db_write!(tx, "DELETE FROM ticket_sla_marks WHERE ticket_id = $1", ticket_id)
 }
 
 /// Marks up to `batch` open tickets of each kind whose SLA ran out (`Breached`), runs out
@@ -120,7 +114,7 @@ async fn mark(tx: &mut Tx, tickets: &[(Uuid, DateTime<Utc>)], state: &str) -> Re
     const UPSERT: &str = "ON CONFLICT (ticket_id) DO UPDATE SET state = excluded.state \
                           WHERE ticket_sla_marks.state <> excluded.state RETURNING ticket_id";
     let ids: Vec<Uuid> = tickets.iter().map(|(id, _)| *id).collect();
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Postgres(t) => {
             let sql = format!(
                 "INSERT INTO ticket_sla_marks (ticket_id, state) SELECT id, $2 FROM UNNEST($1::uuid[]) AS u(id) {UPSERT}"

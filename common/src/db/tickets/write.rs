@@ -22,7 +22,7 @@ pub async fn number(
     };
     let month = now.format("%Y-%m").to_string();
     let head = format!("{prefix}-{}-", now.format("%Y%m"));
-    match &mut tx.conn {
+    match tx.conn().await? {
         Conn::Postgres(t) => {
             let sql = format!(
                 "WITH n AS ({}) UPDATE tickets SET ticket_id = $3 || lpad(n.count::text, greatest(4, length(n.count::text)), '0') \
