@@ -2,7 +2,7 @@
 //! concurrent clients over loopback; prints latency percentiles and throughput per operation,
 //! the server's RSS, and on PostgreSQL the database's own ceiling (pgbench with a transaction
 //! shaped like one transition) with our transitions/s as a ratio of it, and what PostgreSQL alone
-//! makes of our transition's statements (pgbench replaying them).
+//! makes of our transition's and our document read's statements (pgbench replaying them).
 
 use std::{
     process::{Child, Command, Stdio},
@@ -251,6 +251,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         }
     })
     .await;
+    let created_per_s = created.0.len() as f64 / elapsed.as_secs_f64();
     created.report("POST /v1/tickets", elapsed);
 
     // Complete status flows: each client its own technician, on the tickets just created (a
@@ -376,7 +377,13 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         }
     })
     .await;
+    let gets_per_s = gets.0.len() as f64 / elapsed.as_secs_f64();
     gets.report("GET /v1/tickets/{id}", elapsed);
+    println!(
+        "  creations {:.2}x the transitions' throughput; GET /v1/tickets/{{id}} {:.1}x",
+        created_per_s / transitions_per_s,
+        gets_per_s / transitions_per_s
+    );
     sampler.abort();
     println!(
         "  cgs-api RSS: idle {idle:.1} MiB, after {} logins {after_logins:.1} MiB, peak under load {:.1} MiB",
@@ -398,6 +405,13 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
              commit) without the API, {} clients: {replayed:.0} tps = {:.0}% of the ceiling",
             load.concurrency,
             replayed / tps * 100.0
+        );
+        let read = crate::pgbench::replay_read(&url, load.tickets, load.concurrency, load.seconds).await?;
+        println!(
+            "  pgbench replaying GET /v1/tickets/{{id}}'s statements (ticket, log, users) without the API, {} \
+             clients: {read:.0}/s; our GET /v1/tickets/{{id}}: {gets_per_s:.0}/s = {:.0}% of it",
+            load.concurrency,
+            gets_per_s / read * 100.0
         );
     }
     drop(api);

@@ -1,7 +1,8 @@
 //! The database's own figures on this machine, by pgbench over TCP like the app: its ceiling (a
 //! transaction shaped like one ticket transition: update one row, insert one log row, insert one
-//! job row, on a database of its own), and the statements of one of our transitions replayed on
-//! the benchmark's database without the API (what PostgreSQL alone makes of them).
+//! job row, on a database of its own), and the statements of one of our transitions and of one
+//! document read replayed on the benchmark's database without the API (what PostgreSQL alone
+//! makes of them).
 
 use anyhow::{Context, bail};
 
@@ -36,34 +37,56 @@ pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Resu
 }
 
 /// Transactions per second of the statements of one ticket transition as the API runs them
-/// (`common::db::{tickets::get, tickets::save_state, tickets::append_logs, feed::record}`; the
-/// session check is answered from the API's cache), replayed by pgbench with `clients`
-/// connections for `seconds` on the load benchmark's database `url` (tickets `SEED-1` to
-/// `SEED-<tickets>`), as prepared statements like the app's. Each transaction reads a random
-/// seeded ticket, writes its state guarded by its version, appends a technician's log entry
-/// and a live-feed row.
+/// (`common::db::{tickets::get_watched, tickets::save_state}`, then the log entry and the
+/// live-feed row as one statement of deferred writes, see `common::db::Tx`; the session check
+/// is answered from the API's cache), replayed by pgbench with `clients` connections for
+/// `seconds` on the load benchmark's database `url` (tickets `SEED-1` to `SEED-<tickets>`), as
+/// prepared statements like the app's. Each transaction reads a random seeded ticket, writes
+/// its state guarded by its version, and appends a technician's log entry with a live-feed row.
 pub async fn replay(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
-    use sqlx::Connection;
-    let mut db = sqlx::PgConnection::connect(url).await?;
-    let user: uuid::Uuid =
-        sqlx::query_scalar("SELECT id FROM users WHERE role = 'FOC' ORDER BY created_at LIMIT 1")
-            .fetch_one(&mut db)
-            .await
-            .context("a technician (the load benchmark creates them)")?;
-    db.close().await?;
+    let user = technician(url).await?;
     let columns = common::db::tickets::COLUMNS;
     let script = format!(
         "\\set n random(1, {tickets})
 BEGIN;
-SELECT id AS tid, version AS ver, {columns} FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset
-UPDATE tickets SET version = version + 1, status = CASE WHEN status = 'Open' THEN 'Accepted' ELSE 'Open' END, status_before = status, need_validate = false, awaiting_evidence = NULL, foc_id = NULL, link_check_approved = false, canceled = false, published_at = published_at, accepted_at = now(), departure_at = NULL, check_in_at = NULL, on_going_at = NULL, closed_at = closed_at, pending_evidence = NULL, pending_started_at = NULL, pending_minutes = NULL, resume_status = NULL, total_pending_seconds = 0, work_pending_seconds = 0, sla_due_at = sla_due_at, updated_at = now() WHERE id = :tid AND version = :ver RETURNING {columns};
-INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at) SELECT gen_random_uuid(), :tid, COALESCE(MAX(seq), 0) + 1, 'SimpleStatus', 'Accepted', 'Ticket accepted', 'replayed', :uid, 'FOC', NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now() FROM ticket_logs WHERE ticket_id = :tid;
-INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES (:tid, 'West', 'Open', NULL, now());
+SELECT id AS tid, version AS ver, {columns}, EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL) AS webhooks FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset
+UPDATE tickets SET version = version + 1, status = CASE WHEN status = 'Open' THEN 'Accepted' ELSE 'Open' END, status_before = status, need_validate = false, awaiting_evidence = NULL, foc_id = NULL, link_check_approved = false, canceled = false, published_at = published_at, accepted_at = now(), departure_at = NULL, check_in_at = NULL, on_going_at = NULL, closed_at = closed_at, pending_evidence = NULL, pending_started_at = NULL, pending_minutes = NULL, resume_status = NULL, total_pending_seconds = 0, work_pending_seconds = 0, sla_due_at = sla_due_at, updated_at = now(), pending_category = NULL, parent_id = NULL WHERE id = :tid AND version = :ver RETURNING {columns};
+WITH w0 AS (INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at, media_key, distance_meters, distance_note, photo_coordinate, photo_taken_at, photo_distance_meters, reused_from, reused_from_number, flags) SELECT gen_random_uuid(), :tid, COALESCE(MAX(seq), 0) + 1, 'SimpleStatus', 'Accepted', 'Ticket accepted', 'replayed', :uid, 'FOC', NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM ticket_logs WHERE ticket_id = :tid) INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES (:tid, 'West', 'Open', NULL, now());
 END;
 "
     );
     let uid = format!("uid={user}");
     run(url, &script, &["-M", "prepared", "-D", &uid], clients, seconds)
+}
+
+/// Reads per second of the statements of `GET /v1/tickets/{id}` as the API runs them
+/// (`common::document::load_view`: the ticket, its log, the users they name; a seeded ticket
+/// has no client, so no client read), replayed by pgbench like [`replay`] on random seeded
+/// tickets, outside a transaction as the API reads them on PostgreSQL.
+pub async fn replay_read(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+    let columns = common::db::tickets::COLUMNS;
+    let logs = common::db::tickets::logs_sql().replace("$1", ":id");
+    let users = common::db::users::SELECT;
+    let script = format!(
+        "\\set n random(1, {tickets})
+SELECT {columns} FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset
+{logs};
+{users} WHERE u.id IN (:noc_id);
+"
+    );
+    run(url, &script, &["-M", "prepared"], clients, seconds)
+}
+
+/// The first technician the load benchmark created.
+async fn technician(url: &str) -> anyhow::Result<uuid::Uuid> {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(url).await?;
+    let user = sqlx::query_scalar("SELECT id FROM users WHERE role = 'FOC' ORDER BY created_at LIMIT 1")
+        .fetch_one(&mut db)
+        .await
+        .context("a technician (the load benchmark creates them)")?;
+    db.close().await?;
+    Ok(user)
 }
 
 /// Runs pgbench with `script` on `url` and returns its transactions per second.

@@ -42,7 +42,7 @@ async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Res
             .await?;
             sqlx::query("VACUUM ANALYZE").execute(pool).await?;
         }
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let ago = |extra: &str| {
                 format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now', '-' || (g * 10) || ' seconds'{extra})")
             };
@@ -148,6 +148,6 @@ pub async fn sample_ids(db: &Db, n: i64) -> anyhow::Result<Vec<Uuid>> {
     let sql = "SELECT id FROM tickets WHERE ticket_id LIKE 'SEED-%' ORDER BY random() LIMIT $1";
     Ok(match db {
         Db::Postgres(pool) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
-        Db::Sqlite(pool) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
+        Db::Sqlite(pool, _) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
     })
 }
