@@ -34,6 +34,14 @@ fn request_name(requested: Status) -> &'static str {
     }
 }
 
+/// "1 customer", "7 customers": an outage's reports.
+pub fn customers(n: i64) -> String {
+    match n {
+        1 => "1 customer".to_owned(),
+        n => format!("{n} customers"),
+    }
+}
+
 /// What technicians are told of an open ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Announcement {
@@ -72,13 +80,10 @@ impl Announcement {
         let (level, name) = t.outage_level.zip(t.outage_name.as_deref())?;
         let region = t.state.region;
         let since = t.state.published_at.unwrap_or(t.created_at).with_timezone(&region.utc_offset());
-        let customers = match t.child_count {
-            1 => "1 customer".to_owned(),
-            n => format!("{n} customers"),
-        };
         Some(format!(
-            "Outage at {} {name}, {customers} since {} {}",
+            "Outage at {} {name}, {} since {} {}",
             level.words(),
+            customers(t.child_count),
             since.format("%H:%M"),
             region.clock_name()
         ))

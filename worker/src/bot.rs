@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use common::{
-    DomainError,
-    db::{self, Db, telegram, tickets, users},
+    DomainError, announce,
+    db::{self, Db, telegram, tickets, tickets::TicketRow, users},
     domain::{TicketSource, ticket::Command},
     intake::{self, Report},
     service,
@@ -104,7 +104,7 @@ struct PollerLock {
 async fn poller_lock(db: &Db) -> anyhow::Result<Option<PollerLock>> {
     match db {
         Db::Sqlite(..) => Ok(Some(PollerLock { _held: None })),
-        Db::Postgres(pool) => {
+        Db::Postgres(pool, _) => {
             let mut conn = pool.acquire().await?;
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(POLLER_LOCK)
@@ -207,6 +207,21 @@ async fn on_message(ctx: &Context, bot: &dyn Chat, update_id: i64, m: &Message) 
     bot.say(chat, &reply).await
 }
 
+/// The chat's answer to the technician who took `row`: an outage names its element and the
+/// customers whose reports close with it.
+fn accepted(row: &TicketRow) -> String {
+    match row.outage_level.zip(row.outage_name.as_deref()) {
+        Some((level, name)) => format!(
+            "You took outage {} at {} {name}: {} affected, whose reports close with it. \
+             Go to the site when ready.",
+            row.ticket_id,
+            level.words(),
+            announce::customers(row.child_count)
+        ),
+        None => format!("You took ticket {}. Go to the site when ready.", row.ticket_id),
+    }
+}
+
 async fn on_press(ctx: &Context, bot: &dyn Chat, update_id: i64, q: &CallbackQuery) -> anyhow::Result<()> {
     let chat = q.from.id.0 as i64;
     let now = db::now();
@@ -236,7 +251,7 @@ async fn on_press(ctx: &Context, bot: &dyn Chat, update_id: i64, q: &CallbackQue
         Ok((row, _)) => {
             tx.commit().await?;
             tracing::info!(ticket.id = %ticket_id, user.id = %actor.id, "ticket accepted from Telegram");
-            format!("You took ticket {}. Go to the site when ready.", row.ticket_id)
+            accepted(&row)
         }
         Err(e) => {
             drop(tx);

@@ -49,5 +49,11 @@ on_both_backends! {
         wait_until(30, "the press was answered", || async { tg.sent_to(7101).await.len() == 5 }).await;
         let doc = app.get(&format!("/v1/tickets/{id}"), &noc).await.result().clone();
         assert_eq!((doc["latestStatus"].as_str(), doc["foc"]["id"].as_str()), (Some("Accepted"), Some(foc.as_str())));
+        let answer = tg.sent_to(7101).await[4]["text"].as_str().unwrap().to_owned();
+        let told = format!(
+            "You took outage {number} at splitter SP-G: 6 customers affected, whose reports close with it. \
+             Go to the site when ready."
+        );
+        assert_eq!(answer, told);
     }
 }
