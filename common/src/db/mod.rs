@@ -39,29 +39,46 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::DomainError;
 
-/// How long a SQLite writer waits for its turn, and for the lock of another process.
+/// How long a transaction waits for its [`Turn`], and a SQLite writer for the lock of another
+/// process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A pool on one of the two backends. On SQLite, with the turn its writing transactions take
-/// in this process ([`Db::begin_write`]).
+/// A pool on one of the two backends, with the [`Turn`] its transactions take in this process:
+/// on SQLite every writing transaction ([`Db::begin_write`]), on PostgreSQL the numbering of a
+/// new ticket ([`Tx::numbering_turn`]).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool, WriteTurn),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, Turn),
+    Postgres(PgPool, Turn),
 }
 
-/// SQLite's writers of one process, in the order they came. SQLite lets one transaction write
-/// at a time, and a writer that finds the lock taken polls for it with growing sleeps (the
-/// busy timeout), so under load some writers wait many turns while later ones get in. Writers
-/// of this process queue here instead, first come first served, and take SQLite's lock only
-/// once the writer before them is done; the busy timeout is left to other processes on the
-/// same file (a worker of its own) and the job queue's connections.
+/// Transactions of one process that wait for one lock, in the order they came.
+///
+/// SQLite lets one transaction write at a time, and a writer that finds the lock taken polls for
+/// it with growing sleeps (the busy timeout), so under load some writers wait many turns while
+/// later ones get in. Writers of this process queue here instead, first come first served, and
+/// take SQLite's lock only once the writer before them is done; the busy timeout is left to
+/// other processes on the same file (a worker of its own) and the job queue's connections.
+///
+/// On PostgreSQL the month's ticket counter row is held from a creation's numbering to its
+/// commit. Creations of this process queue here for it instead of in the database's lock queue,
+/// whose waiters all wake at each commit and race for the row: here each waits only for the
+/// creations ahead of it, and the database sees one of them at a time per process.
 #[derive(Clone, Debug)]
-pub struct WriteTurn(Arc<Semaphore>);
+pub struct Turn(Arc<Semaphore>);
 
-impl WriteTurn {
+impl Turn {
     fn new() -> Self {
-        WriteTurn(Arc::new(Semaphore::new(1)))
+        Turn(Arc::new(Semaphore::new(1)))
+    }
+
+    /// Waits for this turn, as long as SQLite's own busy timeout: a transaction that waits
+    /// longer is refused as one waiting on SQLite's lock would be.
+    async fn take(&self) -> Result<OwnedSemaphorePermit, DomainError> {
+        Ok(tokio::time::timeout(BUSY_TIMEOUT, self.0.clone().acquire_owned())
+            .await
+            .map_err(|_| DomainError::Unavailable("the database is busy with other writes".into()))?
+            .expect("a turn is never closed"))
     }
 }
 
@@ -73,7 +90,10 @@ pub struct Tx {
     conn: Conn,
     sessions_changed: Vec<session_cache::Change>,
     deferred: Option<Box<Deferred>>,
-    _turn: Option<OwnedSemaphorePermit>,
+    /// The turn a PostgreSQL transaction takes to number a ticket.
+    numbering: Option<Turn>,
+    /// The turn this transaction holds until it ends.
+    turn: Option<OwnedSemaphorePermit>,
 }
 
 /// Writes of a PostgreSQL transaction that answer nothing (a log entry, a live-feed row),
@@ -249,7 +269,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("opening the SQLite database")?;
-            Ok(Db::Sqlite(pool, WriteTurn::new()))
+            Ok(Db::Sqlite(pool, Turn::new()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
@@ -257,7 +277,7 @@ impl Db {
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            Ok(Db::Postgres(pool))
+            Ok(Db::Postgres(pool, Turn::new()))
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:")
         }
@@ -266,7 +286,7 @@ impl Db {
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(..) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -288,7 +308,7 @@ impl Db {
                     .context("setting up the SQLite job queue")?;
                 setup.close().await;
             }
-            Db::Postgres(pool) => {
+            Db::Postgres(pool, _) => {
                 let mut m = sqlx::migrate!("../migrations/postgres");
                 m.dangerous_set_table_name("cgs_migrations");
                 m.run(pool).await.context("migrating PostgreSQL")?;
@@ -301,10 +321,13 @@ impl Db {
     }
 
     pub async fn begin(&self) -> Result<Tx, DomainError> {
-        Ok(Tx::new(match self {
-            Db::Sqlite(pool, _) => Conn::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Conn::Postgres(PgConn::Transaction(pool.begin().await?)),
-        }))
+        Ok(match self {
+            Db::Sqlite(pool, _) => Tx::new(Conn::Sqlite(pool.begin().await?)),
+            Db::Postgres(pool, turn) => Tx {
+                numbering: Some(turn.clone()),
+                ..Tx::new(Conn::Postgres(PgConn::Transaction(pool.begin().await?)))
+            },
+        })
     }
 
     /// Reads that need no transaction of their own. On PostgreSQL, whose reads in a transaction
@@ -314,27 +337,22 @@ impl Db {
     /// statement commits by itself.
     pub async fn read(&self) -> Result<Tx, DomainError> {
         match self {
-            Db::Postgres(pool) => Ok(Tx::new(Conn::Postgres(PgConn::Reads(pool.acquire().await?)))),
+            Db::Postgres(pool, _) => Ok(Tx::new(Conn::Postgres(PgConn::Reads(pool.acquire().await?)))),
             Db::Sqlite(..) => self.begin().await,
         }
     }
 
-    /// A transaction that will write. On SQLite it waits for its [`WriteTurn`], then takes the
+    /// A transaction that will write. On SQLite it waits for its [`Turn`], then takes the
     /// write lock at once (`BEGIN IMMEDIATE`), so a read-then-write transaction cannot fail to
     /// upgrade its lock when another writer got in between.
     pub async fn begin_write(&self) -> Result<Tx, DomainError> {
         match self {
             Db::Sqlite(pool, turn) => {
-                // As long as SQLite's own busy timeout: a writer that waits longer is refused as
-                // one waiting on SQLite's lock would be.
-                let permit = tokio::time::timeout(BUSY_TIMEOUT, turn.0.clone().acquire_owned())
-                    .await
-                    .map_err(|_| DomainError::Unavailable("the database is busy with other writes".into()))?
-                    .expect("the write turn is never closed");
+                let permit = turn.take().await?;
                 let conn = Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
-                Ok(Tx { _turn: Some(permit), ..Tx::new(conn) })
+                Ok(Tx { turn: Some(permit), ..Tx::new(conn) })
             }
-            Db::Postgres(pool) => Ok(Tx::new(Conn::Postgres(PgConn::Transaction(pool.begin().await?)))),
+            Db::Postgres(..) => self.begin().await,
         }
     }
 
@@ -342,21 +360,36 @@ impl Db {
     pub async fn ping(&self) -> bool {
         match self {
             Db::Sqlite(pool, _) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
-            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            Db::Postgres(pool, _) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
         }
     }
 
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pool, _) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres(pool, _) => pool.close().await,
         }
     }
 }
 
 impl Tx {
     fn new(conn: Conn) -> Self {
-        Tx { conn, sessions_changed: Vec::new(), deferred: None, _turn: None }
+        Tx { conn, sessions_changed: Vec::new(), deferred: None, numbering: None, turn: None }
+    }
+
+    /// Sends the deferred writes, then waits for this process's turn to number a ticket
+    /// ([`Turn`]), held until the transaction ends; at once when it holds a turn already (its
+    /// SQLite write turn, or an earlier number). After it a transaction must not wait for a
+    /// lock that a transaction waiting for the turn may hold: it only writes rows it made,
+    /// or rows no creation locks before its number (the members an outage gathers).
+    pub(crate) async fn numbering_turn(&mut self) -> Result<(), DomainError> {
+        self.flush().await?;
+        if self.turn.is_none()
+            && let Some(turn) = &self.numbering
+        {
+            self.turn = Some(turn.take().await?);
+        }
+        Ok(())
     }
 
     /// The backend's connection, once the writes waiting in this transaction are sent.

@@ -134,7 +134,7 @@ impl SessionCache {
     /// A cache for `db` keeping answers up to `max_age` (zero: none), with its listener on
     /// PostgreSQL.
     pub fn start(db: &Db, max_age: Duration) -> Arc<Self> {
-        let postgres = matches!(db, Db::Postgres(_)) && !max_age.is_zero();
+        let postgres = matches!(db, Db::Postgres(..)) && !max_age.is_zero();
         let cache = Arc::new(SessionCache {
             entries: Mutex::default(),
             max_age,
@@ -148,7 +148,7 @@ impl SessionCache {
             caches.retain(|c| c.strong_count() > 0);
             caches.push(Arc::downgrade(&cache));
         }
-        if let (true, Db::Postgres(pool)) = (postgres, db) {
+        if let (true, Db::Postgres(pool, _)) = (postgres, db) {
             tokio::spawn(listen(Arc::downgrade(&cache), (*pool.connect_options()).clone()));
         }
         cache

@@ -45,7 +45,7 @@ pub async fn touch(db: &Db, session_id: Uuid, idle_until: DateTime<Utc>) -> Resu
         Db::Sqlite(pool, _) => {
             sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
         }
-        Db::Postgres(pool) => {
+        Db::Postgres(pool, _) => {
             sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
         }
     };
@@ -116,7 +116,7 @@ pub async fn live_actor(
     }
     let row = match db {
         Db::Sqlite(pool, _) => on!(pool),
-        Db::Postgres(pool) => on!(pool),
+        Db::Postgres(pool, _) => on!(pool),
     };
     Ok(row.map(LiveSession::from))
 }
@@ -148,7 +148,7 @@ pub async fn live_among(
         }
         let rows = match db {
             Db::Sqlite(pool, _) => on!(sqlx::Sqlite, pool),
-            Db::Postgres(pool) => on!(sqlx::Postgres, pool),
+            Db::Postgres(pool, _) => on!(sqlx::Postgres, pool),
         };
         live.extend(rows);
     }
@@ -173,7 +173,7 @@ pub async fn touch_all(db: &Db, sessions: &[Uuid], idle_until: DateTime<Utc>) ->
         }
         match db {
             Db::Sqlite(pool, _) => on!(sqlx::Sqlite, pool),
-            Db::Postgres(pool) => on!(sqlx::Postgres, pool),
+            Db::Postgres(pool, _) => on!(sqlx::Postgres, pool),
         };
     }
     Ok(())
@@ -245,7 +245,7 @@ pub async fn count_attempt(
     }
     let (count, window_start) = match db {
         Db::Sqlite(pool, _) => on!(pool),
-        Db::Postgres(pool) => on!(pool),
+        Db::Postgres(pool, _) => on!(pool),
     };
     Ok(Attempts { count, window_start })
 }

@@ -7,7 +7,8 @@ use super::*;
 /// example `CGS-202612-0001`), and answers the ticket as written. The month's counter row is
 /// locked from here to the commit, so concurrent creations take numbers one after another
 /// without gaps (a rollback gives its number back); callers make this their last statement
-/// but one, so creations wait for each other only that long.
+/// but one, so creations wait for each other only that long, and those of one process wait in
+/// turn ([`Tx::numbering_turn`]).
 pub async fn number(
     tx: &mut Tx,
     id: Uuid,
@@ -22,6 +23,7 @@ pub async fn number(
     };
     let month = now.format("%Y-%m").to_string();
     let head = format!("{prefix}-{}-", now.format("%Y%m"));
+    tx.numbering_turn().await?;
     match tx.conn().await? {
         Conn::Postgres(t) => {
             let sql = format!(
