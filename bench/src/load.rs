@@ -211,9 +211,17 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     // overdue ones marked instead of catching up on them under the load.
     let now = common::db::now();
     let effects = common::jobs::Effects::default();
-    let (cursor, batch) = (common::db::tickets::SlaCursor::full(), common::service::sla::SLA_SWEEP_BATCH);
-    common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, batch, 0)
-        .await?;
+    let (cursor, batches) = (common::db::tickets::SlaCursor::full(), common::service::sla::SLA_SWEEP);
+    common::service::sla::sweep_sla(
+        &db,
+        effects,
+        now,
+        now + chrono::Duration::minutes(30),
+        cursor,
+        batches,
+        0,
+    )
+    .await?;
     println!("seeded {} tickets with their logs, swept, in {:.1?}", load.tickets, t0.elapsed());
     let ids = Arc::new(crate::seed::sample_ids(&db, 10_000).await?);
     db.close().await;

@@ -169,9 +169,11 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     println!("seeded {n} tickets, two in five open, in {:.1?}", t0.elapsed());
     // Published 10·k seconds ago with 24 h of SLA: those older than a day are over it. The sweep
     // is the worker's, with what it writes when Firestore is on: per marked ticket a live-feed
-    // row and a sync job, in transactions of `SLA_SWEEP_BATCH` tickets.
+    // row and a sync job, in transactions of `SLA_SWEEP.size` tickets (in two walks at once on
+    // PostgreSQL).
     let effects = common::jobs::Effects { sync_firestore: true, ..Default::default() };
-    let batch = common::service::sla::SLA_SWEEP_BATCH;
+    let batches = common::service::sla::SLA_SWEEP;
+    let batch = batches.size;
     let start = common::db::now();
     let later = start + chrono::Duration::minutes(1);
     let minutes = chrono::Duration::minutes(30);
@@ -187,7 +189,7 @@ async fn sla_sweep(n: u64, postgres: Option<String>) -> anyhow::Result<()> {
     ] {
         let t0 = Instant::now();
         let sweep =
-            common::service::sla::sweep_sla(&db, effects, now, now + minutes, cursor, batch, 0).await?;
+            common::service::sla::sweep_sla(&db, effects, now, now + minutes, cursor, batches, 0).await?;
         println!(
             "SLA sweep over {n} tickets on {backend}, {round}: {:.2?} ({} breached, {} warned, {} cleared; \
              {} transactions of up to {batch} per kind)",

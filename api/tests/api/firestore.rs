@@ -156,7 +156,7 @@ on_both_backends! {
         let effects = common::jobs::Effects { sync_firestore: true, ..Default::default() };
         let now = common::db::now();
         let swept = common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30),
-            common::db::tickets::SlaCursor::full(), 100, 0).await.unwrap();
+            common::db::tickets::SlaCursor::full(), common::service::sla::Batches { size: 100, walks: 2 }, 0).await.unwrap();
         assert_eq!(swept.breached, 3);
         wait_until(30, "the batch handed its tickets on", || async {
             jobs("cgs.sync_tickets", true).await == batches + 1 && jobs("cgs.sync_ticket", false).await == 3

@@ -197,7 +197,8 @@ crate::on_both_backends! {
         let sweep = |now, cursor| {
             let db = db.clone();
             async move {
-                common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, 2, 3)
+                let batches = common::service::sla::Batches { size: 2, walks: 1 };
+                common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, batches, 3)
                     .await
                     .unwrap()
             }
@@ -241,6 +242,51 @@ crate::on_both_backends! {
         }
         assert_eq!(sla_state(&app, &kept).await, 1, "the due time stayed: still warned");
         assert_eq!(sla_state(&app, &late[1]).await, 0, "the due time moved: no mark");
+        db.close().await;
+    }
+}
+
+crate::on_both_backends! {
+    // A mass breach whose first batch is full: on PostgreSQL the rest is walked as two halves of
+    // due time at once; each ticket is marked and reported once all the same.
+    async fn a_mass_breach_walked_in_two_halves_at_once_reports_each_ticket_once(app) {
+        let (_, noc) = app.user(Role::NOC, Region::West).await;
+        let body = json!({"type": "Trouble", "source": "Phone", "indicationCategory": "FiberCut", "networkSegment": "Access"});
+        let mut late = Vec::new();
+        for minutes in (1..=9).map(|k| -5 * k - 5) {
+            let id = app.post("/v1/tickets", &noc, body.clone()).await.id();
+            app.set_due(&id, minutes).await;
+            late.push(id);
+        }
+        let soon = app.post("/v1/tickets", &noc, body.clone()).await.id();
+        app.set_due(&soon, 10).await;
+        let db = common::db::Db::connect(&app.db_url, 2).await.unwrap();
+        let events = || app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_events");
+        let before = events().await;
+        let batches = common::service::sla::Batches { size: 2, walks: 2 };
+        let sweep = |cursor| {
+            let db = db.clone();
+            async move {
+                let now = common::db::now();
+                let effects = common::jobs::Effects::default();
+                common::service::sla::sweep_sla(&db, effects, now, now + chrono::Duration::minutes(30), cursor, batches, 3)
+                    .await
+                    .unwrap()
+            }
+        };
+        use common::db::tickets::SlaCursor;
+        let first = sweep(SlaCursor::full()).await;
+        assert_eq!((first.breached, first.warned, first.cleared), (9, 1, 0));
+        // The first batch (2 breaches, the warning); then on PostgreSQL the halves before and
+        // after 22.5 minutes ago, 2 + 2 + 0 and 2 + 1 breaches; on SQLite one walk, 2 + 2 + 2 + 1.
+        assert_eq!(first.batches, if app.is_postgres() { 6 } else { 5 });
+        assert_eq!((first.first_breached.len(), first.first_warned.len()), (3, 1));
+        assert!(first.first_breached.iter().all(|id| late.contains(&id.to_string())));
+        assert_eq!(events().await - before, 10, "a live-feed row per ticket whose slaType changed");
+        let marked = "SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_sla_marks WHERE state = 'Breached'";
+        assert_eq!(app.scalar(marked).await, 9);
+        let again = sweep(SlaCursor::full()).await;
+        assert_eq!((again.breached, again.warned, again.cleared), (0, 0, 0), "nothing is reported twice");
         db.close().await;
     }
 }

@@ -12,7 +12,7 @@ use common::{
         self, feed,
         tickets::{self, SlaCursor},
     },
-    service::{self, sla::SLA_SWEEP_BATCH},
+    service::{self, sla::SLA_SWEEP},
 };
 use uuid::Uuid;
 
@@ -39,8 +39,7 @@ pub async fn run(_tick: Tick, ctx: Data<Context>) -> Result<(), BoxDynError> {
         Some(l) if l.full_at.elapsed() < full_every => (SlaCursor::since(l.now, l.warn_until), l.full_at),
         _ => (SlaCursor::full(), std::time::Instant::now()),
     };
-    let sweep =
-        service::sla::sweep_sla(&ctx.db, effects, now, warn_until, cursor, SLA_SWEEP_BATCH, LOGGED).await?;
+    let sweep = service::sla::sweep_sla(&ctx.db, effects, now, warn_until, cursor, SLA_SWEEP, LOGGED).await?;
     *left_off = Some(LeftOff { now, warn_until, full_at });
     drop(left_off);
     let mut tx = ctx.db.begin_write().await?;

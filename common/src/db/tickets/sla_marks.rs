@@ -23,19 +23,45 @@ pub struct SlaSweep {
 #[derive(Debug, Clone, Copy)]
 pub struct SlaCursor {
     breached_from: DateTime<Utc>,
+    /// Where the walk of breaches ends: the sweep's `now`, or for the first half of a split walk
+    /// where the second begins.
+    breached_until: Option<DateTime<Utc>>,
     warned_from: DateTime<Utc>,
     full: bool,
+    /// Whether this walk also warns (and, when full, clears); the first half of a split walk
+    /// leaves that to the second.
+    warns: bool,
 }
 
 impl SlaCursor {
     /// A sweep of every open ticket.
     pub fn full() -> Self {
-        Self { breached_from: DateTime::UNIX_EPOCH, warned_from: DateTime::UNIX_EPOCH, full: true }
+        Self {
+            breached_from: DateTime::UNIX_EPOCH,
+            breached_until: None,
+            warned_from: DateTime::UNIX_EPOCH,
+            full: true,
+            warns: true,
+        }
     }
 
     /// A sweep following one that ran at `now` and warned up to `warn_until`.
     pub fn since(now: DateTime<Utc>, warn_until: DateTime<Utc>) -> Self {
-        Self { breached_from: now, warned_from: warn_until, full: false }
+        Self { breached_from: now, breached_until: None, warned_from: warn_until, full: false, warns: true }
+    }
+
+    /// Splits the breaches still to walk (due times up to `now`) in two halves of due time, to
+    /// be walked at once: answers the walk of the first half, which only marks breaches, and
+    /// keeps the second, with the warnings and (when full) the clearing. `None` when this walk
+    /// is a half already or has no due times left.
+    pub fn split(&mut self, now: DateTime<Utc>) -> Option<SlaCursor> {
+        if self.breached_until.is_some() || self.breached_from >= now {
+            return None;
+        }
+        let middle = self.breached_from + (now - self.breached_from) / 2;
+        let first = SlaCursor { breached_until: Some(middle), full: false, warns: false, ..*self };
+        self.breached_from = middle;
+        Some(first)
     }
 }
 
@@ -57,8 +83,12 @@ pub async fn sweep_sla(
     cursor: &mut SlaCursor,
     batch: i64,
 ) -> Result<SlaSweep, DomainError> {
-    let breaching = candidates(tx, "Breached", cursor.breached_from, now, batch).await?;
-    let warning = candidates(tx, "Warned", cursor.warned_from.max(now), warn_until, batch).await?;
+    let breached_until = cursor.breached_until.map_or(now, |until| until.min(now));
+    let breaching = candidates(tx, "Breached", cursor.breached_from, breached_until, batch).await?;
+    let warning = match cursor.warns {
+        true => candidates(tx, "Warned", cursor.warned_from.max(now), warn_until, batch).await?,
+        false => Vec::new(),
+    };
     if let Some((_, at)) = breaching.last() {
         cursor.breached_from = *at;
     }
