@@ -2,6 +2,9 @@
 //! and `{statusCode, data: {}}`, with the HTTP status and `statusCode` always equal.
 
 use common::db::{Page, PageRequest};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::serde_object::SerdeObject;
 use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{
     ApiResponse, Object,
@@ -92,6 +95,31 @@ impl<B: ToJSON + Send, const S: u16> ApiResponse for Reply<B, S> {
 
     fn register(registry: &mut Registry) {
         <B as Type>::register(registry);
+    }
+}
+
+/// 200 with one resource written by serde ([`SerdeObject`]), as `Found<SerdeObject<T>>` would
+/// answer it, but written straight from the value into the body: no JSON tree built first.
+pub struct FoundSerde<T>(pub T);
+
+impl<T: Serialize + Send> IntoResponse for FoundSerde<T> {
+    fn into_response(self) -> Response {
+        let mut body = br#"{"statusCode":200,"data":{"result":"#.to_vec();
+        if let Err(err) = serde_json::to_writer(&mut body, &self.0) {
+            return Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).body(err.to_string());
+        }
+        body.extend_from_slice(b"}}");
+        Response::builder().content_type("application/json; charset=utf-8").body(body)
+    }
+}
+
+impl<T: Type + Serialize + DeserializeOwned + Send + Sync> ApiResponse for FoundSerde<T> {
+    fn meta() -> MetaResponses {
+        Found::<SerdeObject<T>>::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        Found::<SerdeObject<T>>::register(registry);
     }
 }
 

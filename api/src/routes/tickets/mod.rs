@@ -25,11 +25,10 @@ use uuid::Uuid;
 use crate::{
     ApiTags,
     auth::Auth,
-    envelope::{Created, Found, Listed, created, found, listed, page_request},
+    envelope::{Created, Found, FoundSerde, Listed, created, found, listed, page_request},
     error::ApiResult,
     idempotency::{self, IdempotencyKey},
     optional_json::OptionalJson,
-    serde_object::SerdeObject,
     state::AppState,
     text::{Coordinate, Text, opt},
 };
@@ -197,7 +196,7 @@ impl TicketsApi {
         state: Data<&AppState>,
         auth: Auth,
         id: Path<Uuid>,
-    ) -> ApiResult<Found<SerdeObject<TicketDocument>>> {
+    ) -> ApiResult<FoundSerde<TicketDocument>> {
         let mut tx = state.db.read().await?;
         let doc = document::load(&mut tx, id.0, db::now()).await?;
         tx.commit().await?;
@@ -206,7 +205,7 @@ impl TicketsApi {
                 auth.actor().ticket_scope().sees(d.region, d.latest_status, d.foc.as_ref().map(|f| f.id))
             })
             .ok_or(DomainError::NotFound("ticket"))?;
-        Ok(found(SerdeObject(doc)))
+        Ok(FoundSerde(doc))
     }
 
     /// Edit a draft (SuperAdmin, NOC of the region): the same fields as creation, which
