@@ -94,7 +94,7 @@ async fn start<T: ParseFromJSON>(
     user: Uuid,
     key: &Option<IdempotencyKey>,
 ) -> ApiResult<Start<T>> {
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.db.begin_command().await?;
     let Some(k) = key else { return Ok(Start::Proceed(tx)) };
     if let Some(answer) = stored(&mut tx, user, k).await? {
         return Ok(Start::Replay(answer));

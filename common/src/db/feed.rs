@@ -19,7 +19,8 @@ pub async fn record(
     before: Option<&TicketState>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    // Deferred: they read only `tickets`, which no deferred write writes.
+    // Deferred: they read only `tickets`, whose deferred writes (a command's state) are sent
+    // before one that reads it.
     match before {
         Some(b) => db_write!(
             tx,
@@ -30,13 +31,17 @@ pub async fn record(
             b.foc_id,
             now,
         ),
-        None => db_write!(
-            tx,
-            "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) \
+        None => {
+            // A write of the ticket waiting with them goes first.
+            tx.settle_tickets().await?;
+            db_write!(
+                tx,
+                "INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) \
              SELECT id, region, status, foc_id, $2 FROM tickets WHERE id = $1",
-            id,
-            now,
-        ),
+                id,
+                now,
+            )
+        }
     }
 }
 

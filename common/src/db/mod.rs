@@ -102,6 +102,10 @@ pub struct Tx {
     numbering: Option<Turn>,
     /// The turn this transaction holds until it ends.
     turn: Option<OwnedSemaphorePermit>,
+    /// A ticket command's transaction on PostgreSQL ([`Db::begin_command`]).
+    command: bool,
+    /// A command's transaction that has not sent `BEGIN` yet.
+    unopened: bool,
 }
 
 /// Writes of a PostgreSQL transaction that answer nothing (a log entry, a live-feed row),
@@ -118,7 +122,41 @@ pub(crate) struct Deferred {
     args: sqlx::postgres::PgArguments,
     /// Log entries waiting, by ticket.
     logs: std::collections::HashMap<uuid::Uuid, i64>,
+    /// The parts that must write a row (`RETURNING 1`) for the statement to stand, and what a
+    /// caller is answered when one wrote none.
+    guards: Vec<usize>,
+    guard_error: Option<DomainError>,
+    /// Whether a part writes `tickets`: a part that reads it must then wait for the next
+    /// statement ([`Tx::settle_tickets`]).
+    writes_tickets: bool,
 }
+
+/// [`Deferred::chained`].
+pub(crate) struct Chained<'a> {
+    to: &'a mut Deferred,
+    failed: Option<DomainError>,
+}
+
+impl Chained<'_> {
+    pub(crate) fn bind<T>(mut self, value: T) -> Self
+    where
+        T: for<'t> sqlx::Encode<'t, Postgres> + sqlx::Type<Postgres>,
+    {
+        if self.failed.is_none()
+            && let Err(e) = self.to.bind(value)
+        {
+            self.failed = Some(e);
+        }
+        self
+    }
+
+    pub(crate) fn done(self) -> Result<(), DomainError> {
+        self.failed.map_or(Ok(()), Err)
+    }
+}
+
+/// The SQLSTATE `cgs_expect_row` raises (migration `0022_write_guard`).
+const GUARD_FAILED: &str = "CG409";
 
 impl Deferred {
     /// Adds the statement `sql` (placeholders `$1`.. of its own); its values follow with
@@ -136,18 +174,46 @@ impl Deferred {
         self.args.add(value).map_err(|e| DomainError::Internal(format!("encoding a value: {e}")))
     }
 
-    /// The statement the parts make: each but the last a `WITH` part, the last the main one.
+    /// Binds values in a chain, like a query's `bind`; [`Chained::done`] answers the first
+    /// value that failed to encode.
+    pub(crate) fn chained(&mut self) -> Chained<'_> {
+        Chained { to: self, failed: None }
+    }
+
+    /// Adds a write of `tickets` guarded like [`Deferred::push`]: `sql` returns a row (`RETURNING
+    /// 1`) when it wrote, and the whole statement fails, answered with `error`, when it wrote
+    /// none.
+    pub(crate) fn push_guarded_ticket(&mut self, sql: &str, error: DomainError) {
+        self.guards.push(self.parts.len());
+        self.guard_error.get_or_insert(error);
+        self.writes_tickets = true;
+        self.push(sql);
+    }
+
+    /// The statement the parts make: each but the last a `WITH` part, the last the main one;
+    /// with guarded parts, all are `WITH` parts and the main one checks the guarded wrote.
     fn statement(&self) -> String {
-        let (last, rest) = self.parts.split_last().expect("a deferred write");
+        let guard = (!self.guards.is_empty()).then(|| {
+            let written: Vec<String> =
+                self.guards.iter().map(|g| format!("EXISTS (SELECT 1 FROM w{g})")).collect();
+            format!("SELECT cgs_expect_row({})", written.join(" AND "))
+        });
+        let (main, with) = match &guard {
+            Some(g) => (g.as_str(), &self.parts[..]),
+            None => {
+                let (last, rest) = self.parts.split_last().expect("a deferred write");
+                (last.as_str(), rest)
+            }
+        };
         let mut sql = String::new();
-        for (i, part) in rest.iter().enumerate() {
+        for (i, part) in with.iter().enumerate() {
             sql.push_str(if i == 0 { "WITH " } else { ", " });
             sql.push_str(&format!("w{i} AS ({part})"));
         }
-        if !rest.is_empty() {
+        if !with.is_empty() {
             sql.push(' ');
         }
-        sql.push_str(last);
+        sql.push_str(main);
         sql
     }
 }
@@ -212,6 +278,8 @@ pub enum Conn {
 pub enum PgConn {
     Transaction(Transaction<'static, Postgres>),
     Reads(sqlx::pool::PoolConnection<Postgres>),
+    /// The connection a `BEGIN` that failed took with it ([`Tx::conn`] answers 503).
+    Lost,
 }
 
 impl std::ops::Deref for PgConn {
@@ -221,6 +289,7 @@ impl std::ops::Deref for PgConn {
         match self {
             PgConn::Transaction(t) => t,
             PgConn::Reads(c) => c,
+            PgConn::Lost => unreachable!("a lost connection is never handed out (Tx::usable)"),
         }
     }
 }
@@ -230,6 +299,7 @@ impl std::ops::DerefMut for PgConn {
         match self {
             PgConn::Transaction(t) => t,
             PgConn::Reads(c) => c,
+            PgConn::Lost => unreachable!("a lost connection is never handed out (Tx::usable)"),
         }
     }
 }
@@ -240,7 +310,25 @@ impl std::ops::DerefMut for PgConn {
 #[macro_export]
 macro_rules! db_run {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx.conn().await? {
+        $crate::db_on!($tx.conn(), |$c| $body)
+    };
+}
+
+/// [`db_run!`] for a read that takes no lock: in a ticket command's transaction that has
+/// written nothing yet it runs without `BEGIN` ([`Tx::read_conn`]).
+#[macro_export]
+macro_rules! db_read {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        $crate::db_on!($tx.read_conn(), |$c| $body)
+    };
+}
+
+/// The body of [`db_run!`] and [`db_read!`] on the connection `$conn` answers.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! db_on {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn.await? {
             $crate::db::Conn::Sqlite(t) => {
                 let $c: &mut sqlx::SqliteConnection = &mut *t;
                 $body
@@ -364,6 +452,24 @@ impl Db {
         }
     }
 
+    /// A ticket command's write transaction. On SQLite [`Db::begin_write`]. On PostgreSQL it
+    /// sends `BEGIN` only before its first statement that is not a read (its reads before that
+    /// see what they would in it), and its write of the ticket's state travels with the writes
+    /// that follow it, guarded by the ticket's version: a command that needs no other statement
+    /// is one read and one write. A lost race is then answered when the writes are sent (at
+    /// the commit at the latest), not by the write of the state.
+    pub async fn begin_command(&self) -> Result<Tx, DomainError> {
+        match self {
+            Db::Postgres(pool, turn) => Ok(Tx {
+                numbering: Some(turn.clone()),
+                command: true,
+                unopened: true,
+                ..Tx::new(Conn::Postgres(PgConn::Reads(pool.acquire().await?)))
+            }),
+            Db::Sqlite(..) => self.begin_write().await,
+        }
+    }
+
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
         match self {
@@ -382,7 +488,34 @@ impl Db {
 
 impl Tx {
     fn new(conn: Conn) -> Self {
-        Tx { conn, sessions_changed: Vec::new(), deferred: None, numbering: None, turn: None }
+        Tx {
+            conn,
+            sessions_changed: Vec::new(),
+            deferred: None,
+            numbering: None,
+            turn: None,
+            command: false,
+            unopened: false,
+        }
+    }
+
+    /// Sends `BEGIN` if this command's transaction has not yet: before any statement but its
+    /// reads ([`Tx::read_conn`]).
+    async fn open(&mut self) -> Result<(), DomainError> {
+        if !std::mem::take(&mut self.unopened) {
+            return Ok(());
+        }
+        let conn = std::mem::replace(&mut self.conn, Conn::Postgres(PgConn::Lost));
+        if let Conn::Postgres(PgConn::Reads(c)) = conn {
+            self.conn = Conn::Postgres(PgConn::Transaction(sqlx::Transaction::begin(c, None).await?));
+        }
+        Ok(())
+    }
+
+    /// Whether this transaction writes ticket state with the writes that follow it
+    /// ([`Db::begin_command`]).
+    pub(crate) fn defers_ticket_writes(&self) -> bool {
+        self.command
     }
 
     /// Sends the deferred writes, then waits for this process's turn to number a ticket
@@ -391,6 +524,7 @@ impl Tx {
     /// lock that a transaction waiting for the turn may hold: it only writes rows it made,
     /// or rows no creation locks before its number (the members an outage gathers).
     pub(crate) async fn numbering_turn(&mut self) -> Result<(), DomainError> {
+        self.open().await?;
         self.flush().await?;
         if self.turn.is_none()
             && let Some(turn) = &self.numbering
@@ -402,8 +536,37 @@ impl Tx {
 
     /// The backend's connection, once the writes waiting in this transaction are sent.
     pub(crate) async fn conn(&mut self) -> Result<&mut Conn, DomainError> {
+        self.open().await?;
         self.flush().await?;
-        Ok(&mut self.conn)
+        self.usable()
+    }
+
+    /// The backend's connection for a read: as [`Tx::conn`], but a command's transaction that
+    /// has written nothing yet reads without sending `BEGIN` (on PostgreSQL a read in a read
+    /// committed transaction sees what one outside sees). Not for a read that locks.
+    pub(crate) async fn read_conn(&mut self) -> Result<&mut Conn, DomainError> {
+        if self.deferred.as_ref().is_some_and(|d| !d.parts.is_empty()) {
+            return self.conn().await;
+        }
+        self.usable()
+    }
+
+    fn usable(&mut self) -> Result<&mut Conn, DomainError> {
+        match self.conn {
+            Conn::Postgres(PgConn::Lost) => {
+                Err(DomainError::Unavailable("the transaction's connection was lost at its start".into()))
+            }
+            _ => Ok(&mut self.conn),
+        }
+    }
+
+    /// Sends the deferred writes now if one of them writes `tickets`: for a write about to be
+    /// deferred that reads `tickets`, which must see them.
+    pub(crate) async fn settle_tickets(&mut self) -> Result<(), DomainError> {
+        if self.deferred.as_ref().is_some_and(|d| d.writes_tickets) {
+            self.conn().await?;
+        }
+        Ok(())
     }
 
     /// Whether this is a PostgreSQL transaction.
@@ -433,25 +596,37 @@ impl Tx {
         }
     }
 
-    /// Sends the deferred writes as one statement.
+    /// Sends the deferred writes as one statement. A guarded part that wrote nothing fails it,
+    /// answered with the guard's error.
     async fn flush(&mut self) -> Result<(), DomainError> {
-        let Some(deferred) = self.deferred.take().filter(|d| !d.parts.is_empty()) else { return Ok(()) };
-        if let Conn::Postgres(t) = &mut self.conn {
-            sqlx::query_with(sqlx::AssertSqlSafe(deferred.statement()), deferred.args)
-                .execute(&mut **t)
-                .await?;
+        let Some(mut deferred) = self.deferred.take().filter(|d| !d.parts.is_empty()) else { return Ok(()) };
+        let statement = deferred.statement();
+        let guard_error = deferred.guard_error.take();
+        let Conn::Postgres(t) = self.usable()? else { return Ok(()) };
+        match sqlx::query_with(sqlx::AssertSqlSafe(statement), deferred.args).execute(&mut **t).await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(GUARD_FAILED) => {
+                Err(guard_error.unwrap_or_else(|| DomainError::Database(e.to_string())))
+            }
+            r => r.map(drop).map_err(Into::into),
         }
-        Ok(())
     }
 
     /// Commits; then this process's session caches forget the sessions it changed (other
     /// processes hear of them from PostgreSQL, see [`session_cache`]).
+    ///
+    /// A command's transaction that never sent `BEGIN` commits its deferred writes as the one
+    /// statement they are, atomic by itself: every statement but its reads would have begun it.
     pub async fn commit(mut self) -> Result<(), DomainError> {
         self.flush().await?;
         match self.conn {
             Conn::Sqlite(t) => t.commit().await?,
             Conn::Postgres(PgConn::Transaction(t)) => t.commit().await?,
             Conn::Postgres(PgConn::Reads(_)) => {}
+            Conn::Postgres(PgConn::Lost) => {
+                return Err(DomainError::Unavailable(
+                    "the transaction's connection was lost at its start".into(),
+                ));
+            }
         }
         session_cache::forget_here(&self.sessions_changed);
         Ok(())
@@ -614,6 +789,24 @@ mod tests {
             d.statement(),
             "WITH w0 AS (INSERT INTO a VALUES ($1)), w1 AS (DELETE FROM b WHERE id = $2) \
              INSERT INTO c VALUES ($3, $4)"
+        );
+    }
+
+    #[test]
+    fn a_guarded_write_makes_every_part_a_with_part_and_the_statement_check_it_wrote() {
+        let mut d = Deferred::default();
+        d.push_guarded_ticket(
+            "UPDATE tickets SET status = $2 WHERE id = $1 RETURNING 1",
+            DomainError::conflict("concurrent_change", "changed"),
+        );
+        d.chained().bind(1_i64).bind("Accepted").done().unwrap();
+        d.push("INSERT INTO ticket_logs VALUES ($1)");
+        d.bind(3_i64).unwrap();
+        assert!(d.writes_tickets);
+        assert_eq!(
+            d.statement(),
+            "WITH w0 AS (UPDATE tickets SET status = $2 WHERE id = $1 RETURNING 1), \
+             w1 AS (INSERT INTO ticket_logs VALUES ($3)) SELECT cgs_expect_row(EXISTS (SELECT 1 FROM w0))"
         );
     }
 }

@@ -230,11 +230,11 @@ pub async fn change(
     };
     super::evidence::check(tx, settings, &row, cmd, &mut change, now).await?;
     let due = sla::due_at(&change.next, row.sla_hours);
-    let Some(after) = tickets::save_state(tx, &change.next, row.version, due, now).await? else {
-        return Err(DomainError::conflict(
-            "concurrent_change",
-            "the ticket changed meanwhile; reload it and try again",
-        ));
+    let lost = || {
+        DomainError::conflict("concurrent_change", "the ticket changed meanwhile; reload it and try again")
+    };
+    let Some(after) = tickets::save_state(tx, &row, &change.next, due, now, lost).await? else {
+        return Err(lost());
     };
     if due != row.sla_due_at {
         tickets::clear_sla_mark(tx, id).await?;

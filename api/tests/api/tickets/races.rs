@@ -15,6 +15,9 @@ on_both_backends! {
         let codes: Vec<u16> = results.iter().map(|a| a.status.as_u16()).collect();
         assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
         assert_eq!(codes.iter().filter(|c| **c == 409).count(), 19, "{codes:?}");
+        // A loser read the ticket before the winner's write (its write was refused whole) or after.
+        let lost: Vec<&str> = results.iter().filter(|a| a.status == 409).map(|a| a.code()).collect();
+        assert!(lost.iter().all(|c| ["concurrent_change", "already_taken"].contains(c)), "{lost:?}");
         let d = doc(&app, &id).await;
         let accepted: Vec<&Value> = d["ticketLogs"].as_array().unwrap().iter().filter(|l| l["statusName"] == "Accepted").collect();
         assert_eq!(accepted.len(), 1);
@@ -28,6 +31,8 @@ on_both_backends! {
         let codes: Vec<u16> = results.iter().map(|a| a.status.as_u16()).collect();
         assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
         assert_eq!(codes.iter().filter(|c| **c == 409).count(), 9, "{codes:?}");
+        let lost: Vec<&str> = results.iter().filter(|a| a.status == 409).map(|a| a.code()).collect();
+        assert!(lost.iter().all(|c| ["concurrent_change", "already_validated"].contains(c)), "{lost:?}");
         let d = doc(&app, &id).await;
         let verdicts = d["ticketLogs"].as_array().unwrap().iter().filter(|l| l["cardType"] == "RequestValidationDone").count();
         assert_eq!(verdicts, 1);

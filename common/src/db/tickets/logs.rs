@@ -65,9 +65,10 @@ const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, 
      evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
      pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at";
 
-/// Appends log entries after the ticket's last one, each numbered in its own insert (the caller
-/// holds the ticket's row lock, so nobody appends in between). The inserts are deferred writes
-/// ([`db_write!`](crate::db_write)).
+/// Appends log entries after the ticket's last one, each numbered in its own insert. Every
+/// append goes with the version-guarded write of its ticket ([`save_state`], or its insert),
+/// in the same statement or transaction: of two racing, one fails whole, so nobody appends in
+/// between. The inserts are deferred writes ([`db_write!`](crate::db_write)).
 pub async fn append_logs(
     tx: &mut Tx,
     ticket: Uuid,

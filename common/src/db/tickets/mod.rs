@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{Conn, Page, PageRequest, Tx, access::rule_sql, like_pattern, sql::Sql};
 use crate::{
-    db_run, db_write,
+    db_read, db_run, db_write,
     domain::{
         CancelCategory, CardType, CustomerType, IndicationCategory, NetworkSegment, PendingCategory, Region,
         SlaType, Status, TicketSource, TicketType,
@@ -161,7 +161,7 @@ pub const COLUMNS: &str = "id, ticket_id, version, region, client_id, end_user, 
 
 pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<TicketRow>, DomainError> {
     let sql = format!("SELECT {COLUMNS} FROM tickets WHERE id = $1");
-    Ok(db_run!(tx, |c| sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
+    Ok(db_read!(tx, |c| sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(id)
         .fetch_optional(&mut *c)
         .await?))
@@ -180,7 +180,7 @@ pub async fn get_watched(tx: &mut Tx, id: Uuid) -> Result<Option<(TicketRow, boo
         "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL) AS webhooks \
          FROM tickets WHERE id = $1"
     );
-    let found = db_run!(tx, |c| sqlx::query_as::<_, Watched>(sqlx::AssertSqlSafe(sql.as_str()))
+    let found = db_read!(tx, |c| sqlx::query_as::<_, Watched>(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(id)
         .fetch_optional(&mut *c)
         .await?);

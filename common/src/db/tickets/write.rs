@@ -171,53 +171,83 @@ pub async fn update_draft(
     }))
 }
 
-/// Writes the state a command decided, if the ticket is still at `version`, and returns the
-/// ticket as written; `None` when another change won the race.
+/// `$q` with the values of [`save_state`]'s statement bound, `$1` to `$25`.
+macro_rules! bind_state {
+    ($q:expr, $s:expr, $version:expr, $due:expr, $now:expr) => {
+        $q.bind($s.id)
+            .bind($version)
+            .bind($s.status)
+            .bind($s.status_before)
+            .bind($s.need_validate)
+            .bind($s.awaiting_evidence)
+            .bind($s.foc_id)
+            .bind($s.link_check_approved)
+            .bind($s.canceled)
+            .bind($s.published_at)
+            .bind($s.accepted_at)
+            .bind($s.departure_at)
+            .bind($s.check_in_at)
+            .bind($s.on_going_at)
+            .bind($s.closed_at)
+            .bind($s.pending_evidence)
+            .bind($s.pending_started_at)
+            .bind($s.pending_minutes)
+            .bind($s.resume_status)
+            .bind($s.total_pending_seconds)
+            .bind($s.work_pending_seconds)
+            .bind($due)
+            .bind($now)
+            .bind($s.pending_category)
+            .bind($s.parent_id)
+    };
+}
+
+/// Writes the state a command decided, if the ticket is still as `before` was read (its
+/// version), and returns the ticket as written; `None` when another change won the race.
+///
+/// In a ticket command's transaction on PostgreSQL ([`Db::begin_command`](crate::db::Db)) the
+/// write waits to travel with the writes that follow it, guarded by the version: the ticket as
+/// written is `before` with this state, the next version, `sla_due_at` and `now`, and a lost
+/// race fails those writes with `lost`, answered when they are sent.
 pub async fn save_state(
     tx: &mut Tx,
+    before: &TicketRow,
     s: &TicketState,
-    version: i64,
     sla_due_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    lost: impl FnOnce() -> DomainError,
 ) -> Result<Option<TicketRow>, DomainError> {
-    let sql = format!(
-        "UPDATE tickets SET version = version + 1, status = $3, status_before = $4, need_validate = $5, \
+    let set = "UPDATE tickets SET version = version + 1, status = $3, status_before = $4, need_validate = $5, \
              awaiting_evidence = $6, foc_id = $7, link_check_approved = $8, canceled = $9, published_at = $10, \
              accepted_at = $11, departure_at = $12, check_in_at = $13, on_going_at = $14, closed_at = $15, \
              pending_evidence = $16, pending_started_at = $17, pending_minutes = $18, resume_status = $19, \
              total_pending_seconds = $20, work_pending_seconds = $21, sla_due_at = $22, updated_at = $23, \
              pending_category = $24, parent_id = $25 \
-             WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
-    );
+             WHERE id = $1 AND version = $2";
+    if tx.defers_ticket_writes()
+        && let Some(w) = tx.deferring()
+    {
+        w.push_guarded_ticket(&format!("{set} RETURNING 1"), lost());
+        bind_state!(w.chained(), s, before.version, sla_due_at, now).done()?;
+        return Ok(Some(TicketRow {
+            state: s.clone(),
+            version: before.version + 1,
+            sla_due_at,
+            updated_at: now,
+            ..before.clone()
+        }));
+    }
+    let sql = format!("{set} RETURNING {COLUMNS}");
     Ok(db_run!(tx, |c| {
-        sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(s.id)
-            .bind(version)
-            .bind(s.status)
-            .bind(s.status_before)
-            .bind(s.need_validate)
-            .bind(s.awaiting_evidence)
-            .bind(s.foc_id)
-            .bind(s.link_check_approved)
-            .bind(s.canceled)
-            .bind(s.published_at)
-            .bind(s.accepted_at)
-            .bind(s.departure_at)
-            .bind(s.check_in_at)
-            .bind(s.on_going_at)
-            .bind(s.closed_at)
-            .bind(s.pending_evidence)
-            .bind(s.pending_started_at)
-            .bind(s.pending_minutes)
-            .bind(s.resume_status)
-            .bind(s.total_pending_seconds)
-            .bind(s.work_pending_seconds)
-            .bind(sla_due_at)
-            .bind(now)
-            .bind(s.pending_category)
-            .bind(s.parent_id)
-            .fetch_optional(&mut *c)
-            .await?
+        bind_state!(
+            sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql.as_str())),
+            s,
+            before.version,
+            sla_due_at,
+            now
+        )
+        .fetch_optional(&mut *c)
+        .await?
     }))
 }
 
