@@ -432,8 +432,8 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         );
         let replayed = crate::pgbench::replay(&url, load.tickets, load.concurrency, load.seconds).await?;
         println!(
-            "  pgbench replaying a transition's statements (begin, read, update, log entry, live-feed row, \
-             commit) without the API, {} clients: {replayed:.0} tps = {:.0}% of the ceiling",
+            "  pgbench replaying a transition's statements (the read; the update with its log entry and \
+             live-feed row as one statement) without the API, {} clients: {replayed:.0} tps = {:.0}% of the ceiling",
             load.concurrency,
             replayed / tps * 100.0
         );

@@ -37,22 +37,28 @@ pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Resu
 }
 
 /// Transactions per second of the statements of one ticket transition as the API runs them
-/// (`common::db::{tickets::get_watched, tickets::save_state}`, then the log entry and the
-/// live-feed row as one statement of deferred writes, see `common::db::Tx`; the session check
-/// is answered from the API's cache), replayed by pgbench with `clients` connections for
+/// (`common::db::Db::begin_command`: the read of `common::db::tickets::get_watched` without
+/// `BEGIN`, then the state's version-guarded update with the log entry and the live-feed row as
+/// one statement of deferred writes committed by itself, see `common::db::Tx`; the session
+/// check is answered from the API's cache), replayed by pgbench with `clients` connections for
 /// `seconds` on the load benchmark's database `url` (tickets `SEED-1` to `SEED-<tickets>`), as
 /// prepared statements like the app's. Each transaction reads a random seeded ticket, writes
 /// its state guarded by its version, and appends a technician's log entry with a live-feed row.
 pub async fn replay(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
     let user = technician(url).await?;
     let columns = common::db::tickets::COLUMNS;
+    // Each client its own tickets, as each of the load's clients works on its own: of two
+    // writes racing on one ticket the second fails by design (`cgs_expect_row`), and pgbench
+    // stops a client at an error. The read's columns are set as `r_...` (`client_id` is
+    // pgbench's own).
+    let per_client = (tickets / clients as u64).max(1) - 1;
     let script = format!(
-        "\\set n random(1, {tickets})
-BEGIN;
-SELECT id AS tid, version AS ver, {columns}, EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL) AS webhooks FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset
-UPDATE tickets SET version = version + 1, status = CASE WHEN status = 'Open' THEN 'Accepted' ELSE 'Open' END, status_before = status, need_validate = false, awaiting_evidence = NULL, foc_id = NULL, link_check_approved = false, canceled = false, published_at = published_at, accepted_at = now(), departure_at = NULL, check_in_at = NULL, on_going_at = NULL, closed_at = closed_at, pending_evidence = NULL, pending_started_at = NULL, pending_minutes = NULL, resume_status = NULL, total_pending_seconds = 0, work_pending_seconds = 0, sla_due_at = sla_due_at, updated_at = now(), pending_category = NULL, parent_id = NULL WHERE id = :tid AND version = :ver RETURNING {columns};
-WITH w0 AS (INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at, media_key, distance_meters, distance_note, photo_coordinate, photo_taken_at, photo_distance_meters, reused_from, reused_from_number, flags) SELECT gen_random_uuid(), :tid, COALESCE(MAX(seq), 0) + 1, 'SimpleStatus', 'Accepted', 'Ticket accepted', 'replayed', :uid, 'FOC', NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM ticket_logs WHERE ticket_id = :tid) INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES (:tid, 'West', 'Open', NULL, now());
-END;
+        "\\set n 1 + :client_id + {clients} * random(0, {per_client})
+SELECT id AS tid, version AS ver, {columns}, EXISTS (SELECT 1 FROM webhooks WHERE deleted_at IS NULL) AS webhooks FROM tickets WHERE ticket_id = 'SEED-' || :n \\gset r_
+WITH w0 AS (UPDATE tickets SET version = version + 1, status = CASE WHEN status = 'Open' THEN 'Accepted' ELSE 'Open' END, status_before = status, need_validate = false, awaiting_evidence = NULL, foc_id = NULL, link_check_approved = false, canceled = false, published_at = published_at, accepted_at = now(), departure_at = NULL, check_in_at = NULL, on_going_at = NULL, closed_at = closed_at, pending_evidence = NULL, pending_started_at = NULL, pending_minutes = NULL, resume_status = NULL, total_pending_seconds = 0, work_pending_seconds = 0, sla_due_at = sla_due_at, updated_at = now(), pending_category = NULL, parent_id = NULL WHERE id = :r_tid AND version = :r_ver RETURNING 1), \
+w1 AS (INSERT INTO ticket_logs (id, ticket_id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at, media_key, distance_meters, distance_note, photo_coordinate, photo_taken_at, photo_distance_meters, reused_from, reused_from_number, flags) SELECT gen_random_uuid(), :r_tid, COALESCE(MAX(seq), 0) + 1, 'SimpleStatus', 'Accepted', 'Ticket accepted', 'replayed', :uid, 'FOC', NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM ticket_logs WHERE ticket_id = :r_tid), \
+w2 AS (INSERT INTO ticket_events (ticket_id, region, status, foc_id, at) VALUES (:r_tid, 'West', 'Open', NULL, now())) \
+SELECT cgs_expect_row(EXISTS (SELECT 1 FROM w0));
 "
     );
     let uid = format!("uid={user}");
