@@ -553,9 +553,7 @@ impl Tx {
 
     fn usable(&mut self) -> Result<&mut Conn, DomainError> {
         match self.conn {
-            Conn::Postgres(PgConn::Lost) => {
-                Err(DomainError::Unavailable("the transaction's connection was lost at its start".into()))
-            }
+            Conn::Postgres(PgConn::Lost) => Err(lost_at_begin()),
             _ => Ok(&mut self.conn),
         }
     }
@@ -622,15 +620,16 @@ impl Tx {
             Conn::Sqlite(t) => t.commit().await?,
             Conn::Postgres(PgConn::Transaction(t)) => t.commit().await?,
             Conn::Postgres(PgConn::Reads(_)) => {}
-            Conn::Postgres(PgConn::Lost) => {
-                return Err(DomainError::Unavailable(
-                    "the transaction's connection was lost at its start".into(),
-                ));
-            }
+            Conn::Postgres(PgConn::Lost) => return Err(lost_at_begin()),
         }
         session_cache::forget_here(&self.sessions_changed);
         Ok(())
     }
+}
+
+/// The answer of a transaction whose `BEGIN` failed and took its connection ([`PgConn::Lost`]).
+fn lost_at_begin() -> DomainError {
+    DomainError::Unavailable("the transaction's connection was lost at its start".into())
 }
 
 /// The current time at the precision both backends store (microseconds).
