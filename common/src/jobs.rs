@@ -422,7 +422,9 @@ impl Effects {
     }
 }
 
-/// Writes `jobs` to their queue, due at `run_at` (at the earliest), in the caller's transaction.
+/// Writes `jobs` to their queue, due at `run_at` (at the earliest), in the caller's transaction:
+/// on PostgreSQL with its next statement, as one of its deferred writes ([`JOBS_INSERT`]), so a
+/// command that enqueues jobs is still one read and one write.
 async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<(), DomainError> {
     if jobs.is_empty() {
         return Ok(());
@@ -431,25 +433,45 @@ async fn push<J: Job>(tx: &mut Tx, jobs: &[J], run_at: DateTime<Utc>) -> Result<
     // The queue counts whole seconds: a job for later is rounded up so it never runs early; a
     // job for now is due at once.
     let later = run_at > Utc::now();
-    let at = run_at.timestamp() + i64::from(later && run_at.timestamp_subsec_nanos() > 0);
-    let mut tasks = Vec::with_capacity(jobs.len());
+    let at = (run_at.timestamp() + i64::from(later && run_at.timestamp_subsec_nanos() > 0)).max(0);
+    let mut payloads = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let args =
-            serde_json::to_vec(job).map_err(|e| DomainError::Internal(format!("encoding a job: {e}")))?;
-        tasks.push(
-            TaskBuilder::new(args).run_at_timestamp(at.max(0) as u64).max_attempts(J::MAX_ATTEMPTS).build(),
+        payloads.push(
+            serde_json::to_vec(job).map_err(|e| DomainError::Internal(format!("encoding a job: {e}")))?,
         );
     }
     let failed = |e: String| DomainError::Internal(format!("enqueueing a job on {queue}: {e}"));
-    match tx.conn().await? {
-        Conn::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks)
-            .await
-            .map_err(|e| failed(e.to_string())),
-        Conn::Postgres(t) => apalis_postgres::queries::push_tasks(&mut **t, queue, tasks)
-            .await
-            .map_err(|e| failed(e.to_string())),
+    match tx.deferring() {
+        Some(w) => {
+            let ids: Vec<String> = payloads.iter().map(|_| ulid::Ulid::generate().to_string()).collect();
+            w.push(JOBS_INSERT);
+            w.chained().bind(ids).bind(queue).bind(payloads).bind(J::MAX_ATTEMPTS as i32).bind(at).done()
+        }
+        None => {
+            let tasks: Vec<_> = payloads
+                .into_iter()
+                .map(|args| {
+                    TaskBuilder::new(args).run_at_timestamp(at as u64).max_attempts(J::MAX_ATTEMPTS).build()
+                })
+                .collect();
+            match tx.conn().await? {
+                Conn::Sqlite(t) => apalis_sqlite::queries::push_tasks(&mut **t, queue, &tasks)
+                    .await
+                    .map_err(|e| failed(e.to_string())),
+                Conn::Postgres(_) => unreachable!("a PostgreSQL transaction defers its writes"),
+            }
+        }
     }
 }
+
+/// The rows of new jobs in the PostgreSQL queue, as the queue's own batch insert writes them
+/// (`apalis-postgres`' `queries/task/sink.sql`: a ULID for an id, pending, no tries yet,
+/// default priority, no metadata): ids, queue, payloads, tries allowed, due time (Unix
+/// seconds). Its insert trigger tells the workers of jobs due now.
+const JOBS_INSERT: &str = "INSERT INTO apalis.jobs \
+    (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, idempotency_key) \
+    SELECT id, $2::text, job, 'Pending', 0, $4::integer, to_timestamp($5::bigint), 0, ''::hstore, NULL \
+    FROM unnest($1::text[], $3::bytea[]) AS j(id, job)";
 
 #[cfg(test)]
 mod tests {
