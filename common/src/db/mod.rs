@@ -106,6 +106,8 @@ pub struct Tx {
     command: bool,
     /// A command's transaction that has not sent `BEGIN` yet.
     unopened: bool,
+    /// The webhooks and the events each follows, once read ([`webhooks::following`]).
+    webhooks: Option<Vec<(uuid::Uuid, Vec<crate::domain::webhook::WebhookEvent>)>>,
 }
 
 /// Writes of a PostgreSQL transaction that answer nothing (a log entry, a live-feed row),
@@ -496,6 +498,7 @@ impl Tx {
             turn: None,
             command: false,
             unopened: false,
+            webhooks: None,
         }
     }
 

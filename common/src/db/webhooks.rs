@@ -66,6 +66,7 @@ pub async fn insert(
         created_by: by,
         created_at: now,
     };
+    tx.webhooks = None;
     db_run!(tx, |c| {
         sqlx::query(
             "INSERT INTO webhooks (id, url, events, secret, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -101,6 +102,7 @@ pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<WebhookRow>, DomainErro
 
 /// Deletes a webhook: it gets nothing more, and what still waits for it is given up.
 pub async fn delete(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<bool, DomainError> {
+    tx.webhooks = None;
     let done = db_run!(tx, |c| {
         let n = sqlx::query("UPDATE webhooks SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
             .bind(id)
@@ -120,20 +122,23 @@ pub async fn delete(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<bool, D
     Ok(done == 1)
 }
 
-/// The webhooks following `event`.
+/// The webhooks following `event`. The webhooks are read once per transaction (a creation asks
+/// about two events), and again after the transaction adds or deletes one.
 pub async fn following(tx: &mut Tx, event: WebhookEvent) -> Result<Vec<Uuid>, DomainError> {
-    let rows = db_run!(tx, |c| {
-        sqlx::query_as::<_, (Uuid, String)>("SELECT id, events FROM webhooks WHERE deleted_at IS NULL")
-            .fetch_all(&mut *c)
-            .await?
-    });
-    Ok(rows
-        .into_iter()
-        .filter(|(_, events)| {
-            serde_json::from_str::<Vec<WebhookEvent>>(events).is_ok_and(|e| e.contains(&event))
-        })
-        .map(|(id, _)| id)
-        .collect())
+    if tx.webhooks.is_none() {
+        let rows = db_run!(tx, |c| {
+            sqlx::query_as::<_, (Uuid, String)>("SELECT id, events FROM webhooks WHERE deleted_at IS NULL")
+                .fetch_all(&mut *c)
+                .await?
+        });
+        let read = rows
+            .into_iter()
+            .map(|(id, events)| (id, serde_json::from_str::<Vec<WebhookEvent>>(&events).unwrap_or_default()))
+            .collect();
+        tx.webhooks = Some(read);
+    }
+    let hooks = tx.webhooks.as_deref().unwrap_or_default();
+    Ok(hooks.iter().filter(|(_, events)| events.contains(&event)).map(|(id, _)| *id).collect())
 }
 
 /// Records the event `body` for `webhook`, waiting for delivery.
