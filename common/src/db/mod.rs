@@ -43,6 +43,10 @@ use crate::error::DomainError;
 /// process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a PostgreSQL connection may wait in the pool before it is checked again when it is
+/// handed out.
+const RECHECK_IDLE: Duration = Duration::from_secs(1);
+
 /// A pool on one of the two backends, with the [`Turn`] its transactions take in this process:
 /// on SQLite every writing transaction ([`Db::begin_write`]), on PostgreSQL the numbering of a
 /// new ticket ([`Tx::numbering_turn`]).
@@ -372,6 +376,18 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
+                // The pool checks a connection as it comes back (a round trip); one handed out
+                // again within a second is not checked a second time. A connection broken
+                // meanwhile fails its statement (503), and is dropped as it comes back.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= RECHECK_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
