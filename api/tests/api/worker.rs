@@ -307,8 +307,12 @@ async fn a_test_that_leaves_jobs_it_did_not_expect_fails() {
     };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     enqueue(&app).await;
+    // The app's worker may have claimed it meanwhile (`Queued`); it has not run it yet.
     let left = app.left_over_jobs();
-    assert_eq!(left, vec![("cgs.expire_pending".to_owned(), "Pending".to_owned(), 0)]);
+    assert!(
+        matches!(&left[..], [(queue, status, 0)] if queue == "cgs.expire_pending" && ["Pending", "Queued"].contains(&status.as_str())),
+        "{left:?}"
+    );
     let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(app)));
     let message = dropped.expect_err("dropping an app with unexpected jobs fails the test");
     let message = message.downcast_ref::<String>().cloned().unwrap_or_default();
