@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cgs-ticketing/target}"
-PG="${PG:-postgres://postgres@127.0.0.1:5432/postgres}"
+# Without TLS, as the compose deployment reaches its PostgreSQL (which offers none): a server that
+# offers TLS (Debian's, even on loopback) is otherwise taken up on it by sqlx and libpq alike.
+PG="${PG:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
 cargo build -q --release --bin cgs-api --bin cgs-bench
 (cd tools/firestore-emulator && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
 bench="$CARGO_TARGET_DIR/release/cgs-bench"

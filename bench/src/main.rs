@@ -215,6 +215,19 @@ fn cleanup(url: &str) {
     }
 }
 
+/// The URL of database `name` on the PostgreSQL server of URL `server`, with the server URL's
+/// options (`?sslmode=...`).
+pub(crate) fn database_url(server: &str, name: &str) -> String {
+    let (path, options) = server.split_once('?').map_or((server, None), |(p, o)| (p, Some(o)));
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    match options {
+        Some(o) => format!("{base}/{name}?{o}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A new database on the PostgreSQL server `postgres` (its URL's options kept: the API and
+/// pgbench connect as the URL says, TLS or not), or a new SQLite file; and how it is reached.
 async fn database(postgres: Option<String>) -> anyhow::Result<(String, &'static str)> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     Ok(match postgres {
@@ -226,8 +239,11 @@ async fn database(postgres: Option<String>) -> anyhow::Result<(String, &'static 
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE cgs_test_bench_{id}")))
                 .execute(&mut c)
                 .await?;
-            let base = server.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(server);
-            (format!("{base}/cgs_test_bench_{id}"), "PostgreSQL")
+            let tls: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(&mut c)
+                .await?;
+            let backend = if tls { "PostgreSQL over TLS" } else { "PostgreSQL without TLS" };
+            (database_url(&server, &format!("cgs_test_bench_{id}")), backend)
         }
     })
 }

@@ -26,8 +26,7 @@ pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Resu
     let name = format!("cgs_test_pgbench_{}", uuid::Uuid::new_v4().simple());
     let mut c = sqlx::PgConnection::connect(server).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
-    let base = server.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(server.to_owned());
-    let url = format!("{base}/{name}");
+    let url = crate::database_url(server, &name);
     let mut db = sqlx::PgConnection::connect(&url).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(SETUP)).execute(&mut db).await?;
     db.close().await?;
