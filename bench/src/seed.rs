@@ -14,7 +14,7 @@ async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Res
     let n = n as i64;
     let open = open_of_5 as i64;
     match db {
-        Db::Postgres(pool, _) => {
+        Db::Postgres(pool, ..) => {
             let sql = format!(
                 "INSERT INTO tickets (id, ticket_id, version, region, end_user, customer_type, sla_hours, sla_due_at, \
                  type, source, network_segment, indication_category, contact_person, noc_id, status, need_validate, \
@@ -147,7 +147,7 @@ fn end_user_sql() -> String {
 pub async fn sample_ids(db: &Db, n: i64) -> anyhow::Result<Vec<Uuid>> {
     let sql = "SELECT id FROM tickets WHERE ticket_id LIKE 'SEED-%' ORDER BY random() LIMIT $1";
     Ok(match db {
-        Db::Postgres(pool, _) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
+        Db::Postgres(pool, ..) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
         Db::Sqlite(pool, _) => sqlx::query_scalar(sql).bind(n).fetch_all(pool).await?,
     })
 }

@@ -104,7 +104,7 @@ struct PollerLock {
 async fn poller_lock(db: &Db) -> anyhow::Result<Option<PollerLock>> {
     match db {
         Db::Sqlite(..) => Ok(Some(PollerLock { _held: None })),
-        Db::Postgres(pool, _) => {
+        Db::Postgres(pool, ..) => {
             let mut conn = pool.acquire().await?;
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(POLLER_LOCK)

@@ -7,6 +7,7 @@ mod bad_input;
 mod channels;
 mod chaos;
 mod cli;
+mod connections;
 mod cors;
 mod feed;
 mod firestore;

@@ -15,6 +15,7 @@ pub mod intake;
 pub mod media;
 pub mod notifications;
 pub mod outages;
+pub mod pg_conns;
 pub mod session_cache;
 pub mod sessions;
 pub mod settings;
@@ -47,13 +48,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// handed out.
 const RECHECK_IDLE: Duration = Duration::from_secs(1);
 
+/// How long a caller waits for a connection before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A pool on one of the two backends, with the [`Turn`] its transactions take in this process:
 /// on SQLite every writing transaction ([`Db::begin_write`]), on PostgreSQL the numbering of a
 /// new ticket ([`Tx::numbering_turn`]).
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool, Turn),
-    Postgres(PgPool, Turn),
+    /// The pool, and the connections of it that requests and jobs take ([`pg_conns`]).
+    Postgres(PgPool, Turn, Arc<pg_conns::Conns>),
 }
 
 /// Transactions of one process that wait for one lock, in the order they came.
@@ -279,11 +284,10 @@ pub enum Conn {
     Postgres(PgConn),
 }
 
-/// A PostgreSQL transaction, or a connection of the pool for reads that need none
-/// ([`Db::read`]).
+/// A PostgreSQL transaction, or a connection for reads that need none ([`Db::read`]).
 pub enum PgConn {
-    Transaction(Transaction<'static, Postgres>),
-    Reads(sqlx::pool::PoolConnection<Postgres>),
+    Transaction(pg_conns::Conn),
+    Reads(pg_conns::Conn),
     /// The connection a `BEGIN` that failed took with it ([`Tx::conn`] answers 503).
     Lost,
 }
@@ -367,7 +371,7 @@ impl Db {
                 .busy_timeout(BUSY_TIMEOUT);
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await
                 .context("opening the SQLite database")?;
@@ -375,10 +379,11 @@ impl Db {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(10))
-                // The pool checks a connection as it comes back (a round trip); one handed out
-                // again within a second is not checked a second time. A connection broken
-                // meanwhile fails its statement (503), and is dropped as it comes back.
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                // The pool checks a connection as it comes back (a round trip), and again as it
+                // hands it out only when it has been idle for a second: one broken meanwhile
+                // fails its statement (503), and is dropped as it comes back. Requests and jobs
+                // mostly skip the first check too (`pg_conns`).
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
@@ -391,7 +396,8 @@ impl Db {
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            Ok(Db::Postgres(pool, Turn::numbering()))
+            let conns = pg_conns::Conns::new(pool.clone(), max_connections, ACQUIRE_TIMEOUT);
+            Ok(Db::Postgres(pool, Turn::numbering(), conns))
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:")
         }
@@ -422,7 +428,7 @@ impl Db {
                     .context("setting up the SQLite job queue")?;
                 setup.close().await;
             }
-            Db::Postgres(pool, _) => {
+            Db::Postgres(pool, ..) => {
                 let mut m = sqlx::migrate!("../migrations/postgres");
                 m.dangerous_set_table_name("cgs_migrations");
                 m.run(pool).await.context("migrating PostgreSQL")?;
@@ -437,10 +443,11 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, DomainError> {
         Ok(match self {
             Db::Sqlite(pool, _) => Tx::new(Conn::Sqlite(pool.begin().await?)),
-            Db::Postgres(pool, turn) => Tx {
-                numbering: Some(turn.clone()),
-                ..Tx::new(Conn::Postgres(PgConn::Transaction(pool.begin().await?)))
-            },
+            Db::Postgres(_, turn, conns) => {
+                let mut conn = conns.acquire().await?;
+                conn.begin().await?;
+                Tx { numbering: Some(turn.clone()), ..Tx::new(Conn::Postgres(PgConn::Transaction(conn))) }
+            }
         })
     }
 
@@ -451,7 +458,7 @@ impl Db {
     /// statement commits by itself.
     pub async fn read(&self) -> Result<Tx, DomainError> {
         match self {
-            Db::Postgres(pool, _) => Ok(Tx::new(Conn::Postgres(PgConn::Reads(pool.acquire().await?)))),
+            Db::Postgres(.., conns) => Ok(Tx::new(Conn::Postgres(PgConn::Reads(conns.acquire().await?)))),
             Db::Sqlite(..) => self.begin().await,
         }
     }
@@ -478,11 +485,11 @@ impl Db {
     /// the commit at the latest), not by the write of the state.
     pub async fn begin_command(&self) -> Result<Tx, DomainError> {
         match self {
-            Db::Postgres(pool, turn) => Ok(Tx {
+            Db::Postgres(_, turn, conns) => Ok(Tx {
                 numbering: Some(turn.clone()),
                 command: true,
                 unopened: true,
-                ..Tx::new(Conn::Postgres(PgConn::Reads(pool.acquire().await?)))
+                ..Tx::new(Conn::Postgres(PgConn::Reads(conns.acquire().await?)))
             }),
             Db::Sqlite(..) => self.begin_write().await,
         }
@@ -492,14 +499,24 @@ impl Db {
     pub async fn ping(&self) -> bool {
         match self {
             Db::Sqlite(pool, _) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
-            Db::Postgres(pool, _) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            Db::Postgres(.., conns) => {
+                let Ok(mut conn) = conns.acquire().await else { return false };
+                let answered = sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok();
+                if answered {
+                    conn.ended();
+                }
+                answered
+            }
         }
     }
 
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pool, _) => pool.close().await,
-            Db::Postgres(pool, _) => pool.close().await,
+            Db::Postgres(pool, _, conns) => {
+                conns.close();
+                pool.close().await
+            }
         }
     }
 }
@@ -525,8 +542,9 @@ impl Tx {
             return Ok(());
         }
         let conn = std::mem::replace(&mut self.conn, Conn::Postgres(PgConn::Lost));
-        if let Conn::Postgres(PgConn::Reads(c)) = conn {
-            self.conn = Conn::Postgres(PgConn::Transaction(sqlx::Transaction::begin(c, None).await?));
+        if let Conn::Postgres(PgConn::Reads(mut c)) = conn {
+            c.begin().await?;
+            self.conn = Conn::Postgres(PgConn::Transaction(c));
         }
         Ok(())
     }
@@ -637,8 +655,8 @@ impl Tx {
         self.flush().await?;
         match self.conn {
             Conn::Sqlite(t) => t.commit().await?,
-            Conn::Postgres(PgConn::Transaction(t)) => t.commit().await?,
-            Conn::Postgres(PgConn::Reads(_)) => {}
+            Conn::Postgres(PgConn::Transaction(mut t)) => t.commit().await?,
+            Conn::Postgres(PgConn::Reads(mut c)) => c.ended(),
             Conn::Postgres(PgConn::Lost) => return Err(lost_at_begin()),
         }
         session_cache::forget_here(&self.sessions_changed);

@@ -148,7 +148,7 @@ impl SessionCache {
             caches.retain(|c| c.strong_count() > 0);
             caches.push(Arc::downgrade(&cache));
         }
-        if let (true, Db::Postgres(pool, _)) = (postgres, db) {
+        if let (true, Db::Postgres(pool, ..)) = (postgres, db) {
             tokio::spawn(listen(Arc::downgrade(&cache), (*pool.connect_options()).clone()));
         }
         cache

@@ -14,6 +14,31 @@ use crate::{
     error::DomainError,
 };
 
+/// Runs `$body` with `$c` an executor outside any transaction: SQLite's pool, or on PostgreSQL
+/// a connection [`super::pg_conns`] hands out, kept for reuse once `$body` answered. `$body` is
+/// compiled once per backend; `$backend` names it where the body needs the type.
+macro_rules! on_pool {
+    ($db:expr, |$c:ident $(, $backend:ident)?| $body:expr) => {
+        match $db {
+            Db::Sqlite(pool, _) => {
+                $(type $backend = sqlx::Sqlite;)?
+                let $c = pool;
+                $body
+            }
+            Db::Postgres(.., conns) => {
+                $(type $backend = sqlx::Postgres;)?
+                let mut conn = conns.acquire().await?;
+                let answer = {
+                    let $c = &mut *conn;
+                    $body
+                };
+                conn.ended();
+                answer
+            }
+        }
+    };
+}
+
 /// Opens a session for a user; returns its id.
 pub async fn create(
     tx: &mut Tx,
@@ -41,14 +66,9 @@ pub async fn create(
 /// Moves the idle end of a session to `idle_until` (a use), in one statement on the pool.
 pub async fn touch(db: &Db, session_id: Uuid, idle_until: DateTime<Utc>) -> Result<(), DomainError> {
     const SQL: &str = "UPDATE sessions SET idle_until = $2 WHERE id = $1 AND revoked_at IS NULL";
-    match db {
-        Db::Sqlite(pool, _) => {
-            sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
-        }
-        Db::Postgres(pool, _) => {
-            sqlx::query(SQL).bind(session_id).bind(idle_until).execute(pool).await?.rows_affected()
-        }
-    };
+    on_pool!(db, |c| {
+        sqlx::query(SQL).bind(session_id).bind(idle_until).execute(c).await?;
+    });
     Ok(())
 }
 
@@ -104,20 +124,12 @@ pub async fn live_actor(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveSession>, DomainError> {
-    macro_rules! on {
-        ($pool:expr) => {
-            sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
-                .bind(session_id)
-                .bind(user_id)
-                .bind(now)
-                .fetch_optional($pool)
-                .await?
-        };
-    }
-    let row = match db {
-        Db::Sqlite(pool, _) => on!(pool),
-        Db::Postgres(pool, _) => on!(pool),
-    };
+    let row = on_pool!(db, |c| sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
+        .bind(session_id)
+        .bind(user_id)
+        .bind(now)
+        .fetch_optional(c)
+        .await?);
     Ok(row.map(LiveSession::from))
 }
 
@@ -130,26 +142,20 @@ pub async fn live_among(
 ) -> Result<std::collections::HashSet<Uuid>, DomainError> {
     let mut live = std::collections::HashSet::new();
     for chunk in sessions.chunks(500) {
-        macro_rules! on {
-            ($backend:ty, $pool:expr) => {{
-                let mut q = sqlx::QueryBuilder::<$backend>::new(
-                    "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.revoked_at IS NULL AND u.active AND s.expires_at > ",
-                );
-                q.push_bind(now).push(" AND (s.idle_until IS NULL OR s.idle_until > ");
-                q.push_bind(now).push(") AND s.id IN (");
-                let mut ids = q.separated(", ");
-                for id in chunk {
-                    ids.push_bind(*id);
-                }
-                q.push(")");
-                q.build_query_scalar::<Uuid>().fetch_all($pool).await?
-            }};
-        }
-        let rows = match db {
-            Db::Sqlite(pool, _) => on!(sqlx::Sqlite, pool),
-            Db::Postgres(pool, _) => on!(sqlx::Postgres, pool),
-        };
+        let rows = on_pool!(db, |c, Backend| {
+            let mut q = sqlx::QueryBuilder::<Backend>::new(
+                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.revoked_at IS NULL AND u.active AND s.expires_at > ",
+            );
+            q.push_bind(now).push(" AND (s.idle_until IS NULL OR s.idle_until > ");
+            q.push_bind(now).push(") AND s.id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+            q.build_query_scalar::<Uuid>().fetch_all(c).await?
+        });
         live.extend(rows);
     }
     Ok(live)
@@ -159,22 +165,16 @@ pub async fn live_among(
 /// them), in one statement per 500 ids.
 pub async fn touch_all(db: &Db, sessions: &[Uuid], idle_until: DateTime<Utc>) -> Result<(), DomainError> {
     for chunk in sessions.chunks(500) {
-        macro_rules! on {
-            ($backend:ty, $pool:expr) => {{
-                let mut q = sqlx::QueryBuilder::<$backend>::new("UPDATE sessions SET idle_until = ");
-                q.push_bind(idle_until).push(" WHERE revoked_at IS NULL AND id IN (");
-                let mut ids = q.separated(", ");
-                for id in chunk {
-                    ids.push_bind(*id);
-                }
-                q.push(")");
-                q.build().execute($pool).await?.rows_affected()
-            }};
-        }
-        match db {
-            Db::Sqlite(pool, _) => on!(sqlx::Sqlite, pool),
-            Db::Postgres(pool, _) => on!(sqlx::Postgres, pool),
-        };
+        on_pool!(db, |c, Backend| {
+            let mut q = sqlx::QueryBuilder::<Backend>::new("UPDATE sessions SET idle_until = ");
+            q.push_bind(idle_until).push(" WHERE revoked_at IS NULL AND id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(c).await?;
+        });
     }
     Ok(())
 }
@@ -232,21 +232,13 @@ pub async fn count_attempt(
                          ELSE login_throttle.failures + 1 END, \
          window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
          RETURNING failures, window_start";
-    macro_rules! on {
-        ($pool:expr) => {
-            sqlx::query_as::<_, (i64, DateTime<Utc>)>(SQL)
-                .bind(key)
-                .bind(now)
-                .bind(now - window)
-                .bind(limit)
-                .fetch_one($pool)
-                .await?
-        };
-    }
-    let (count, window_start) = match db {
-        Db::Sqlite(pool, _) => on!(pool),
-        Db::Postgres(pool, _) => on!(pool),
-    };
+    let (count, window_start) = on_pool!(db, |c| sqlx::query_as::<_, (i64, DateTime<Utc>)>(SQL)
+        .bind(key)
+        .bind(now)
+        .bind(now - window)
+        .bind(limit)
+        .fetch_one(c)
+        .await?);
     Ok(Attempts { count, window_start })
 }
 

@@ -146,7 +146,7 @@ impl QueuePools {
                     .await?,
                 listen: unused_pg()?,
             },
-            Db::Postgres(p, _) => Self {
+            Db::Postgres(p, ..) => Self {
                 sqlite: sqlx::sqlite::SqlitePoolOptions::new().connect_lazy("sqlite::memory:")?,
                 // Lazy: a worker starts while the database is down, and listens once it is back.
                 listen: sqlx::postgres::PgPoolOptions::new()
@@ -181,7 +181,7 @@ pub fn consumer<J: Run>(
             let worker = WorkerBuilder::new(name).backend(backend).data(ctx.clone()).build(attempt::<J>);
             tokio::spawn(worker.run_with_ctx(drain_then_stop(stop.clone(), stopping)))
         }
-        Db::Postgres(pool, _) => {
+        Db::Postgres(pool, ..) => {
             // LISTEN/NOTIFY picks up new jobs at once; the interval finds jobs that come due.
             let strategy = apalis::prelude::Strategy::new()
                 .stream(apalis_postgres::Pubsub::new(pools.listen.clone(), J::QUEUE.to_owned()))
