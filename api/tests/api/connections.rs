@@ -115,6 +115,32 @@ async fn a_connection_kept_a_second_goes_back_to_the_pool() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_going_from_request_to_request_goes_back_to_the_pool_in_time() {
+    let Some((db, _)) = pool(4).await else { return };
+    let (pool, _) = parts(&db);
+    let conns = common::db::pg_conns::Conns::new(
+        pool.clone(),
+        4,
+        Duration::from_secs(10),
+        Duration::from_millis(300),
+    );
+    let start = Instant::now();
+    loop {
+        // Taken again within 20 ms each time: never kept long enough to go back for that.
+        let mut conn = conns.acquire().await.unwrap();
+        backend_pid(&mut conn).await;
+        conn.ended();
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if pool.num_idle() == 1 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never went back to the pool");
+    }
+    assert!(start.elapsed() >= Duration::from_millis(300), "not before its time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_leave_one_connection_of_the_pool_to_its_other_callers() {
     let Some((db, _)) = pool(3).await else { return };
     let (pool, conns) = parts(&db);

@@ -396,7 +396,12 @@ impl Db {
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let conns = pg_conns::Conns::new(pool.clone(), max_connections, ACQUIRE_TIMEOUT);
+            let conns = pg_conns::Conns::new(
+                pool.clone(),
+                max_connections,
+                ACQUIRE_TIMEOUT,
+                pg_conns::BACK_TO_POOL_AFTER,
+            );
             Ok(Db::Postgres(pool, Turn::numbering(), conns))
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:")

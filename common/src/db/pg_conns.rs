@@ -10,8 +10,9 @@
 //!
 //! A kept connection still holds its place in the pool; so that the pool's own callers (the job
 //! queue's statements) always find a connection, `Conns` hands out at most one fewer than the
-//! pool holds. A connection kept longer than [`KEEP`] goes back to the pool, whose checks (its
-//! ping when it hands out a connection idle for a second or more, its lifetimes) apply again.
+//! pool holds. A connection kept longer than [`KEEP`], or going from request to request for
+//! [`BACK_TO_POOL_AFTER`], goes back to the pool, whose checks (its ping when it hands out a
+//! connection idle for a second or more, its connections' lifetime) apply again.
 
 use std::{
     sync::{Arc, Mutex},
@@ -26,6 +27,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// ([`super::RECHECK_IDLE`]) takes over after it.
 pub const KEEP: Duration = super::RECHECK_IDLE;
 
+/// How long a connection may go from request to request before it goes back through the
+/// pool once, which closes it there when it is past the pool's lifetime.
+pub const BACK_TO_POOL_AFTER: Duration = Duration::from_secs(60);
+
 /// The connections handed back for reuse, and the places of the pool requests may take.
 #[derive(Debug)]
 pub struct Conns {
@@ -33,18 +38,27 @@ pub struct Conns {
     kept: Mutex<Kept>,
     places: Arc<Semaphore>,
     acquire_timeout: Duration,
+    /// [`BACK_TO_POOL_AFTER`], or shorter in a test.
+    back_after: Duration,
 }
 
 impl Conns {
     /// Hands out connections of `pool`, at most one fewer than its `max_connections` (all of one);
-    /// a task sends connections kept longer than [`KEEP`] back to it.
-    pub fn new(pool: PgPool, max_connections: u32, acquire_timeout: Duration) -> Arc<Self> {
+    /// a task sends connections kept longer than [`KEEP`] back to it, and one going from
+    /// request to request goes back after `back_after` ([`BACK_TO_POOL_AFTER`]).
+    pub fn new(
+        pool: PgPool,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        back_after: Duration,
+    ) -> Arc<Self> {
         let places = max_connections.saturating_sub(1).max(1) as usize;
         let conns = Arc::new(Conns {
             pool,
             kept: Mutex::new(Kept::default()),
             places: Arc::new(Semaphore::new(places)),
             acquire_timeout,
+            back_after,
         });
         let weak = Arc::downgrade(&conns);
         tokio::spawn(async move {
@@ -69,22 +83,22 @@ impl Conns {
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
         let kept = self.kept.lock().expect("kept connections").conns.pop();
-        let conn = match kept {
-            Some((conn, at)) if at.elapsed() < KEEP => conn,
+        let (conn, since) = match kept {
+            Some(k) if k.at.elapsed() < KEEP => (k.conn, k.since),
             stale => {
                 drop(stale);
-                self.pool.acquire().await?
+                (self.pool.acquire().await?, Instant::now())
             }
         };
-        Ok(Conn { conn: Some(conn), owner: self.clone(), ended: false, _place: place })
+        Ok(Conn { conn: Some(conn), since, owner: self.clone(), ended: false, _place: place })
     }
 
     /// Removes the connections kept for `age` or longer (dropping them sends them back to the
     /// pool).
     fn take_stale(&self, age: Duration) -> Vec<PoolConnection<Postgres>> {
         let mut kept = self.kept.lock().expect("kept connections");
-        let stale = kept.conns.iter().take_while(|(_, at)| at.elapsed() >= age).count();
-        kept.conns.drain(..stale).map(|(conn, _)| conn).collect()
+        let stale = kept.conns.iter().take_while(|k| k.at.elapsed() >= age).count();
+        kept.conns.drain(..stale).map(|k| k.conn).collect()
     }
 
     /// Sends every kept connection back to the pool, and those handed back from now on: before
@@ -98,30 +112,42 @@ impl Conns {
         drop(all);
     }
 
-    /// Keeps `conn` for reuse, unless the pool is closing.
-    fn keep(&self, conn: PoolConnection<Postgres>) {
+    /// Keeps `conn`, taken from the pool at `since`, for reuse, unless the pool is closing.
+    fn keep(&self, conn: PoolConnection<Postgres>, since: Instant) {
         let mut kept = self.kept.lock().expect("kept connections");
         if kept.closed {
             drop(kept);
             drop(conn);
             return;
         }
-        kept.conns.push((conn, Instant::now()));
+        kept.conns.push(KeptConn { conn, at: Instant::now(), since });
     }
 }
 
 /// The connections kept, newest last; none once the pool closes.
 #[derive(Debug, Default)]
 struct Kept {
-    conns: Vec<(PoolConnection<Postgres>, Instant)>,
+    conns: Vec<KeptConn>,
     closed: bool,
 }
 
+#[derive(Debug)]
+struct KeptConn {
+    conn: PoolConnection<Postgres>,
+    /// When it was kept.
+    at: Instant,
+    /// When it was taken from the pool.
+    since: Instant,
+}
+
 /// A connection handed out by [`Conns`]: kept for reuse when it is dropped after
-/// [`Conn::ended`], else sent back through the pool's check.
+/// [`Conn::ended`] (and within [`BACK_TO_POOL_AFTER`] of leaving the pool), else sent back
+/// through the pool's check.
 #[derive(Debug)]
 pub struct Conn {
     conn: Option<PoolConnection<Postgres>>,
+    /// When it was taken from the pool.
+    since: Instant,
     owner: Arc<Conns>,
     ended: bool,
     // Dropped after the connection is kept: the caller waiting for the place finds it.
@@ -166,8 +192,8 @@ impl Drop for Conn {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
         let open = PgTransactionManager::get_transaction_depth(&*conn) > 0;
-        if self.ended && !open {
-            self.owner.keep(conn);
+        if self.ended && !open && self.since.elapsed() < self.owner.back_after {
+            self.owner.keep(conn, self.since);
         } else {
             // Queued, sent by the pool's check as the connection comes back.
             PgTransactionManager::start_rollback(&mut *conn);
