@@ -278,6 +278,32 @@ macro_rules! db_write {
     }};
 }
 
+/// Runs `$body` with `$c` an executor outside any transaction: SQLite's pool, or on PostgreSQL
+/// a connection [`crate::db::pg_conns`] hands out, kept for reuse once `$body` answered. `$body` is
+/// compiled once per backend; `$backend` names it where the body needs the type.
+#[macro_export]
+macro_rules! db_pool {
+    ($db:expr, |$c:ident $(, $backend:ident)?| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool, _) => {
+                $(type $backend = sqlx::Sqlite;)?
+                let $c = pool;
+                $body
+            }
+            $crate::db::Db::Postgres(.., conns) => {
+                $(type $backend = sqlx::Postgres;)?
+                let mut conn = conns.acquire().await?;
+                let answer = {
+                    let $c = &mut *conn;
+                    $body
+                };
+                conn.ended();
+                answer
+            }
+        }
+    };
+}
+
 /// The backend's own transaction.
 pub enum Conn {
     Sqlite(Transaction<'static, Sqlite>),
@@ -502,17 +528,14 @@ impl Db {
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        match self {
-            Db::Sqlite(pool, _) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
-            Db::Postgres(.., conns) => {
-                let Ok(mut conn) = conns.acquire().await else { return false };
-                let answered = sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok();
-                if answered {
-                    conn.ended();
-                }
-                answered
-            }
+        async {
+            db_pool!(self, |c| {
+                sqlx::query("SELECT 1").execute(c).await?;
+            });
+            Ok::<(), DomainError>(())
         }
+        .await
+        .is_ok()
     }
 
     pub async fn close(&self) {

@@ -8,36 +8,11 @@ use super::{
     session_cache::{self, Change},
 };
 use crate::{
-    db_run,
+    db_pool, db_run,
     domain::access::Actor,
     domain::{Region, Role},
     error::DomainError,
 };
-
-/// Runs `$body` with `$c` an executor outside any transaction: SQLite's pool, or on PostgreSQL
-/// a connection [`super::pg_conns`] hands out, kept for reuse once `$body` answered. `$body` is
-/// compiled once per backend; `$backend` names it where the body needs the type.
-macro_rules! on_pool {
-    ($db:expr, |$c:ident $(, $backend:ident)?| $body:expr) => {
-        match $db {
-            Db::Sqlite(pool, _) => {
-                $(type $backend = sqlx::Sqlite;)?
-                let $c = pool;
-                $body
-            }
-            Db::Postgres(.., conns) => {
-                $(type $backend = sqlx::Postgres;)?
-                let mut conn = conns.acquire().await?;
-                let answer = {
-                    let $c = &mut *conn;
-                    $body
-                };
-                conn.ended();
-                answer
-            }
-        }
-    };
-}
 
 /// Opens a session for a user; returns its id.
 pub async fn create(
@@ -66,7 +41,7 @@ pub async fn create(
 /// Moves the idle end of a session to `idle_until` (a use), in one statement on the pool.
 pub async fn touch(db: &Db, session_id: Uuid, idle_until: DateTime<Utc>) -> Result<(), DomainError> {
     const SQL: &str = "UPDATE sessions SET idle_until = $2 WHERE id = $1 AND revoked_at IS NULL";
-    on_pool!(db, |c| {
+    db_pool!(db, |c| {
         sqlx::query(SQL).bind(session_id).bind(idle_until).execute(c).await?;
     });
     Ok(())
@@ -124,7 +99,7 @@ pub async fn live_actor(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<LiveSession>, DomainError> {
-    let row = on_pool!(db, |c| sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
+    let row = db_pool!(db, |c| sqlx::query_as::<_, LiveRow>(LIVE_ACTOR)
         .bind(session_id)
         .bind(user_id)
         .bind(now)
@@ -142,7 +117,7 @@ pub async fn live_among(
 ) -> Result<std::collections::HashSet<Uuid>, DomainError> {
     let mut live = std::collections::HashSet::new();
     for chunk in sessions.chunks(500) {
-        let rows = on_pool!(db, |c, Backend| {
+        let rows = db_pool!(db, |c, Backend| {
             let mut q = sqlx::QueryBuilder::<Backend>::new(
                 "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.revoked_at IS NULL AND u.active AND s.expires_at > ",
@@ -165,7 +140,7 @@ pub async fn live_among(
 /// them), in one statement per 500 ids.
 pub async fn touch_all(db: &Db, sessions: &[Uuid], idle_until: DateTime<Utc>) -> Result<(), DomainError> {
     for chunk in sessions.chunks(500) {
-        on_pool!(db, |c, Backend| {
+        db_pool!(db, |c, Backend| {
             let mut q = sqlx::QueryBuilder::<Backend>::new("UPDATE sessions SET idle_until = ");
             q.push_bind(idle_until).push(" WHERE revoked_at IS NULL AND id IN (");
             let mut ids = q.separated(", ");
@@ -232,7 +207,7 @@ pub async fn count_attempt(
                          ELSE login_throttle.failures + 1 END, \
          window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
          RETURNING failures, window_start";
-    let (count, window_start) = on_pool!(db, |c| sqlx::query_as::<_, (i64, DateTime<Utc>)>(SQL)
+    let (count, window_start) = db_pool!(db, |c| sqlx::query_as::<_, (i64, DateTime<Utc>)>(SQL)
         .bind(key)
         .bind(now)
         .bind(now - window)
