@@ -6,6 +6,12 @@
 use common::db::Db;
 use uuid::Uuid;
 
+/// The id of the seeded ticket `SEED-n` on PostgreSQL, as SQL of the integer expression `n`:
+/// the load benchmark's replay of a document read computes the id the API is given.
+pub fn ticket_id_sql(n: &str) -> String {
+    format!("('00000000-0000-4000-8000-' || lpad(to_hex({n}), 12, '0'))::uuid")
+}
+
 pub async fn tickets(db: &Db, n: u64, noc: Uuid) -> anyhow::Result<()> {
     tickets_open(db, n, noc, 2).await
 }
@@ -20,7 +26,7 @@ async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Res
                  type, source, network_segment, indication_category, contact_person, noc_id, status, need_validate, \
                  link_check_approved, canceled, published_at, closed_at, total_pending_seconds, work_pending_seconds, \
                  created_at, updated_at) \
-                 SELECT gen_random_uuid(), 'SEED-' || g, 1, (ARRAY['West','Central','East'])[1 + g % 3], \
+                 SELECT {id}, 'SEED-' || g, 1, (ARRAY['West','Central','East'])[1 + g % 3], \
                  {name}, 'Broadband', 24, \
                  now() - make_interval(secs => g * 10) + interval '24 hours', \
                  CASE WHEN g % 5 = 0 THEN 'Maintenance' ELSE 'Trouble' END, 'Phone', 'Access', 'FiberCut', '[]', $1, \
@@ -29,6 +35,7 @@ async fn tickets_open(db: &Db, n: u64, noc: Uuid, open_of_5: u64) -> anyhow::Res
                  CASE WHEN g % 5 < $3 THEN NULL ELSE now() - make_interval(secs => g * 10) + interval '2 hours' END, \
                  0, 0, now() - make_interval(secs => g * 10), now() - make_interval(secs => g * 10) \
                  FROM generate_series(1, $2) g",
+                id = ticket_id_sql("g"),
                 name = end_user_sql(),
             );
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(noc).bind(n).bind(open).execute(pool).await?;

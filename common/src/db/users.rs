@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// A user with its area, as the API shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,

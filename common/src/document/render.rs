@@ -1,5 +1,5 @@
 //! The ticket document rendered from a [`TicketView`]: the ticket's row, its log, the users they
-//! name and its client, read in four statements.
+//! name and its client, read together (one statement on PostgreSQL).
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use crate::{
     db::{
         Tx, clients,
         tickets::{self, LogRow, TicketRow},
-        users::{self, UserRow},
+        users::UserRow,
     },
     domain::sla,
     error::DomainError,
@@ -27,21 +27,12 @@ pub struct TicketView {
     pub client: Option<clients::ClientRow>,
 }
 
-/// Reads a ticket's view; `None` when there is no such ticket. Four statements whatever the
-/// log's length: the ticket, its log, the users they name, its client.
+/// Reads a ticket's view; `None` when there is no such ticket. A fixed number of statements
+/// whatever the log's length ([`tickets::with_log`]).
 pub async fn load_view(tx: &mut Tx, id: Uuid) -> Result<Option<TicketView>, DomainError> {
-    let Some(row) = tickets::get(tx, id).await? else { return Ok(None) };
-    let logs = tickets::logs(tx, id).await?;
-    let mut ids: Vec<Uuid> = [Some(row.noc_id), row.state.foc_id].into_iter().flatten().collect();
-    ids.extend(logs.iter().flat_map(|l| [l.actor_id, l.foc_before_id]).flatten());
-    ids.sort();
-    ids.dedup();
-    let people = users::get_any_of(tx, &ids).await?.into_iter().map(|u| (u.id, u)).collect();
-    let client = match row.client_id {
-        Some(cid) => clients::get(tx, cid).await?,
-        None => None,
-    };
-    Ok(Some(TicketView { row, logs, people, client }))
+    let Some(found) = tickets::with_log(tx, id).await? else { return Ok(None) };
+    let people = found.people.into_iter().map(|u| (u.id, u)).collect();
+    Ok(Some(TicketView { row: found.row, logs: found.logs, people, client: found.client }))
 }
 
 /// Loads and renders a ticket's document; `None` when there is no such ticket.

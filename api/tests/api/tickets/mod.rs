@@ -413,3 +413,50 @@ on_both_backends! {
         app.get(&format!("/v1/tickets/{id}"), &c.supervisor).await.expect(200);
     }
 }
+
+/// On PostgreSQL a document is read in one statement, its log, people and client put together
+/// by the database as JSON; SQLite reads them statement by statement. Both readings of one
+/// ticket, with a client, a reassignment, a verdict, a pending and a photo used before, render
+/// the same document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_read_in_one_statement_is_the_one_read_statement_by_statement() {
+    use common::{db::tickets, document};
+    let Some(app) = spawn_app(Backend::Postgres).await else { return };
+    app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it
+    let c = cast(&app).await;
+    on_going(&app, &c).await;
+    let id = on_going(&app, &c).await; // its check-in's photo was the first ticket's
+    act(&app, &c.noc, &id, "assign", Some(json!({"focId": c.other_foc_id}))).await.expect(201);
+    act(
+        &app,
+        &c.noc,
+        &id,
+        "ticketStatus/pending",
+        Some(json!({"pendingCategory": "Weather", "pendingInterval": 30, "remark": "rain"})),
+    )
+    .await
+    .expect(201);
+
+    let db = common::db::Db::connect(&app.db_url, 2).await.unwrap();
+    let mut tx = db.read().await.unwrap();
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let one = tickets::with_log(&mut tx, uuid).await.unwrap().expect("the ticket");
+    let parts = tickets::with_log_by_statements(&mut tx, uuid).await.unwrap().expect("the ticket");
+    assert!(tickets::with_log(&mut tx, uuid::Uuid::new_v4()).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    db.close().await;
+
+    let now = chrono::Utc::now();
+    let render = |w: tickets::WithLog| {
+        let people = w.people.into_iter().map(|u| (u.id, u)).collect();
+        document::render(&document::TicketView { row: w.row, logs: w.logs, people, client: w.client }, now)
+    };
+    let (one, parts) = (render(one), render(parts));
+    assert_eq!(one, parts);
+    assert!(one.client.cid.is_some() && one.foc.is_some(), "{one:?}");
+    let logs = &one.ticket_logs;
+    assert!(logs.iter().any(|l| l.foc_before_reassigned.is_some()), "{logs:?}");
+    assert!(logs.iter().any(|l| l.reused_from.is_some()), "{logs:?}");
+    assert!(logs.iter().any(|l| l.approval_remark.as_deref() == Some("checked")), "{logs:?}");
+    assert!(logs.iter().any(|l| l.pending_category.is_some()), "{logs:?}");
+}

@@ -4,7 +4,7 @@
 use super::*;
 
 /// A log entry as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct LogRow {
     pub id: Uuid,
     pub seq: i64,
@@ -29,11 +29,12 @@ pub struct LogRow {
     pub foc_before_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     #[sqlx(flatten)]
+    #[serde(flatten)]
     pub check: StoredCheck,
 }
 
 /// The checks made when an evidence arrived (see `domain::evidence`), as its log entry keeps them.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct StoredCheck {
     pub distance_meters: Option<i64>,
     pub distance_note: Option<String>,
@@ -61,7 +62,7 @@ impl StoredCheck {
     }
 }
 
-const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
+pub(super) const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
      evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
      pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at";
 

@@ -1,5 +1,6 @@
 //! Queries on `tickets`, `ticket_logs` and `ticket_counters`, by concern: the rows (here), the
-//! write path, the log, the list and its reports, and the SLA marks.
+//! write path, the log, the list and its reports, the SLA marks, and a ticket with all its
+//! document names.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -21,11 +22,13 @@ use crate::{
 mod list;
 mod logs;
 mod sla_marks;
+mod view;
 mod write;
 
 pub use list::*;
 pub use logs::*;
 pub use sla_marks::*;
+pub use view::*;
 pub use write::*;
 
 /// A ticket row, every column: the state the state machine works on, and the rest.
