@@ -439,7 +439,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         );
         let read = crate::pgbench::replay_read(&url, load.tickets, load.concurrency, load.seconds).await?;
         println!(
-            "  pgbench replaying GET /v1/tickets/{{id}}'s statement (the ticket with its log, users and client) without the API, {} \
+            "  pgbench replaying GET /v1/tickets/{{id}}'s statements (the ticket with its log, the users) without the API, {} \
              clients: {read:.0}/s; our GET /v1/tickets/{{id}}: {gets_per_s:.0}/s = {:.0}% of it",
             load.concurrency,
             gets_per_s / read * 100.0

@@ -64,13 +64,14 @@ SELECT cgs_expect_row(EXISTS (SELECT 1 FROM w0));
     run(url, &script, &["-M", "prepared", "-D", &uid], clients, seconds)
 }
 
-/// Reads per second of the statement of `GET /v1/tickets/{id}` as the API runs it
-/// (`common::db::tickets::with_log`: the ticket with its log, the users they name and its
-/// client in one statement), replayed by pgbench like [`replay`] on random seeded tickets,
-/// outside a transaction as the API reads them on PostgreSQL.
+/// Reads per second of the statements of `GET /v1/tickets/{id}` as the API runs them
+/// (`common::db::tickets::with_log`: the ticket with its log as JSON, then the users they name;
+/// a seeded ticket has no client, so no client read), replayed by pgbench like [`replay`] on
+/// random seeded tickets, outside a transaction as the API reads them on PostgreSQL.
 pub async fn replay_read(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
     let read = common::db::tickets::with_log_sql().replace("$1", &crate::seed::ticket_id_sql(":n::int"));
-    let script = format!("\\set n random(1, {tickets})\n{read};\n");
+    let users = common::db::users::SELECT;
+    let script = format!("\\set n random(1, {tickets})\n{read} \\gset\n{users} WHERE u.id IN (:noc_id);\n");
     run(url, &script, &["-M", "prepared"], clients, seconds)
 }
 

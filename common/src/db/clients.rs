@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// A client row with the names of what it references.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClientRow {
     pub id: Uuid,
     pub cid: String,
@@ -96,8 +96,7 @@ pub struct ClientFilter {
     pub q: Option<String>,
 }
 
-/// The `SELECT` of a client row, before its `WHERE`.
-pub const SELECT: &str = "SELECT c.id, c.cid, c.customer_type, c.pop, c.name, c.user_code, \
+const SELECT: &str = "SELECT c.id, c.cid, c.customer_type, c.pop, c.name, c.user_code, \
      c.isp_id, i.name AS isp_name, i.initial AS isp_initial, i.brand AS isp_brand, \
      c.status, c.region, c.city_id, a.name AS city_name, a.region AS city_region, a.initial AS city_initial, \
      c.address, c.coordinate, c.active_date, c.service, c.bandwidth, c.bandwidth_unit, \

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// A user with its area, as the API shows it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,

@@ -1,5 +1,5 @@
 //! The ticket document rendered from a [`TicketView`]: the ticket's row, its log, the users they
-//! name and its client, read together (one statement on PostgreSQL).
+//! name and its client, read together (the row and its log in one statement on PostgreSQL).
 
 use std::collections::HashMap;
 

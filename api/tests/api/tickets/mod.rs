@@ -414,12 +414,12 @@ on_both_backends! {
     }
 }
 
-/// On PostgreSQL a document is read in one statement, its log, people and client put together
-/// by the database as JSON; SQLite reads them statement by statement. Both readings of one
-/// ticket, with a client, a reassignment, a verdict, a pending and a photo used before, render
-/// the same document.
+/// On PostgreSQL a document's ticket and log are read in one statement, the log put together by
+/// the database as JSON; SQLite reads them statement by statement. Both readings of one ticket,
+/// with a client, a reassignment, a verdict, a pending and a photo used before, render the same
+/// document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_document_read_in_one_statement_is_the_one_read_statement_by_statement() {
+async fn a_document_whose_log_is_read_as_json_is_the_one_read_statement_by_statement() {
     use common::{db::tickets, document};
     let Some(app) = spawn_app(Backend::Postgres).await else { return };
     app.expect_jobs(common::jobs::ExpirePending::QUEUE); // the pending's end, with no worker to run it

@@ -1,7 +1,7 @@
 //! A ticket's row with all its document names: its log, the users the two name and its client.
-//! One statement on PostgreSQL, where the database puts the log, the users and the client
-//! together as JSON (one round trip whatever the log's length); four on SQLite, whose reads
-//! cost no round trip.
+//! On PostgreSQL the row and its log are one statement, the log put together by the database as
+//! JSON (one round trip whatever the log's length); SQLite, whose reads cost no round trip,
+//! reads them one by one.
 
 #[allow(unused_imports)]
 use super::*;
@@ -20,40 +20,51 @@ pub struct WithLog {
     pub client: Option<ClientRow>,
 }
 
-/// The PostgreSQL statement of [`with_log`], the ticket's id its `$1` (the load benchmark
-/// replays it).
+/// The PostgreSQL statement of [`with_log`]: the ticket's row with its log as a JSON array,
+/// the ticket's id its `$1` (the load benchmark replays it).
 pub fn with_log_sql() -> String {
     format!(
-        "WITH t AS (SELECT {COLUMNS} FROM tickets WHERE id = $1), \
-         l AS (SELECT {log}, {check} FROM ticket_logs l WHERE ticket_id = $1) \
-         SELECT t.*, \
-         (SELECT COALESCE(json_agg(l ORDER BY l.seq), '[]') FROM l) AS logs, \
-         (SELECT COALESCE(json_agg(u), '[]') FROM ({users} WHERE u.id IN \
-         (SELECT noc_id FROM t UNION SELECT foc_id FROM t UNION SELECT actor_id FROM l \
-         UNION SELECT foc_before_id FROM l)) u) AS people, \
-         (SELECT row_to_json(c) FROM ({clients} WHERE c.id = (SELECT client_id FROM t)) c) AS client \
-         FROM t",
+        "SELECT {COLUMNS}, (SELECT COALESCE(json_agg(l ORDER BY l.seq), '[]') FROM \
+         (SELECT {log}, {check} FROM ticket_logs l WHERE ticket_id = $1) l) AS logs \
+         FROM tickets WHERE id = $1",
         log = super::logs::LOG_COLUMNS,
         check = StoredCheck::COLUMNS,
-        users = users::SELECT,
-        clients = clients::SELECT,
     )
 }
 
 /// Reads a ticket with its log, the users they name and its client; `None` when there is no
-/// such ticket. A read that takes no lock ([`db_read!`](crate::db_read)).
+/// such ticket. On PostgreSQL the row and its log are one statement, the users another (and the
+/// client a third, when there is one); reads that take no lock ([`db_read!`](crate::db_read)).
 pub async fn with_log(tx: &mut Tx, id: Uuid) -> Result<Option<WithLog>, DomainError> {
-    if matches!(tx.read_conn().await?, Conn::Postgres(_)) {
-        return with_log_in_one(tx, id).await;
+    if !matches!(tx.read_conn().await?, Conn::Postgres(_)) {
+        return with_log_by_statements(tx, id).await;
     }
-    with_log_by_statements(tx, id).await
+    use sqlx::types::Json;
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        #[sqlx(flatten)]
+        row: TicketRow,
+        logs: Json<Vec<LogRow>>,
+    }
+    let sql = with_log_sql();
+    let found = db_read!(tx, |c| sqlx::query_as::<_, Found>(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?);
+    let Some(Found { row, logs }) = found else { return Ok(None) };
+    Ok(Some(named(tx, row, logs.0).await?))
 }
 
 /// [`with_log`] statement by statement: the ticket, its log, the users they name, its client.
-/// SQLite's reading; on PostgreSQL the tests compare it with the one statement.
+/// SQLite's reading; on PostgreSQL the tests compare it with the log read as JSON.
 pub async fn with_log_by_statements(tx: &mut Tx, id: Uuid) -> Result<Option<WithLog>, DomainError> {
     let Some(row) = get(tx, id).await? else { return Ok(None) };
     let logs = super::logs(tx, id).await?;
+    Ok(Some(named(tx, row, logs).await?))
+}
+
+/// A ticket and its log with the users they name and its client.
+async fn named(tx: &mut Tx, row: TicketRow, logs: Vec<LogRow>) -> Result<WithLog, DomainError> {
     let mut ids: Vec<Uuid> = [Some(row.noc_id), row.state.foc_id].into_iter().flatten().collect();
     ids.extend(logs.iter().flat_map(|l| [l.actor_id, l.foc_before_id]).flatten());
     ids.sort();
@@ -63,28 +74,5 @@ pub async fn with_log_by_statements(tx: &mut Tx, id: Uuid) -> Result<Option<With
         Some(cid) => clients::get(tx, cid).await?,
         None => None,
     };
-    Ok(Some(WithLog { row, logs, people, client }))
-}
-
-async fn with_log_in_one(tx: &mut Tx, id: Uuid) -> Result<Option<WithLog>, DomainError> {
-    use sqlx::types::Json;
-    #[derive(sqlx::FromRow)]
-    struct Found {
-        #[sqlx(flatten)]
-        row: TicketRow,
-        logs: Json<Vec<LogRow>>,
-        people: Json<Vec<UserRow>>,
-        client: Option<Json<ClientRow>>,
-    }
-    let sql = with_log_sql();
-    let found = db_read!(tx, |c| sqlx::query_as::<_, Found>(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(id)
-        .fetch_optional(&mut *c)
-        .await?);
-    Ok(found.map(|f| WithLog {
-        row: f.row,
-        logs: f.logs.0,
-        people: f.people.0,
-        client: f.client.map(|c| c.0),
-    }))
+    Ok(WithLog { row, logs, people, client })
 }
