@@ -30,9 +30,14 @@ pub struct TicketView {
 /// Reads a ticket's view; `None` when there is no such ticket. A fixed number of statements
 /// whatever the log's length ([`tickets::with_log`]).
 pub async fn load_view(tx: &mut Tx, id: Uuid) -> Result<Option<TicketView>, DomainError> {
-    let Some(found) = tickets::with_log(tx, id).await? else { return Ok(None) };
-    let people = found.people.into_iter().map(|u| (u.id, u)).collect();
-    Ok(Some(TicketView { row: found.row, logs: found.logs, people, client: found.client }))
+    Ok(tickets::with_log(tx, id).await?.map(TicketView::from))
+}
+
+impl From<tickets::WithLog> for TicketView {
+    fn from(w: tickets::WithLog) -> Self {
+        let people = w.people.into_iter().map(|u| (u.id, u)).collect();
+        TicketView { row: w.row, logs: w.logs, people, client: w.client }
+    }
 }
 
 /// Loads and renders a ticket's document; `None` when there is no such ticket.

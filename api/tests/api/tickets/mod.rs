@@ -447,10 +447,7 @@ async fn a_document_whose_log_is_read_as_json_is_the_one_read_statement_by_state
     db.close().await;
 
     let now = chrono::Utc::now();
-    let render = |w: tickets::WithLog| {
-        let people = w.people.into_iter().map(|u| (u.id, u)).collect();
-        document::render(&document::TicketView { row: w.row, logs: w.logs, people, client: w.client }, now)
-    };
+    let render = |w: tickets::WithLog| document::render(&document::TicketView::from(w), now);
     let (one, parts) = (render(one), render(parts));
     assert_eq!(one, parts);
     assert!(one.client.cid.is_some() && one.foc.is_some(), "{one:?}");
