@@ -62,7 +62,7 @@ impl StoredCheck {
     }
 }
 
-pub(super) const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
+const LOG_COLUMNS: &str = "id, seq, card_type, status_name, title, description, actor_id, actor_name, actor_photo, \
      evidence_id, need_approval, is_approved, approval_remark, remark, location_coordinate, media_url, \
      pending_minutes, pending_category, cancel_category, is_resumed, foc_before_id, created_at";
 
@@ -175,7 +175,7 @@ pub async fn update_logs(tx: &mut Tx, ticket: Uuid, updates: &[LogUpdate]) -> Re
     Ok(())
 }
 
-/// The statement of [`logs`], `$1` the ticket (the load benchmark replays it).
+/// The statement of [`logs`], `$1` the ticket (the document's read takes it as a subquery).
 pub fn logs_sql() -> String {
     format!(
         "SELECT {LOG_COLUMNS}, {} FROM ticket_logs l WHERE ticket_id = $1 ORDER BY seq",

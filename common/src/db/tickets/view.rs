@@ -24,11 +24,9 @@ pub struct WithLog {
 /// the ticket's id its `$1` (the load benchmark replays it).
 pub fn with_log_sql() -> String {
     format!(
-        "SELECT {COLUMNS}, (SELECT COALESCE(json_agg(l ORDER BY l.seq), '[]') FROM \
-         (SELECT {log}, {check} FROM ticket_logs l WHERE ticket_id = $1) l) AS logs \
+        "SELECT {COLUMNS}, (SELECT COALESCE(json_agg(l ORDER BY l.seq), '[]') FROM ({}) l) AS logs \
          FROM tickets WHERE id = $1",
-        log = super::logs::LOG_COLUMNS,
-        check = StoredCheck::COLUMNS,
+        logs_sql(),
     )
 }
 
