@@ -117,6 +117,9 @@ pub struct Tx {
     unopened: bool,
     /// The webhooks and the events each follows, once read ([`webhooks::following`]).
     webhooks: Option<Vec<(uuid::Uuid, Vec<crate::domain::webhook::WebhookEvent>)>>,
+    /// A command's writes went, without `BEGIN`, as one statement that committed by itself
+    /// ([`Tx::send_numbered`]): nothing more may be written in it.
+    sent_alone: bool,
 }
 
 /// Writes of a PostgreSQL transaction that answer nothing (a log entry, a live-feed row),
@@ -209,13 +212,17 @@ impl Deferred {
                 self.guards.iter().map(|g| format!("EXISTS (SELECT 1 FROM w{g})")).collect();
             format!("SELECT cgs_expect_row({})", written.join(" AND "))
         });
-        let (main, with) = match &guard {
-            Some(g) => (g.as_str(), &self.parts[..]),
+        match &guard {
+            Some(g) => Self::with_parts(&self.parts, g),
             None => {
                 let (last, rest) = self.parts.split_last().expect("a deferred write");
-                (last.as_str(), rest)
+                Self::with_parts(rest, last)
             }
-        };
+        }
+    }
+
+    /// `main` after the `WITH` parts `with`, the `n`th named `w{n}`.
+    fn with_parts(with: &[String], main: &str) -> String {
         let mut sql = String::new();
         for (i, part) in with.iter().enumerate() {
             sql.push_str(if i == 0 { "WITH " } else { ", " });
@@ -226,6 +233,12 @@ impl Deferred {
         }
         sql.push_str(main);
         sql
+    }
+
+    /// The name the next part pushed takes in the statement (`w{n}`), for a part that reads
+    /// what an earlier one answers.
+    pub(crate) fn next_part(&self) -> String {
+        format!("w{}", self.parts.len())
     }
 }
 
@@ -560,12 +573,18 @@ impl Tx {
             command: false,
             unopened: false,
             webhooks: None,
+            sent_alone: false,
         }
     }
 
     /// Sends `BEGIN` if this command's transaction has not yet: before any statement but its
     /// reads ([`Tx::read_conn`]).
     async fn open(&mut self) -> Result<(), DomainError> {
+        if self.sent_alone {
+            return Err(DomainError::Internal(
+                "a write after the command's statement that committed by itself".into(),
+            ));
+        }
         if !std::mem::take(&mut self.unopened) {
             return Ok(());
         }
@@ -672,6 +691,39 @@ impl Tx {
             }
             r => r.map(drop).map_err(Into::into),
         }
+    }
+
+    /// Sends the deferred writes as one statement whose main part is `main`, a query of what
+    /// they wrote, and answers its one row; under this process's numbering [`Turn`], for writes
+    /// that number a ticket. A command's transaction that has not sent `BEGIN` commits by this
+    /// statement alone, so the month's counter is locked only while it runs, and the turn is
+    /// let go with it; it writes nothing after (its commit only hands the connection back).
+    /// Not for guarded writes.
+    pub(crate) async fn send_numbered<R>(&mut self, main: &str) -> Result<R, DomainError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let deferred = self.deferred.take().unwrap_or_default();
+        if !deferred.guards.is_empty() {
+            return Err(DomainError::Internal("a guarded write sent with a numbering".into()));
+        }
+        let statement = Deferred::with_parts(&deferred.parts, main);
+        let turn = match (&self.turn, &self.numbering) {
+            (None, Some(turn)) => Some(turn.take().await?),
+            _ => None,
+        };
+        let Conn::Postgres(t) = self.usable()? else {
+            return Err(DomainError::Internal("a numbering sent on SQLite".into()));
+        };
+        let row = sqlx::query_as_with::<_, R, _>(sqlx::AssertSqlSafe(statement), deferred.args)
+            .fetch_one(&mut **t)
+            .await?;
+        if self.unopened {
+            self.sent_alone = true;
+        } else if turn.is_some() {
+            self.turn = turn;
+        }
+        Ok(row)
     }
 
     /// Commits; then this process's session caches forget the sessions it changed (other

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Tx;
-use crate::{db_run, domain::webhook::WebhookEvent, error::DomainError};
+use crate::{db_read, db_run, domain::webhook::WebhookEvent, error::DomainError};
 
 /// A registered webhook.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -123,10 +123,11 @@ pub async fn delete(tx: &mut Tx, id: Uuid, now: DateTime<Utc>) -> Result<bool, D
 }
 
 /// The webhooks following `event`. The webhooks are read once per transaction (a creation asks
-/// about two events), and again after the transaction adds or deletes one.
+/// about two events), and again after the transaction adds or deletes one; a ticket command
+/// that has written nothing yet reads them without `BEGIN`.
 pub async fn following(tx: &mut Tx, event: WebhookEvent) -> Result<Vec<Uuid>, DomainError> {
     if tx.webhooks.is_none() {
-        let rows = db_run!(tx, |c| {
+        let rows = db_read!(tx, |c| {
             sqlx::query_as::<_, (Uuid, String)>("SELECT id, events FROM webhooks WHERE deleted_at IS NULL")
                 .fetch_all(&mut *c)
                 .await?

@@ -320,8 +320,9 @@ async fn schedule_expiry(tx: &mut Tx, before: &TicketState, after: &TicketState)
 
 /// Inserts a ticket its caller has checked (a channel's report, [`create`]) with its first log
 /// entry; `t.status` is `Draft` or `Open`. Its number (`prefix`, month, count) comes last: the
-/// month's counter stays locked only from there to the commit (and the
-/// deliveries of `ticket.created`, when a webhook follows it).
+/// month's counter stays locked only from there to the commit (and the deliveries of
+/// `ticket.created`, when a webhook follows it), or, in a ticket command on PostgreSQL, only
+/// while the one statement of its writes runs ([`tickets::insert_numbered`]).
 pub async fn insert(
     tx: &mut Tx,
     effects: Effects,
@@ -347,23 +348,31 @@ async fn insert_detecting(
     let mut state = TicketState::new(t.id, t.region, t.status);
     state.published_at = t.published_at;
     let due = sla::due_at(&state, t.sla_hours);
-    tickets::insert(tx, t, due, now).await?;
     let (title, description) = match t.status {
         Status::Draft => ("Ticket drafted", format!("{} drafted the ticket", who.name)),
         _ => ("Ticket opened", format!("{} opened the ticket", who.name)),
     };
     let first = NewLog::simple(t.status, title, description, now);
+    let detects = outages.filter(|_| t.status == Status::Open && t.client_id.is_some());
+    // Read before anything is written: a command's transaction reads it without `BEGIN`.
+    let hooks = crate::db::webhooks::following(tx, WebhookEvent::TicketCreated).await?;
+    if detects.is_none() && hooks.is_empty() && tx.defers_ticket_writes() {
+        // Nothing to read in between: the log entry, the live-feed row (naming the new
+        // ticket's own state) and the jobs wait, and go with the numbered ticket.
+        tickets::append_logs(tx, t.id, &[first], who).await?;
+        effects.ticket_changed(tx, t.id, Some(&state), now).await?;
+        effects.status_entered(tx, t.id, None, t.status, now).await?;
+        return tickets::insert_numbered(tx, t, due, prefix, now).await;
+    }
+    tickets::insert(tx, t, due, now).await?;
     tickets::append_logs(tx, t.id, &[first], who).await?;
-    if let Some(settings) = outages
-        && t.status == Status::Open
-        && t.client_id.is_some()
+    if let Some(settings) = detects
         && let Some(row) = tickets::get(tx, t.id).await?
     {
         super::outages::detect(tx, settings, &row, now).await?;
     }
     effects.ticket_changed(tx, t.id, None, now).await?;
     effects.status_entered(tx, t.id, None, t.status, now).await?;
-    let hooks = crate::db::webhooks::following(tx, WebhookEvent::TicketCreated).await?;
     let row = tickets::number(tx, t.id, prefix, now).await?;
     super::webhooks::emit_to(tx, &hooks, &[t.id], WebhookEvent::TicketCreated, Default::default(), now)
         .await?;

@@ -41,15 +41,43 @@ on_both_backends! {
     async fn fifty_creations_at_once_get_distinct_contiguous_numbers(app) {
         let c = cast(&app).await;
         let results = futures_join((0..50).map(|_| app.post("/v1/tickets", &c.noc, new_ticket(None)))).await;
-        let mut numbers: Vec<u32> = results
-            .iter()
-            .map(|a| {
-                a.expect(201);
-                a.result()["ticketId"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap()
-            })
-            .collect();
-        numbers.sort();
-        assert_eq!(numbers, (1..=50).collect::<Vec<u32>>());
+        assert_eq!(created_numbers(&results), (1..=50).collect::<Vec<u32>>());
+    }
+
+    async fn creations_with_and_without_a_key_at_once_get_contiguous_numbers_and_like_documents(app) {
+        // On PostgreSQL a creation without a key is one statement that commits by itself; one
+        // with a key numbers its ticket in a transaction begun by the key's claim.
+        let c = cast(&app).await;
+        let create = |i: usize| {
+            let mut req = app.client.post(app.url("/v1/tickets")).bearer_auth(&c.noc).json(&new_ticket(None));
+            if i.is_multiple_of(2) {
+                req = req.header("Idempotency-Key", format!("mixed-{i}"));
+            }
+            async move { TestApp::answer(req.send().await.unwrap()).await }
+        };
+        let results = futures_join((0..40).map(create)).await;
+        assert_eq!(created_numbers(&results), (1..=40).collect::<Vec<u32>>());
+        // Both ways write the same ticket: its document differs only in its id, number and times.
+        fn strip(v: &mut Value) {
+            match v {
+                Value::Object(m) => {
+                    m.retain(|k, _| !matches!(k.as_str(), "id" | "ticketId" | "documentId" | "timestamp") && !k.ends_with("At"));
+                    m.values_mut().for_each(strip);
+                }
+                Value::Array(a) => a.iter_mut().for_each(strip),
+                _ => {}
+            }
+        }
+        let (mut keyed, mut plain) = (doc(&app, &results[0].id()).await, doc(&app, &results[1].id()).await);
+        assert_eq!(plain["ticketLogs"].as_array().unwrap().len(), 1, "{plain}");
+        strip(&mut keyed);
+        strip(&mut plain);
+        assert_eq!(keyed, plain);
+        // And both are in the live feed's log, with the NOC's region and the ticket's status.
+        assert_eq!(app.scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_events").await, 40);
+        let named = "SELECT CAST(COUNT(*) AS BIGINT) FROM ticket_events \
+                     WHERE region = 'West' AND status = 'Open' AND foc_id IS NULL";
+        assert_eq!(app.scalar(named).await, 40);
     }
 
     async fn a_retry_with_the_same_idempotency_key_replays_and_changes_nothing(app) {
@@ -88,6 +116,19 @@ on_both_backends! {
         let long = app.client.post(app.url("/v1/tickets")).bearer_auth(&c.noc).header("Idempotency-Key", "k".repeat(201)).json(&new_ticket(None)).send().await.unwrap();
         TestApp::answer(long).await.expect(400);
     }
+}
+
+/// The counts in the numbers of the tickets `results` created (each a 201), in order.
+fn created_numbers(results: &[Answer]) -> Vec<u32> {
+    let mut numbers: Vec<u32> = results
+        .iter()
+        .map(|a| {
+            a.expect(201);
+            a.result()["ticketId"].as_str().unwrap().rsplit('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    numbers.sort();
+    numbers
 }
 
 /// Runs the futures concurrently and returns their outputs in order.

@@ -15,21 +15,14 @@ pub async fn number(
     prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<TicketRow, DomainError> {
-    let next = |month: &str| {
-        format!(
-            "INSERT INTO ticket_counters (month, count) VALUES ({month}, 1) \
-             ON CONFLICT (month) DO UPDATE SET count = ticket_counters.count + 1 RETURNING count"
-        )
-    };
-    let month = now.format("%Y-%m").to_string();
-    let head = format!("{prefix}-{}-", now.format("%Y%m"));
+    let (month, head) = month_and_head(prefix, now);
     tx.numbering_turn().await?;
     match tx.conn().await? {
         Conn::Postgres(t) => {
             let sql = format!(
-                "WITH n AS ({}) UPDATE tickets SET ticket_id = $3 || lpad(n.count::text, greatest(4, length(n.count::text)), '0') \
+                "WITH n AS ({}) UPDATE tickets SET ticket_id = $3 || {NUMBER} \
                  FROM n WHERE tickets.id = $1 RETURNING {COLUMNS}",
-                next("$2")
+                next_count("$2")
             );
             Ok(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(sql))
                 .bind(id)
@@ -40,8 +33,10 @@ pub async fn number(
         }
         // SQLite has no INSERT in WITH; its write transaction holds the lock from its start.
         Conn::Sqlite(t) => {
-            let n: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(next("$1"))).bind(&month).fetch_one(&mut **t).await?;
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(next_count("$1")))
+                .bind(&month)
+                .fetch_one(&mut **t)
+                .await?;
             Ok(sqlx::query_as::<_, TicketRow>(sqlx::AssertSqlSafe(format!(
                 "UPDATE tickets SET ticket_id = $2 WHERE id = $1 RETURNING {COLUMNS}"
             )))
@@ -51,6 +46,22 @@ pub async fn number(
             .await?)
         }
     }
+}
+
+/// The statement that counts one more ticket of the month `$month` and answers the count.
+fn next_count(month: &str) -> String {
+    format!(
+        "INSERT INTO ticket_counters (month, count) VALUES ({month}, 1) \
+         ON CONFLICT (month) DO UPDATE SET count = ticket_counters.count + 1 RETURNING count"
+    )
+}
+
+/// A ticket number's digits from the count `n.count`: at least four, zero-padded.
+const NUMBER: &str = "lpad(n.count::text, greatest(4, length(n.count::text)), '0')";
+
+/// The counter's month of `now`, and the head of the numbers taken in it (`CGS-202612-`).
+fn month_and_head(prefix: &str, now: DateTime<Utc>) -> (String, String) {
+    (now.format("%Y-%m").to_string(), format!("{prefix}-{}-", now.format("%Y%m")))
 }
 
 /// The count of a month's tickets so far.
@@ -88,6 +99,23 @@ macro_rules! bind_descriptive {
     };
 }
 
+/// Binds the values of [`new_ticket_sql`]: `$number` is its `$20`.
+macro_rules! bind_new_ticket {
+    ($q:expr, $t:expr, $number:expr, $due:expr, $now:expr) => {
+        bind_descriptive!($q.bind($t.id), $t)
+            .bind($number)
+            .bind($t.noc_id)
+            .bind($t.status)
+            .bind($t.published_at)
+            .bind($due)
+            .bind($now)
+            .bind($t.outage.is_some())
+            .bind($t.outage.as_ref().map(|o| o.level))
+            .bind($t.outage.as_ref().map(|o| o.key.clone()))
+            .bind($t.outage.as_ref().map(|o| o.name.clone()))
+    };
+}
+
 /// The columns [`bind_descriptive`] binds, from `$2`.
 const DESCRIPTIVE: [&str; 18] = [
     "region",
@@ -110,38 +138,71 @@ const DESCRIPTIVE: [&str; 18] = [
     "splitter_location",
 ];
 
+/// The insert of a new ticket whose values [`bind_new_ticket`] binds: `{open}` the values
+/// `{close}`, the ticket's number `ticket_id` written as `number`.
+fn new_ticket_sql(open: &str, number: &str, close: &str) -> String {
+    let params: Vec<String> = (2..2 + DESCRIPTIVE.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO tickets (id, {cols}, ticket_id, noc_id, status, published_at, sla_due_at, created_at, updated_at, \
+         version, need_validate, link_check_approved, canceled, total_pending_seconds, work_pending_seconds, \
+         is_outage, outage_level, outage_element, outage_name) \
+         {open}$1, {params}, {number}, $21, $22, $23, $24, $25, $25, 1, FALSE, FALSE, FALSE, 0, 0, $26, $27, $28, $29{close}",
+        cols = DESCRIPTIVE.join(", "),
+        params = params.join(", "),
+    )
+}
+
+/// Inserts a new ticket, numbered later by [`number`] (its `ticket_id` its id meanwhile).
 pub async fn insert(
     tx: &mut Tx,
     t: &NewTicket,
     sla_due_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(), DomainError> {
-    let params: Vec<String> = (2..2 + DESCRIPTIVE.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO tickets (id, {cols}, ticket_id, noc_id, status, published_at, sla_due_at, created_at, updated_at, \
-         version, need_validate, link_check_approved, canceled, total_pending_seconds, work_pending_seconds, \
-         is_outage, outage_level, outage_element, outage_name) \
-         VALUES ($1, {params}, $20, $21, $22, $23, $24, $25, $25, 1, FALSE, FALSE, FALSE, 0, 0, $26, $27, $28, $29)",
-        cols = DESCRIPTIVE.join(", "),
-        params = params.join(", "),
-    );
+    let sql = new_ticket_sql("VALUES (", "$20", ")");
     db_run!(tx, |c| {
-        bind_descriptive!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(t.id), t)
-            // Numbered by [`number`] once everything else is written.
-            .bind(t.id.to_string())
-            .bind(t.noc_id)
-            .bind(t.status)
-            .bind(t.published_at)
-            .bind(sla_due_at)
-            .bind(now)
-            .bind(t.outage.is_some())
-            .bind(t.outage.as_ref().map(|o| o.level))
-            .bind(t.outage.as_ref().map(|o| o.key.as_str()))
-            .bind(t.outage.as_ref().map(|o| o.name.as_str()))
-            .execute(&mut *c)
-            .await?;
+        bind_new_ticket!(
+            sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
+            t,
+            t.id.to_string(),
+            sla_due_at,
+            now
+        )
+        .execute(&mut *c)
+        .await?;
     });
     Ok(())
+}
+
+/// [`insert`] and [`number`] at once, in a ticket command's transaction on PostgreSQL
+/// ([`Tx::defers_ticket_writes`]): the writes waiting in it and the new ticket, numbered, go as
+/// one statement, which takes the month's counter ([`Tx::send_numbered`]). A command that has
+/// not begun (no other write before) commits by it, so the counter stays locked only while it
+/// runs. Elsewhere the caller inserts, writes the rest, then numbers.
+pub async fn insert_numbered(
+    tx: &mut Tx,
+    t: &NewTicket,
+    sla_due_at: Option<DateTime<Utc>>,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<TicketRow, DomainError> {
+    let (month, head) = month_and_head(prefix, now);
+    let outside = || DomainError::Internal("a numbered insert outside a ticket command".into());
+    if !tx.defers_ticket_writes() {
+        return Err(outside());
+    }
+    let w = tx.deferring().ok_or_else(outside)?;
+    let counter = w.next_part();
+    w.push(&next_count("$1"));
+    w.bind(month)?;
+    let ticket = w.next_part();
+    w.push(&new_ticket_sql(
+        "SELECT ",
+        &format!("$20 || {NUMBER}"),
+        &format!(" FROM {counter} AS n RETURNING {COLUMNS}"),
+    ));
+    bind_new_ticket!(w.chained(), t, head, sla_due_at, now).done()?;
+    tx.send_numbered(&format!("SELECT {COLUMNS} FROM {ticket}")).await
 }
 
 /// Rewrites the descriptive fields of a draft (and its schedule) if it is still a draft at
