@@ -11,8 +11,9 @@ use crate::{
     error::DomainError,
 };
 
-/// Records a change of ticket `id`. `before` is the ticket's state before the change; `None`
-/// when the change leaves region, status and technician as they are (or creates the ticket).
+/// Records a change of ticket `id`. `before` is the ticket's state before the change, or a new
+/// ticket's first state (the row it would read back); `None` when the change leaves region,
+/// status and technician as they are, or creates the ticket (the row is read from `tickets`).
 pub async fn record(
     tx: &mut Tx,
     id: Uuid,
