@@ -2,7 +2,8 @@
 //! concurrent clients over loopback; prints latency percentiles and throughput per operation,
 //! the server's RSS, and on PostgreSQL the database's own ceiling (pgbench with a transaction
 //! shaped like one transition) with our transitions/s as a ratio of it, and what PostgreSQL alone
-//! makes of our transition's and our document read's statements (pgbench replaying them).
+//! makes of our transition's and our document read's statements (pgbench replaying them); after
+//! each of those phases, where the CPU went per operation ([`crate::cpu`]).
 
 use std::{
     process::{Child, Command, Stdio},
@@ -17,6 +18,8 @@ use anyhow::{Context, bail};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
+
+use crate::cpu::Cpu;
 
 /// What to run.
 pub struct Load {
@@ -198,6 +201,7 @@ async fn timed<T>(
 
 pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> {
     let (url, backend) = crate::database(load.postgres.clone()).await?;
+    let on_postgres = load.postgres.is_some();
     let port = peers::reserve_port();
     let base = format!("http://127.0.0.1:{port}");
     // The schema first, then the seed, then the server.
@@ -270,6 +274,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     // Ticket creation. The new tickets, open in the technicians' region, are those the status
     // flows then work on.
     let open = Arc::new(Mutex::new(Vec::new()));
+    let cpu = Cpu::now(Some(pid), on_postgres);
     let (mut created, elapsed) = phase(load.concurrency, load.seconds, |_, samples, stop| {
         let (client, noc, body, open) = (client.clone(), noc.clone(), new_ticket.clone(), open.clone());
         async move {
@@ -284,11 +289,13 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     let created_per_s = created.0.len() as f64 / elapsed.as_secs_f64();
     created.report("POST /v1/tickets", elapsed);
+    println!("    {}", cpu.per_op(&Cpu::now(Some(pid), on_postgres), created.0.len()));
 
     // Complete status flows: each client its own technician, on the tickets just created (a
     // client that runs out creates one).
     let steps = ["checking", "pullingCable", "jointing", "tidying"];
     let inline = Arc::new(AtomicU64::new(0));
+    let cpu = Cpu::now(Some(pid), on_postgres);
     let (mut transitions, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
         let (client, noc, foc, body, open, inline) =
             (client.clone(), noc.clone(), focs[i].clone(), new_ticket.clone(), open.clone(), inline.clone());
@@ -349,7 +356,12 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     })
     .await;
     let transitions_per_s = transitions.0.len() as f64 / elapsed.as_secs_f64();
+    // Each flow also reads its ticket once (the evidence's id), untimed: counted with the
+    // transitions here.
+    let flows = transitions.0.len() / (4 + steps.len());
+    let cpu_line = cpu.per_op(&Cpu::now(Some(pid), on_postgres), transitions.0.len() + flows);
     transitions.report("status transitions", elapsed);
+    println!("    {cpu_line} (the flows' untimed reads of their ticket counted as ops)");
     let inline = inline.load(Ordering::SeqCst);
     if inline > 0 {
         println!("    ({inline} flows created their ticket, the creation phase's tickets ran out)");
@@ -395,6 +407,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         lists.report(&label, elapsed);
     }
 
+    let cpu = Cpu::now(Some(pid), on_postgres);
     let (mut gets, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
         let (client, token, ids) = (client.clone(), admin.clone(), ids.clone());
         async move {
@@ -410,6 +423,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     let gets_per_s = gets.0.len() as f64 / elapsed.as_secs_f64();
     gets.report("GET /v1/tickets/{id}", elapsed);
+    println!("    {}", cpu.per_op(&Cpu::now(Some(pid), on_postgres), gets.0.len()));
     println!(
         "  creations {:.2}x the transitions' throughput; GET /v1/tickets/{{id}} {:.1}x",
         created_per_s / transitions_per_s,
@@ -423,27 +437,34 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     );
 
     if let Some(server) = &load.postgres {
-        let tps = crate::pgbench::ceiling(server, load.concurrency, load.seconds).await?;
+        let ceiling = crate::pgbench::ceiling(server, load.concurrency, load.seconds).await?;
+        let tps = ceiling.tps;
         println!(
             "  pgbench ceiling (update 1 row + insert 1 row + insert 1 job row), {} clients: {tps:.0} tps; \
              our transitions: {transitions_per_s:.0}/s = {:.0}% of it",
             load.concurrency,
             transitions_per_s / tps * 100.0
         );
-        let replayed = crate::pgbench::replay(&url, load.tickets, load.concurrency, load.seconds).await?;
+        println!("    {}", ceiling.cpu);
+        let replay = crate::pgbench::replay(&url, load.tickets, load.concurrency, load.seconds).await?;
+        let replayed = replay.tps;
         println!(
             "  pgbench replaying a transition's statements (the read; the update with its log entry and \
              live-feed row as one statement) without the API, {} clients: {replayed:.0} tps = {:.0}% of the ceiling",
             load.concurrency,
             replayed / tps * 100.0
         );
-        let read = crate::pgbench::replay_read(&url, load.tickets, load.concurrency, load.seconds).await?;
+        println!("    {}", replay.cpu);
+        let replay_read =
+            crate::pgbench::replay_read(&url, load.tickets, load.concurrency, load.seconds).await?;
+        let read = replay_read.tps;
         println!(
             "  pgbench replaying GET /v1/tickets/{{id}}'s statements (the ticket with its log, the users) without the API, {} \
              clients: {read:.0}/s; our GET /v1/tickets/{{id}}: {gets_per_s:.0}/s = {:.0}% of it",
             load.concurrency,
             gets_per_s / read * 100.0
         );
+        println!("    {}", replay_read.cpu);
     }
     drop(api);
     crate::cleanup(&url);

@@ -9,6 +9,7 @@
 //! `cgs-bench hostile [--postgres URL]`: the `cgs-api` binary under a login flood and a streamed
 //! 100 MiB body (read latency idle and flooded, RSS before and after).
 
+mod cpu;
 mod hostile;
 mod load;
 mod outage;

@@ -20,8 +20,15 @@ INSERT INTO j (queue, payload, run_at, status) VALUES ('cgs.sync_ticket', '\\x7b
 END;
 ";
 
-/// Transactions per second pgbench reaches with `clients` connections for `seconds`.
-pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+/// What pgbench made of a script: transactions per second, and where the CPU went meanwhile
+/// ([`crate::cpu::Cpu::per_op`], per transaction).
+pub struct Run {
+    pub tps: f64,
+    pub cpu: String,
+}
+
+/// What pgbench reaches with the ceiling's transaction, `clients` connections for `seconds`.
+pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Result<Run> {
     use sqlx::Connection;
     let name = format!("cgs_test_pgbench_{}", uuid::Uuid::new_v4().simple());
     let mut c = sqlx::PgConnection::connect(server).await?;
@@ -35,7 +42,7 @@ pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Resu
     tps
 }
 
-/// Transactions per second of the statements of one ticket transition as the API runs them
+/// What pgbench makes of the statements of one ticket transition as the API runs them
 /// (`common::db::Db::begin_command`: the read of `common::db::tickets::get_watched` without
 /// `BEGIN`, then the state's version-guarded update with the log entry and the live-feed row as
 /// one statement of deferred writes committed by itself, see `common::db::Tx`; the session
@@ -43,7 +50,7 @@ pub async fn ceiling(server: &str, clients: usize, seconds: u64) -> anyhow::Resu
 /// `seconds` on the load benchmark's database `url` (tickets `SEED-1` to `SEED-<tickets>`), as
 /// prepared statements like the app's. Each transaction reads a random seeded ticket, writes
 /// its state guarded by its version, and appends a technician's log entry with a live-feed row.
-pub async fn replay(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+pub async fn replay(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<Run> {
     let user = technician(url).await?;
     let columns = common::db::tickets::COLUMNS;
     // Each client its own tickets, as each of the load's clients works on its own: of two
@@ -64,11 +71,11 @@ SELECT cgs_expect_row(EXISTS (SELECT 1 FROM w0));
     run(url, &script, &["-M", "prepared", "-D", &uid], clients, seconds)
 }
 
-/// Reads per second of the statements of `GET /v1/tickets/{id}` as the API runs them
+/// What pgbench makes of the statements of `GET /v1/tickets/{id}` as the API runs them
 /// (`common::db::tickets::with_log`: the ticket with its log as JSON, then the users they name;
 /// a seeded ticket has no client, so no client read), replayed by pgbench like [`replay`] on
 /// random seeded tickets, outside a transaction as the API reads them on PostgreSQL.
-pub async fn replay_read(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<f64> {
+pub async fn replay_read(url: &str, tickets: u64, clients: usize, seconds: u64) -> anyhow::Result<Run> {
     let read = common::db::tickets::with_log_sql().replace("$1", &crate::seed::ticket_id_sql(":n::int"));
     let users = common::db::users::SELECT;
     let script = format!("\\set n random(1, {tickets})\n{read} \\gset\n{users} WHERE u.id IN (:noc_id);\n");
@@ -87,10 +94,11 @@ async fn technician(url: &str) -> anyhow::Result<uuid::Uuid> {
     Ok(user)
 }
 
-/// Runs pgbench with `script` on `url` and returns its transactions per second.
-fn run(url: &str, script: &str, args: &[&str], clients: usize, seconds: u64) -> anyhow::Result<f64> {
+/// Runs pgbench with `script` on `url`: its transactions per second, and where the CPU went.
+fn run(url: &str, script: &str, args: &[&str], clients: usize, seconds: u64) -> anyhow::Result<Run> {
     let path = std::env::temp_dir().join(format!("cgs-pgbench-{}.sql", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, script)?;
+    let cpu = crate::cpu::Cpu::now(None, true);
     let out = std::process::Command::new(pgbench_path())
         .args(["-n", "-f"])
         .arg(&path)
@@ -98,15 +106,29 @@ fn run(url: &str, script: &str, args: &[&str], clients: usize, seconds: u64) -> 
         .args(["-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), url])
         .output()
         .context("running pgbench (Debian: postgresql-contrib or the server package)");
+    let cpu_after = crate::cpu::Cpu::now(None, true);
     let _ = std::fs::remove_file(&path);
     let out = out?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!("pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
     }
-    text.lines()
+    let tps = text
+        .lines()
         .find_map(|l| l.trim().strip_prefix("tps = ").and_then(|v| v.split_whitespace().next()?.parse().ok()))
-        .with_context(|| format!("no tps in pgbench's output: {text}"))
+        .with_context(|| format!("no tps in pgbench's output: {text}"))?;
+    let transactions = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("number of transactions actually processed: ")?
+                .split('/')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .with_context(|| format!("no transaction count in pgbench's output: {text}"))?;
+    Ok(Run { tps, cpu: cpu.per_op(&cpu_after, transactions) })
 }
 
 fn pgbench_path() -> std::path::PathBuf {
