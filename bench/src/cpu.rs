@@ -69,7 +69,11 @@ struct Process {
 
 /// The process `pid` (a number, or `self`) from `/proc/<pid>/stat`.
 fn process(pid: &str) -> Option<Process> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// A `/proc/<pid>/stat` line's CPU times.
+fn parse_stat(stat: &str) -> Option<Process> {
     // The fields after the command's name, which is in parentheses and may hold spaces: state is
     // the 3rd field of the line, utime the 14th, stime, cutime and cstime after it.
     let fields: Vec<u64> =
@@ -109,19 +113,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stat_line_gives_the_times_after_a_name_with_spaces_and_parentheses() {
+        let line = "4242 (postgres: a (b) c) S 1 4242 4242 0 -1 4194560 1 2 3 4 17 5 30 40 20 0 1 0 9 0";
+        let p = parse_stat(line).expect("parsed");
+        assert_eq!((p.own, p.reaped), (17 + 5, 30 + 40));
+    }
+
+    #[test]
     fn this_process_and_the_machine_count_time() {
         let before = Cpu::now(Some(std::process::id()), false);
-        // Spin a little so the counters move.
+        // Spins until the counters move (a tick is 10 ms of CPU), at most 10 s on a busy machine.
         let t0 = std::time::Instant::now();
         let mut x = 0u64;
-        while t0.elapsed() < std::time::Duration::from_millis(120) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let mut after = before;
+        let moved = |a: &Cpu| a.own > before.own && a.api > before.api && a.busy > before.busy;
+        while !moved(&after) && t0.elapsed() < std::time::Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            after = Cpu::now(Some(std::process::id()), false);
         }
         std::hint::black_box(x);
-        let after = Cpu::now(Some(std::process::id()), false);
         assert!(after.own > before.own, "{before:?} {after:?}");
-        assert!(after.api > before.api);
-        assert!(after.total > before.total);
+        assert!(after.api > before.api, "the process given as the API is this one: {before:?} {after:?}");
+        assert!(after.total > before.total && after.busy > before.busy, "{before:?} {after:?}");
         let line = before.per_op(&after, 10);
         assert!(line.starts_with("CPU per op: cgs-api "), "{line}");
         assert!(!line.contains("PostgreSQL"), "{line}");
