@@ -357,7 +357,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     let transitions_per_s = transitions.0.len() as f64 / elapsed.as_secs_f64();
     // Each flow also reads its ticket once (the evidence's id), untimed: counted with the
-    // transitions here.
+    // transitions here. A flow times accept, onTheWay, checkedIn and the verdict, then its steps.
     let flows = transitions.0.len() / (4 + steps.len());
     let cpu_line = cpu.per_op(&Cpu::now(Some(pid), on_postgres), transitions.0.len() + flows);
     transitions.report("status transitions", elapsed);
