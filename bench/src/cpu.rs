@@ -7,13 +7,13 @@
 /// Cumulative CPU time in clock ticks, as `/proc` counts it.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Cpu {
-    api: u64,
-    postgres: u64,
+    /// The API process's, when one runs (pgbench's runs have none).
+    api: Option<u64>,
+    /// PostgreSQL's, when it serves the phase (not on SQLite, where the API is the database).
+    postgres: Option<u64>,
     own: u64,
     busy: u64,
     total: u64,
-    /// PostgreSQL serves the phase (not so on SQLite, where the API process is the database).
-    with_postgres: bool,
 }
 
 /// `/proc`'s clock ticks per second (`USER_HZ`, 100 on Linux whatever the kernel's own rate).
@@ -25,33 +25,31 @@ impl Cpu {
     pub(crate) fn now(api: Option<u32>, with_postgres: bool) -> Cpu {
         let (busy, total) = machine().unwrap_or_default();
         Cpu {
-            api: api.and_then(|pid| process(&pid.to_string())).map_or(0, |p| p.own),
-            postgres: postgres(),
+            api: api.map(|pid| process(&pid.to_string()).map_or(0, |p| p.own)),
+            postgres: with_postgres.then(postgres),
             own: process("self").map_or(0, |p| p.own),
             busy,
             total,
-            with_postgres,
         }
     }
 
     /// What went to each part from `self` to `later`, per operation of `ops`.
     pub(crate) fn per_op(&self, later: &Cpu, ops: usize) -> String {
         let d = |a: u64, b: u64| b.saturating_sub(a);
-        let (api, postgres, own) =
-            (d(self.api, later.api), d(self.postgres, later.postgres), d(self.own, later.own));
-        let busy = d(self.busy, later.busy);
-        let postgres = if self.with_postgres { postgres } else { 0 };
-        let rest = busy.saturating_sub(api + postgres + own);
+        let both = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| d(a, b));
+        let (api, postgres) = (both(self.api, later.api), both(self.postgres, later.postgres));
+        let (own, busy) = (d(self.own, later.own), d(self.busy, later.busy));
+        let rest = busy.saturating_sub(api.unwrap_or(0) + postgres.unwrap_or(0) + own);
         let us = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / ops.max(1) as f64;
         let busy_pct = busy as f64 / d(self.total, later.total).max(1) as f64 * 100.0;
         let mut parts = Vec::new();
-        if api > 0 {
+        if let Some(api) = api {
             parts.push(format!("cgs-api {:.0} µs", us(api)));
         }
-        if self.with_postgres {
+        if let Some(postgres) = postgres {
             parts.push(format!("PostgreSQL {:.0} µs", us(postgres)));
         }
-        if api > 0 {
+        if api.is_some() {
             parts.push(format!("the load's clients {:.0} µs", us(own)));
             parts.push(format!("the rest {:.0} µs", us(rest)));
         } else {

@@ -201,7 +201,6 @@ async fn timed<T>(
 
 pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> {
     let (url, backend) = crate::database(load.postgres.clone()).await?;
-    let on_postgres = load.postgres.is_some();
     let port = peers::reserve_port();
     let base = format!("http://127.0.0.1:{port}");
     // The schema first, then the seed, then the server.
@@ -274,7 +273,9 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     // Ticket creation. The new tickets, open in the technicians' region, are those the status
     // flows then work on.
     let open = Arc::new(Mutex::new(Vec::new()));
-    let cpu = Cpu::now(Some(pid), on_postgres);
+    let on_postgres = load.postgres.is_some();
+    let cpu_now = || Cpu::now(Some(pid), on_postgres);
+    let cpu = cpu_now();
     let (mut created, elapsed) = phase(load.concurrency, load.seconds, |_, samples, stop| {
         let (client, noc, body, open) = (client.clone(), noc.clone(), new_ticket.clone(), open.clone());
         async move {
@@ -289,13 +290,13 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     let created_per_s = created.0.len() as f64 / elapsed.as_secs_f64();
     created.report("POST /v1/tickets", elapsed);
-    println!("    {}", cpu.per_op(&Cpu::now(Some(pid), on_postgres), created.0.len()));
+    println!("    {}", cpu.per_op(&cpu_now(), created.0.len()));
 
     // Complete status flows: each client its own technician, on the tickets just created (a
     // client that runs out creates one).
     let steps = ["checking", "pullingCable", "jointing", "tidying"];
     let inline = Arc::new(AtomicU64::new(0));
-    let cpu = Cpu::now(Some(pid), on_postgres);
+    let cpu = cpu_now();
     let (mut transitions, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
         let (client, noc, foc, body, open, inline) =
             (client.clone(), noc.clone(), focs[i].clone(), new_ticket.clone(), open.clone(), inline.clone());
@@ -359,7 +360,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     // Each flow also reads its ticket once (the evidence's id), untimed: counted with the
     // transitions here. A flow times accept, onTheWay, checkedIn and the verdict, then its steps.
     let flows = transitions.0.len() / (4 + steps.len());
-    let cpu_line = cpu.per_op(&Cpu::now(Some(pid), on_postgres), transitions.0.len() + flows);
+    let cpu_line = cpu.per_op(&cpu_now(), transitions.0.len() + flows);
     transitions.report("status transitions", elapsed);
     println!("    {cpu_line} (the flows' untimed reads of their ticket counted as ops)");
     let inline = inline.load(Ordering::SeqCst);
@@ -407,7 +408,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
         lists.report(&label, elapsed);
     }
 
-    let cpu = Cpu::now(Some(pid), on_postgres);
+    let cpu = cpu_now();
     let (mut gets, elapsed) = phase(load.concurrency, load.seconds, |i, samples, stop| {
         let (client, token, ids) = (client.clone(), admin.clone(), ids.clone());
         async move {
@@ -423,7 +424,7 @@ pub async fn run(load: Load, api_bin: std::path::PathBuf) -> anyhow::Result<()> 
     .await;
     let gets_per_s = gets.0.len() as f64 / elapsed.as_secs_f64();
     gets.report("GET /v1/tickets/{id}", elapsed);
-    println!("    {}", cpu.per_op(&Cpu::now(Some(pid), on_postgres), gets.0.len()));
+    println!("    {}", cpu.per_op(&cpu_now(), gets.0.len()));
     println!(
         "  creations {:.2}x the transitions' throughput; GET /v1/tickets/{{id}} {:.1}x",
         created_per_s / transitions_per_s,
